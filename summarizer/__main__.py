@@ -1,0 +1,150 @@
+"""Command line: ``python -m summarizer summarize|batch|evaluate``.
+
+    python -m summarizer summarize FILE [--method M] [--sentences N | --ratio R | --words W]
+                                        [--lang auto|en|zh] [--format text|json]
+    python -m summarizer batch INPUT --out OUT [--method M] [length flags]
+    python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
+                                  [--methods textrank,lead,...] [length flags] [--json FILE]
+
+Exit status: 0 on success, 2 for bad input or arguments (the message says what to fix).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from .errors import CondenseError
+from .registry import DEFAULT_METHOD, EXTRACTIVE_METHODS
+from .types import DEFAULT_BUDGET, Budget
+
+
+def _add_budget(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--sentences", type=int, help="keep N sentences")
+    g.add_argument("--ratio", type=float, help="keep this fraction of the sentences (0-1]")
+    g.add_argument("--words", type=int, help="keep at most W words")
+    p.add_argument("--lang", default="auto", choices=["auto", "en", "zh"])
+    p.add_argument("--max-bytes", type=int, default=None, help="largest input file accepted")
+
+
+def _budget(args: argparse.Namespace) -> Budget:
+    if args.sentences is None and args.ratio is None and args.words is None:
+        return DEFAULT_BUDGET
+    return Budget(sentences=args.sentences, ratio=args.ratio, words=args.words)
+
+
+def _loader_config(args: argparse.Namespace):
+    from .loaders import LoaderConfig
+
+    return LoaderConfig() if args.max_bytes is None else LoaderConfig(max_bytes=args.max_bytes)
+
+
+def _lang(args: argparse.Namespace) -> Optional[str]:
+    return None if args.lang == "auto" else args.lang
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from .keyphrases import keyphrases
+    from .loaders import document_from_text, load_document
+    from .registry import get_summarizer
+
+    if args.file == "-":
+        doc = document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args))
+    else:
+        doc = load_document(args.file, config=_loader_config(args), lang=_lang(args))
+    summary = get_summarizer(args.method)(doc, _budget(args))
+    for note in summary.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.format == "json":
+        out = summary.to_dict()
+        out["keyphrases"] = [{"text": k.text, "score": k.score} for k in keyphrases(doc)]
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        print(summary.text)
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchConfig, run_batch
+
+    config = BatchConfig(
+        method=args.method, budget=_budget(args), lang=_lang(args),
+        loader=_loader_config(args), progress=not args.no_progress,
+        **({"workers": args.workers} if args.workers else {}),
+    )
+    stats = run_batch(args.input, args.out, config)
+    print(
+        f"{stats.total} documents: {stats.summarized} summarized, {stats.failed} failed, "
+        f"{stats.skipped} already done -> {args.out}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .datasets import load_split
+    from .evaluate import evaluate
+
+    pairs = load_split(args.data, args.split)
+    if args.limit:
+        pairs = pairs[: args.limit]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    report = evaluate(pairs, methods, _budget(args), split=args.split,
+                      workers=args.workers, seed=args.seed)
+    print(report.table())
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            f.write(report.to_json())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m summarizer", description="Condense summarizer")
+    sub = ap.add_subparsers(dest="command", required=True)
+    methods = list(EXTRACTIVE_METHODS)
+
+    s = sub.add_parser("summarize", help="summarize one document")
+    s.add_argument("file", help="a .txt/.md/.html/.pdf/.docx file, or - for stdin")
+    s.add_argument("--method", default=DEFAULT_METHOD, choices=methods)
+    s.add_argument("--format", default="text", choices=["text", "json"])
+    _add_budget(s)
+    s.set_defaults(func=cmd_summarize)
+
+    b = sub.add_parser("batch", help="summarize a folder or a JSONL file of articles")
+    b.add_argument("input", help='folder (recursive) or .jsonl of {"id", "article"}')
+    b.add_argument("--out", required=True, help="results .jsonl or .csv")
+    b.add_argument("--method", default=DEFAULT_METHOD, choices=methods)
+    b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    b.add_argument("--no-progress", action="store_true")
+    _add_budget(b)
+    b.set_defaults(func=cmd_batch)
+
+    e = sub.add_parser("evaluate", help="ROUGE of methods on a pairs file")
+    e.add_argument("--data", required=True, help='.jsonl/.csv of {"id", "article", "summary"}')
+    e.add_argument("--split", default="test", choices=["test", "validation", "train", "all"])
+    e.add_argument("--methods", default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])))
+    e.add_argument("--json", help="also write the table as JSON here")
+    e.add_argument("--workers", type=int, default=None)
+    e.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    e.add_argument("--limit", type=int, default=None, help="first N pairs of the split only")
+    _add_budget(e)
+    e.set_defaults(func=cmd_evaluate)
+    return ap
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CondenseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The one interface every summarizer shares, and the steps they all reuse.
+
+A summarizer is called as ``summarizer(document, budget)`` and returns a
+:class:`~summarizer.types.Summary`. Extractive methods only differ in how they score
+sentences, so they subclass :class:`RankingSummarizer` and implement ``score``; choosing
+sentences under the budget and restoring document order (sumy's ``_get_best_sentences``)
+lives here once.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+
+from .errors import EmptyDocumentError
+from .nlp import Tokenizer, tokenizer_for
+from .types import Budget, Document, ScoredSentence, Sentence, Summary
+
+
+class Summarizer(Protocol):
+    name: str
+
+    def __call__(self, document: Document, budget: Budget) -> Summary: ...
+
+
+def select(
+    scores: Sequence[float], word_counts: Sequence[int], budget: Budget
+) -> Tuple[List[int], List[str]]:
+    """Indices of the sentences to keep (document order) and notes about the choice.
+
+    Sentences are taken best score first; ties go to the earlier sentence so results
+    are deterministic. With a word budget a sentence that does not fit is skipped and
+    shorter ones further down the ranking may still fill the space.
+    """
+    n = len(scores)
+    notes: List[str] = []
+    # stable sort on -score keeps document order among equal scores
+    ranked = np.argsort(-np.asarray(scores, dtype=float), kind="stable").tolist()
+    if budget.sentences is not None:
+        k = budget.sentences
+        if k > n:
+            notes.append(f"asked for {k} sentences; the document has {n}, all kept")
+        chosen = ranked[:k]
+    elif budget.ratio is not None:
+        chosen = ranked[: max(1, int(round(budget.ratio * n)))]
+    else:
+        assert budget.words is not None
+        chosen, used = [], 0
+        for i in ranked:
+            if not chosen or used + word_counts[i] <= budget.words:
+                chosen.append(i)
+                used += word_counts[i]
+        if used > budget.words:
+            notes.append(
+                f"the best sentence has {used} words, over the budget of {budget.words}; kept it"
+            )
+    return sorted(chosen), notes
+
+
+class RankingSummarizer:
+    """Base of the extractive methods: split, score every sentence, select by budget."""
+
+    name = "abstract"
+
+    def __init__(self, *, tokenizer: Optional[Tokenizer] = None) -> None:
+        # A fixed tokenizer is for tests; normally the document's language picks one.
+        self._tokenizer = tokenizer
+
+    def tokenizer(self, document: Document) -> Tokenizer:
+        return self._tokenizer or tokenizer_for(document.lang)
+
+    def score(self, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> np.ndarray:
+        """One score per sentence, higher is better. Shape (n,)."""
+        raise NotImplementedError
+
+    def __call__(self, document: Document, budget: Budget) -> Summary:
+        tokenizer = self.tokenizer(document)
+        sentences = tokenizer.sentences(document.text)
+        if not sentences:
+            raise EmptyDocumentError(
+                document.source, "the document has no sentences", "Give it some text to summarize"
+            )
+        scores = np.asarray(self.score(sentences, tokenizer), dtype=float)
+        assert scores.shape == (len(sentences),), scores.shape
+        counts = (
+            [max(1, len(tokenizer.words(s.text))) for s in sentences]
+            if budget.words is not None
+            else [1] * len(sentences)
+        )
+        chosen, notes = select(scores, counts, budget)
+        picked = tuple(ScoredSentence(sentences[i], float(scores[i])) for i in chosen)
+        return Summary(self.name, document, picked, budget, tuple(notes))

@@ -1,0 +1,149 @@
+"""Clean extracted text into tidy paragraphs.
+
+Every loader (plain text, Markdown, HTML, PDF, DOCX) funnels its text through
+:func:`clean_text`, so that summarizers see one shape: paragraphs separated by exactly one
+blank line, and inside a paragraph a line break only where it means something (a list
+item, a heading, the end of a sentence). The sentence splitter in ``nlp.py`` ends a
+sentence at every line break, so a PDF's one-line-per-printed-line text, with words
+hyphenated across line ends, must be re-flowed first or every line becomes a "sentence".
+
+Each step is one pass over the text (``str`` methods, one character-class regex, a loop
+over lines), so a 100 MB file or a 500,000-character line costs linear time: there is no
+regex with nested quantifiers that could backtrack.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Dict, Iterator, List
+
+# -- character map -------------------------------------------------------------------
+# Ligatures that PDF producers emit for "fi", "fl", ... (NFC keeps them; NFKC would too
+# much else, e.g. superscripts and full-width letters).
+_LIGATURES = {
+    "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+    "\ufb05": "st", "\ufb06": "st",
+}
+# Every Unicode space separator (category Zs) other than the plain space.
+_SPACES = "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+# Invisible format characters: soft hyphen, zero-width space/joiners, word joiner and
+# invisible operators, bidi marks and embeddings, BOM. They split words for the tokenizer.
+_INVISIBLE = (
+    "\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
+)
+# Control characters that separate lines (vertical tab, form feed between PDF pages,
+# file/group/record separators, NEL, LINE SEPARATOR): dropping them would glue the words
+# on either side together, so they become line breaks.
+_LINE_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028"
+_CONTROLS = [chr(c) for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)] if c != 0x0A]
+
+_CHAR_MAP: Dict[str, str] = {}
+_CHAR_MAP.update({c: "" for c in _CONTROLS})
+_CHAR_MAP.update({c: "" for c in _INVISIBLE})
+_CHAR_MAP.update({c: " " for c in _SPACES})
+_CHAR_MAP.update({c: "\n" for c in _LINE_BREAKS})
+_CHAR_MAP.update(_LIGATURES)
+_CHAR_MAP.update({"\t": " ", "\u2029": "\n\n"})  # U+2029 is PARAGRAPH SEPARATOR
+_SPECIAL = re.compile("[" + "".join(re.escape(c) for c in sorted(_CHAR_MAP)) + "]")
+_SPACE_RUN = re.compile(" {2,}")
+
+# -- line-joining rules --------------------------------------------------------------
+_FINAL = frozenset(".!?:;…。！？：；．")
+# Closing quotes and brackets after final punctuation: `end."`, `完了。」`, `(see 2.)`.
+_CLOSERS = "\"'”’»›」』）)]"
+_BULLETS = frozenset("-*•●◦▪‣–#")
+_NUMBERED = re.compile(r"\d{1,9}[.)](?:\s|$)")
+_ATX_HEADING = re.compile(r"#{1,6}(?:\s|$)")
+_HYPHEN_REPAIR = "\x00"  # sentinel separator: drop the hyphen ending the previous line
+
+
+def clean_text(text: str) -> str:
+    """Return ``text`` normalized, re-flowed into paragraphs, and stripped.
+
+    Steps, in order:
+
+    1. ``\\r\\n`` and ``\\r`` become ``\\n``.
+    2. Character map: ligatures (``ﬁ`` -> ``fi``), Unicode spaces (NBSP, thin space,
+       ideographic space) and tabs -> space; zero-width characters, soft hyphens, bidi
+       marks, BOM and control characters are dropped, except the line-separating ones
+       (form feed, vertical tab, NEL, U+2028) which become ``\\n`` so that the words on
+       either side stay apart.
+    3. Unicode NFC, so that ``e`` + combining acute and ``é`` compare equal.
+    4. Per line: runs of spaces collapse to one, and leading/trailing spaces go
+       (indentation carries no meaning in a paragraph of prose).
+    5. Blank lines separate paragraphs; several collapse to exactly one.
+    6. Inside a paragraph each line break is decided by :func:`_separator`: repaired
+       hyphenation (``exam-\\nple`` -> ``example``), a kept break (list item, heading,
+       sentence end), nothing between two CJK characters, else a space.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPECIAL.sub(lambda m: _CHAR_MAP[m.group()], text)
+    text = unicodedata.normalize("NFC", text)
+    return "\n\n".join(_join_lines(lines) for lines in _paragraphs(text))
+
+
+def _paragraphs(text: str) -> Iterator[List[str]]:
+    """Groups of non-blank, space-normalized lines separated by blank lines."""
+    lines: List[str] = []
+    for raw in text.split("\n"):
+        line = _SPACE_RUN.sub(" ", raw).strip()
+        if line:
+            lines.append(line)
+        elif lines:
+            yield lines
+            lines = []
+    if lines:
+        yield lines
+
+
+def _join_lines(lines: List[str]) -> str:
+    out = [lines[0]]
+    for prev, line in zip(lines, lines[1:]):
+        sep = _separator(prev, line)
+        if sep == _HYPHEN_REPAIR:
+            out[-1] = out[-1][:-1]
+            sep = ""
+        out.append(sep)
+        out.append(line)
+    return "".join(out)
+
+
+def _separator(prev: str, line: str) -> str:
+    """What replaces the line break between two non-empty, stripped lines."""
+    if _starts_block(line) or _ATX_HEADING.match(prev):
+        return "\n"  # a list item or heading starts a line; a heading is one line
+    last, first = prev[-1], line[0]
+    if last == "-" and len(prev) >= 2 and prev[-2].isalpha():
+        if prev[-2].islower() and first.islower():
+            return _HYPHEN_REPAIR  # "exam-" + "ple"; costs "e-" + "mail" -> "email"
+        if first.isalnum():
+            return ""  # "Jean-" + "Paul": a real hyphen, not a place for a space
+    if _ends_sentence(prev):
+        return "\n"
+    if _is_cjk(last) and _is_cjk(first):
+        return ""  # Chinese and Japanese do not put spaces between words
+    return " "
+
+
+def _starts_block(line: str) -> bool:
+    return line[0] in _BULLETS or (line[0].isdigit() and _NUMBERED.match(line) is not None)
+
+
+def _ends_sentence(line: str) -> bool:
+    # A closing quote alone is not an ending: `he said "hello"` may continue the sentence.
+    # A line of closers only is not one either (it would end differently once joined).
+    core = line.rstrip(_CLOSERS)
+    return bool(core) and core[-1] in _FINAL
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return (
+        0x3000 <= code <= 0x30FF  # CJK punctuation, hiragana, katakana
+        or 0x3400 <= code <= 0x4DBF  # ideographs, extension A
+        or 0x4E00 <= code <= 0x9FFF  # unified ideographs
+        or 0xF900 <= code <= 0xFAFF  # compatibility ideographs
+        or 0xFF00 <= code <= 0xFFEF  # full-width forms (，！？)
+        or 0x20000 <= code <= 0x3134F  # ideographs, extensions B-G
+    )

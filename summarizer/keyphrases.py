@@ -1,0 +1,96 @@
+"""TextRank keyword and keyphrase extraction.
+
+Mihalcea and Tarau 2004, section 3: words are vertices, an edge joins two words that
+co-occur within a window of ``window`` tokens, vertices are ranked by PageRank, the top
+third (at most ``top_words``) are kept, and runs of adjacent kept words in the text are
+collapsed into multi-word phrases.
+
+Departures: the paper keeps nouns and adjectives with a part-of-speech tagger; we have
+none offline, so candidates are content words (no stop words, no pure numbers, at least
+two characters, or one CJK character). A phrase scores the sum of its words' scores and
+is shown in its first surface form from the document.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from .methods.textrank import TextRankConfig, pagerank
+from .nlp import Tokenizer, stem, stopwords, tokenizer_for
+from .types import Document
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Keyphrase:
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class KeyphraseConfig:
+    window: int = 2
+    top_words: int = 30
+    top_phrases: int = 10
+
+
+def _candidate(word: str, stop: frozenset) -> bool:
+    if word in stop or word.isdigit():
+        return False
+    return len(word) >= 2 or bool(_CJK.match(word))
+
+
+def keyphrases(
+    document: Document,
+    config: KeyphraseConfig = KeyphraseConfig(),
+    *,
+    tokenizer: Tokenizer | None = None,
+) -> List[Keyphrase]:
+    tok = tokenizer or tokenizer_for(document.lang)
+    stop = stopwords(document.lang)
+    norm = stem if document.lang == "en" else (lambda w: w)
+    # One token stream per sentence; None marks a non-candidate that breaks phrases.
+    streams: List[List[Tuple[str, str] | None]] = []
+    for s in tok.sentences(document.text):
+        streams.append(
+            [(norm(w), w) if _candidate(w, stop) else None for w in tok.words(s.text)]
+        )
+    vocab: Dict[str, int] = {}
+    rows, cols = [], []
+    for stream in streams:
+        ids = [None if t is None else vocab.setdefault(t[0], len(vocab)) for t in stream]
+        for i, a in enumerate(ids):
+            for b in ids[i + 1 : i + config.window]:
+                if a is not None and b is not None and a != b:
+                    rows += [a, b]
+                    cols += [b, a]
+    if not vocab:
+        return []
+    n = len(vocab)
+    graph = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    graph.data[:] = 1.0  # unweighted: repeated co-occurrences count once
+    scores = pagerank(graph, TextRankConfig())
+    keep_n = min(config.top_words, max(1, n // 3))
+    kept = set(np.argsort(-scores, kind="stable")[:keep_n].tolist())
+
+    phrases: Dict[Tuple[str, ...], float] = {}
+    shown: Dict[Tuple[str, ...], str] = {}
+    joiner = "" if document.lang == "zh" else " "
+    for stream in streams:
+        run: List[Tuple[str, str]] = []
+        for t in stream + [None]:
+            if t is not None and vocab[t[0]] in kept:
+                run.append(t)
+                continue
+            if run:
+                key = tuple(k for k, _ in run)
+                phrases.setdefault(key, float(sum(scores[vocab[k]] for k in key)))
+                shown.setdefault(key, joiner.join(w for _, w in run))
+                run = []
+    ranked = sorted(phrases.items(), key=lambda kv: (-kv[1], shown[kv[0]]))
+    return [Keyphrase(shown[k], s) for k, s in ranked[: config.top_phrases]]

@@ -1,0 +1,355 @@
+"""Read .txt, .md, .html, .pdf and .docx files into a :class:`Document`.
+
+Every way in (:func:`load_document` for a path, :func:`load_bytes` for an upload,
+:func:`document_from_text` for a string) ends in :func:`document_from_text`: the text is
+cleaned (``cleaning.clean_text``) and its language resolved (``nlp.resolve_language``).
+Every failure is a typed :class:`~summarizer.errors.DocumentError` that names the file and
+the fix; sizes are checked before anything is read or unpacked.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import os
+import re
+import stat
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple, Union
+
+from .cleaning import clean_text
+from .errors import (
+    BinaryFileError, CorruptFileError, EmptyDocumentError, FileTooLargeError,
+    NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
+)
+from .html_text import ExtractedText, declared_charset, extract_html, markdown_to_text
+from .nlp import resolve_language
+from .types import Document
+
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+DOCX_EXPANSION_LIMIT = 20  # a DOCX may unpack to this many times LoaderConfig.max_bytes
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    max_bytes: int = 50 * 1024 * 1024  # larger files raise FileTooLargeError, unread
+    max_chars: int = 5_000_000  # longer cleaned text raises FileTooLargeError
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1 or self.max_chars < 1:
+            raise ValueError(f"limits must be positive, got {self}")
+
+
+# -- public API ----------------------------------------------------------------------
+def load_document(
+    path: Union[str, "os.PathLike[str]"], *, config: LoaderConfig = LoaderConfig(),
+    lang: Optional[str] = None,
+) -> Document:
+    """Load one file. ``Document.source`` is ``str(path)``, as given."""
+    source = str(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(source, "no such file", "Check the path and its spelling") from exc
+    except OSError as exc:
+        raise UnreadableFileError(source, f"cannot be read ({exc.strerror})",
+                                  "Check that the file exists and that you may read it") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise UnreadableFileError(source, "is a folder, not a file",
+                                  "Pass a file, or load the folder's files one by one")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFileError(source, "is not a regular file", "Pass a regular file")
+    _check_extension(source)
+    _check_size(info.st_size, source, config)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(config.max_bytes + 1)  # the file may have grown since stat
+    except OSError as exc:
+        raise UnreadableFileError(source, f"cannot be read ({exc.strerror})",
+                                  "Check that you have permission to read it") from exc
+    return load_bytes(data, source, config=config, lang=lang)
+
+
+def load_bytes(
+    data: bytes, name: str, *, config: LoaderConfig = LoaderConfig(), lang: Optional[str] = None,
+) -> Document:
+    """Load an in-memory file (an upload). ``name`` gives the format and becomes the source."""
+    ext = _check_extension(name)
+    _check_size(len(data), name, config)
+    if not data:
+        raise EmptyDocumentError(name, "the file is empty", "Choose a file that contains text")
+    extracted = _extract(data, ext, name, config)
+    return document_from_text(extracted.text, source=name, lang=lang, config=config,
+                              title=extracted.title)
+
+
+def document_from_text(
+    text: str, *, source: Optional[str] = None, lang: Optional[str] = None,
+    config: LoaderConfig = LoaderConfig(), title: Optional[str] = None,
+) -> Document:
+    """Clean ``text`` and resolve its language (``None`` or ``"auto"`` detects it)."""
+    cleaned = clean_text(text)
+    if not cleaned:
+        raise EmptyDocumentError(source, "there is no text left after cleaning",
+                                 "Choose a file that contains text")
+    if len(cleaned) > config.max_chars:
+        raise FileTooLargeError(
+            source, f"the text is {len(cleaned):,} characters, over the max_chars limit of "
+            f"{config.max_chars:,}", "Split the document, or raise LoaderConfig.max_chars")
+    title = " ".join(clean_text(title).split()) if title else None
+    return Document(text=cleaned, lang=resolve_language(lang, cleaned), source=source,
+                    title=title or None)
+
+
+def iter_supported_files(folder: Union[str, "os.PathLike[str]"]) -> Iterator[Path]:
+    """Files under ``folder`` with a supported extension, recursively, in sorted order.
+
+    Hidden files and folders (name starts with ".") and Word's "~$" lock files are
+    skipped, and symlinked folders are not followed (they can loop or leave the tree).
+    Unreadable sub-folders are skipped, as ``os.walk`` does.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise UnreadableFileError(str(folder), "is not a folder", "Pass an existing folder")
+    found: List[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(
+            Path(dirpath, name) for name in filenames
+            if not name.startswith((".", "~$"))
+            and Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
+        )
+    yield from sorted(found)
+
+
+# -- checks --------------------------------------------------------------------------
+def _check_extension(name: str) -> str:
+    ext = Path(name).suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        shown = f"'{ext}'" if ext else "no extension"
+        raise UnsupportedFormatError(
+            name, f"unsupported file type ({shown})",
+            f"Convert it to one of {', '.join(SUPPORTED_EXTENSIONS)}")
+    return ext
+
+
+def _check_size(size: int, source: str, config: LoaderConfig) -> None:
+    if size > config.max_bytes:
+        raise FileTooLargeError(
+            source, f"the file is {size:,} bytes, over the limit of {config.max_bytes:,} bytes",
+            "Raise the limit with LoaderConfig(max_bytes=...) or --max-bytes, or split the file")
+
+
+def _extract(data: bytes, ext: str, source: str, config: LoaderConfig) -> ExtractedText:
+    if ext == ".txt":
+        return ExtractedText(decode_text(data, source))
+    if ext in (".md", ".markdown"):
+        return markdown_to_text(decode_text(data, source))
+    if ext in (".html", ".htm"):
+        return extract_html(decode_text(data, source, declared=declared_charset(data)))
+    if ext == ".pdf":
+        return ExtractedText(_pdf_text(data, source))
+    return _docx_text(data, source, config)
+
+
+# -- text decoding -------------------------------------------------------------------
+# UTF-32 first: its little-endian BOM starts with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Control characters that do not occur in text (tab, newlines, form feed and ESC do).
+_BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]")
+
+
+def decode_text(data: bytes, source: str, *, declared: Optional[str] = None) -> str:
+    """Bytes to text: BOM, else a declared charset, else UTF-8, else a detected one."""
+    text = _decode(data, source, declared)
+    sample = text[:1_000_000]
+    if sample and len(_BINARY_CHARS.findall(sample)) > len(sample) / 10:
+        raise _binary(source)
+    return text
+
+
+def _decode(data: bytes, source: str, declared: Optional[str]) -> str:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):  # a BOM is a declaration; a stray bad byte is not fatal
+            return data[len(bom):].decode(encoding, errors="replace")
+    if b"\x00" in data:  # only UTF-16/32 text holds NUL bytes
+        encoding = _utf16_without_bom(data)
+        if encoding is None:
+            raise _binary(source)
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise _binary(source) from exc
+    for encoding in (declared, "utf-8"):
+        if encoding:
+            try:
+                return data.decode(encoding)
+            except (LookupError, UnicodeDecodeError):
+                continue
+    return _detect(data, source)
+
+
+def _detect(data: bytes, source: str) -> str:
+    from charset_normalizer import from_bytes
+    from charset_normalizer.utils import is_multi_byte_encoding
+
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        raise _binary(source)
+    # charset-normalizer ranks Baltic and Central European code pages above Windows-1252
+    # for Western text (it reads "coûte" as cp1257 "coūte"). Our languages are English
+    # and Chinese; Chinese code pages are multi-byte, and a single-byte file in English
+    # is almost always Windows-1252, so it wins whenever it is a candidate at all.
+    if not is_multi_byte_encoding(best.encoding) and any(
+        "cp1252" in m.could_be_from_charset for m in matches
+    ):
+        return data.decode("cp1252", errors="replace")
+    return str(best)
+
+
+def _utf16_without_bom(data: bytes) -> Optional[str]:
+    """'utf-16-le'/'-be' when NULs fill one byte of each pair, as in BOM-less UTF-16 text."""
+    sample = data[:4096]
+    pairs = len(sample) // 2
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if len(data) % 2 or pairs == 0:
+        return None
+    if odd > 0.3 * pairs and even < 0.02 * pairs:
+        return "utf-16-le"
+    if even > 0.3 * pairs and odd < 0.02 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def _binary(source: str) -> BinaryFileError:
+    return BinaryFileError(source, "looks like a binary file, not text",
+                           "Save it as UTF-8 text or choose the right file")
+
+
+# -- PDF -----------------------------------------------------------------------------
+class _QuietLogger:
+    """Raise a logger to ERROR while any load runs; thread-safe, so that two concurrent
+    loads cannot leave it raised (the last one out restores the saved level)."""
+
+    def __init__(self, name: str) -> None:
+        self._logger = logging.getLogger(name)
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = logging.NOTSET
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self._logger.level
+                self._logger.setLevel(logging.ERROR)
+            self._depth += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._logger.setLevel(self._saved)
+
+
+# pypdf logs a warning for every repair it attempts ("EOF marker not found"); on a file
+# we then reject or read fine, that is noise. Its module loggers all sit under "pypdf".
+_QUIET_PYPDF = _QuietLogger("pypdf")
+
+
+def _pdf_text(data: bytes, source: str) -> str:
+    """Page texts joined by blank lines; clean_text later repairs line-end hyphenation."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, PyPdfError
+
+    # pypdf raises its own errors on most damage but plain Python ones on some (a bad
+    # xref offset, a truncated stream); all of them mean "cannot read this file".
+    parse_errors = (PyPdfError, ValueError, KeyError, TypeError, IndexError,
+                    AttributeError, AssertionError, RecursionError, OSError)
+    with _QUIET_PYPDF:
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):  # owner-only passwords open
+                raise CorruptFileError(
+                    source, "the PDF is protected by a password",
+                    "Decrypt it first, e.g. `qpdf --decrypt --password=PASSWORD in.pdf out.pdf`")
+            pages = [page.extract_text() or "" for page in reader.pages]
+        except DependencyError as exc:  # AES without the `cryptography` package
+            raise CorruptFileError(source, "the PDF is encrypted (AES)",
+                                   "Decrypt it first, or install `cryptography`") from exc
+        except parse_errors as exc:
+            raise CorruptFileError(source, f"the PDF is damaged or not a PDF ({exc})",
+                                   "Re-export or re-download it, or open and re-save it") from exc
+    if not pages:
+        raise EmptyDocumentError(source, "the PDF has no pages", "Choose another file")
+    if not any(page.strip() for page in pages):
+        raise NoTextLayerError(
+            source, "scanned PDF has no text layer",
+            "Run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, then load the OCR'd copy")
+    return "\n\n".join(pages)
+
+
+# -- DOCX ----------------------------------------------------------------------------
+def _docx_text(data: bytes, source: str, config: LoaderConfig) -> ExtractedText:
+    """Paragraphs and table cells in body order; title from a Title/Heading 1 paragraph."""
+    _check_docx_zip(data, source, config)
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import XMLSyntaxError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+        parts = _docx_blocks(document)
+    except (PackageNotFoundError, XMLSyntaxError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise CorruptFileError(source, f"the DOCX is damaged or not a Word file ({exc})",
+                               "Open it in Word or LibreOffice and save it again as .docx") from exc
+    title = next((text for text, style in parts if style in ("Title", "Heading 1")), None)
+    return ExtractedText("\n\n".join(text for text, _ in parts), title)
+
+
+def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
+    """Reject a damaged zip, a zip that is not a DOCX, and a zip bomb, before unpacking.
+
+    The declared sizes are trustworthy for this check: zipfile stops reading a member at
+    its declared size, so a member that lies about it fails its CRC instead.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
+        raise CorruptFileError(source, "the DOCX is damaged or not a Word file (not a zip)",
+                               "Open it in Word or LibreOffice and save it again as .docx") from exc
+    if not any(m.filename == "word/document.xml" for m in members):
+        raise CorruptFileError(source, "the DOCX has no word/document.xml",
+                               "Open it in Word or LibreOffice and save it again as .docx")
+    unpacked, limit = sum(m.file_size for m in members), config.max_bytes * DOCX_EXPANSION_LIMIT
+    if unpacked > limit:
+        raise FileTooLargeError(
+            source, f"the DOCX unpacks to {unpacked:,} bytes, over {DOCX_EXPANSION_LIMIT} x "
+            f"max_bytes ({limit:,})", "If the file is genuine, raise LoaderConfig(max_bytes=...) "
+            "or --max-bytes")
+
+
+def _docx_blocks(container) -> List[Tuple[str, Optional[str]]]:
+    """(text, style name) of each paragraph; table cells recurse (tables nest)."""
+    from docx.table import Table
+
+    parts: List[Tuple[str, Optional[str]]] = []
+    for block in container.iter_inner_content():
+        if isinstance(block, Table):
+            seen = set()  # holds the <w:tc> elements, so lxml keeps one proxy per cell
+            for row in block.rows:
+                for cell in row.cells:
+                    if cell._tc not in seen:  # a merged cell repeats across its span
+                        seen.add(cell._tc)
+                        parts.extend(_docx_blocks(cell))
+        elif block.text.strip():
+            parts.append((block.text, block.style.name if block.style is not None else None))
+    return parts

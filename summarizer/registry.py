@@ -1,0 +1,51 @@
+"""Method names -> summarizers, and the one-call API ``summarize``."""
+from __future__ import annotations
+
+from typing import Callable, Dict, Optional, Union
+
+from .base import Summarizer
+from .errors import UnknownMethodError
+from .methods.lead import Lead
+from .methods.pacsum import PacSum
+from .methods.sumy_methods import KLSum, LexRank, LSA, Luhn, SumBasic, SumyTextRank
+from .methods.textrank import TextRank
+from .types import DEFAULT_BUDGET, Budget, Document, Summary
+
+# Chosen by ROUGE on the BBC validation split; see README "Choosing the default".
+DEFAULT_METHOD = "textrank"
+
+EXTRACTIVE_METHODS: Dict[str, Callable[[], Summarizer]] = {
+    "textrank": TextRank,
+    "lead": Lead,
+    "pacsum": PacSum,
+    "lexrank": LexRank,
+    "lsa": LSA,
+    "luhn": Luhn,
+    "kl": KLSum,
+    "sumbasic": SumBasic,
+    "sumy-textrank": SumyTextRank,
+}
+
+
+def get_summarizer(name: str) -> Summarizer:
+    try:
+        return EXTRACTIVE_METHODS[name]()
+    except KeyError:
+        raise UnknownMethodError(
+            f"unknown method {name!r}; choose one of {', '.join(EXTRACTIVE_METHODS)}"
+        ) from None
+
+
+def summarize(
+    document: Union[Document, str],
+    *,
+    method: str = DEFAULT_METHOD,
+    budget: Budget = DEFAULT_BUDGET,
+    lang: Optional[str] = None,
+) -> Summary:
+    """Summarize a Document, or a plain string (cleaned, language detected unless given)."""
+    if isinstance(document, str):
+        from .loaders import document_from_text
+
+        document = document_from_text(document, lang=lang)
+    return get_summarizer(method)(document, budget)

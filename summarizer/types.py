@@ -1,0 +1,131 @@
+"""Small named result types shared by every summarizer, exporter and the app.
+
+A summarizer takes a :class:`Document` and a :class:`Budget` and returns a
+:class:`Summary`: the chosen sentences in document order, each with its score and
+its character span in ``Document.text`` so that callers can highlight them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from .errors import BudgetError
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a document: ``text == document.text[start:end]``."""
+
+    index: int  # position among the document's sentences (0-based)
+    start: int  # character offset in Document.text
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence: Sentence
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.sentence.text
+
+    @property
+    def start(self) -> int:
+        return self.sentence.start
+
+    @property
+    def end(self) -> int:
+        return self.sentence.end
+
+
+@dataclass(frozen=True)
+class Document:
+    """Clean text plus where it came from. ``lang`` is an ISO 639-1 code ('en', 'zh')."""
+
+    text: str
+    lang: str
+    source: Optional[str] = None  # file path or record id, for error messages and exports
+    title: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long a summary may be: exactly one of ``sentences``, ``ratio`` or ``words``.
+
+    ``ratio`` is a fraction of the document's sentences (rounded, at least one);
+    ``words`` is a ceiling on the summary's word count that the first chosen sentence
+    may exceed, so that a summary is never empty.
+    """
+
+    sentences: Optional[int] = None
+    ratio: Optional[float] = None
+    words: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        given = [v for v in (self.sentences, self.ratio, self.words) if v is not None]
+        if len(given) != 1:
+            raise BudgetError(
+                "give exactly one length budget: sentences=N, ratio=R or words=W"
+            )
+        if self.sentences is not None and self.sentences < 1:
+            raise BudgetError(f"sentences must be at least 1, got {self.sentences}")
+        if self.ratio is not None and not 0.0 < self.ratio <= 1.0:
+            raise BudgetError(f"ratio must be in (0, 1], got {self.ratio}")
+        if self.words is not None and self.words < 1:
+            raise BudgetError(f"words must be at least 1, got {self.words}")
+
+    def describe(self) -> str:
+        if self.sentences is not None:
+            return f"sentences={self.sentences}"
+        if self.ratio is not None:
+            return f"ratio={self.ratio:g}"
+        return f"words={self.words}"
+
+
+DEFAULT_BUDGET = Budget(ratio=0.2)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A summary of one document.
+
+    ``sentences`` is in document order. ``text`` joins them with newlines (one sentence
+    per line, as ROUGE-Lsum expects). ``notes`` record anything the caller should know,
+    such as a budget that asked for more sentences than the document has.
+    """
+
+    method: str
+    document: Document
+    sentences: Tuple[ScoredSentence, ...]
+    budget: Budget
+    notes: Tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(s.text for s in self.sentences)
+
+    @property
+    def spans(self) -> Tuple[Tuple[int, int], ...]:
+        return tuple((s.start, s.end) for s in self.sentences)
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "source": self.document.source,
+            "lang": self.document.lang,
+            "budget": self.budget.describe(),
+            "summary": self.text,
+            "sentences": [
+                {
+                    "index": s.sentence.index,
+                    "start": s.start,
+                    "end": s.end,
+                    "score": s.score,
+                    "text": s.text,
+                }
+                for s in self.sentences
+            ],
+            "notes": list(self.notes),
+        }
