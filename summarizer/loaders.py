@@ -16,6 +16,7 @@ import re
 import stat
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
@@ -53,7 +54,8 @@ def load_document(
     try:
         info = os.stat(path)
     except FileNotFoundError as exc:
-        raise UnreadableFileError(source, "no such file", "Check the path and its spelling") from exc
+        raise UnreadableFileError(source, "no such file",
+                                  "Check the path and its spelling") from exc
     except OSError as exc:
         raise UnreadableFileError(source, f"cannot be read ({exc.strerror})",
                                   "Check that the file exists and that you may read it") from exc
@@ -167,7 +169,7 @@ _BINARY_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f\x80-\x9f]")
 
 
 def decode_text(data: bytes, source: str, *, declared: Optional[str] = None) -> str:
-    """Bytes to text: BOM, else a declared charset, else UTF-8, else a detected one."""
+    """Bytes to text: BOM, else a declared charset, else (mostly) UTF-8, else detected."""
     text = _decode(data, source, declared)
     sample = text[:1_000_000]
     if sample and len(_BINARY_CHARS.findall(sample)) > len(sample) / 10:
@@ -187,12 +189,18 @@ def _decode(data: bytes, source: str, declared: Optional[str]) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError as exc:
             raise _binary(source) from exc
-    for encoding in (declared, "utf-8"):
-        if encoding:
-            try:
-                return data.decode(encoding)
-            except (LookupError, UnicodeDecodeError):
-                continue
+    if declared:
+        try:
+            return data.decode(declared)
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong or unknown label: browsers also fall back to sniffing
+    text = data.decode("utf-8", errors="replace")
+    # Mostly valid UTF-8 (a file cut mid-character, one pasted cp1252 byte) is UTF-8:
+    # charset-normalizer finds nothing at all for Chinese UTF-8 cut by one byte.
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    if bad == 0 or non_ascii - bad > 20 * bad:
+        return text
     return _detect(data, source)
 
 
@@ -236,7 +244,7 @@ def _binary(source: str) -> BinaryFileError:
 
 # -- PDF -----------------------------------------------------------------------------
 class _QuietLogger:
-    """Raise a logger to ERROR while any load runs; thread-safe, so that two concurrent
+    """Raise a logger above ERROR while any load runs; thread-safe, so that two concurrent
     loads cannot leave it raised (the last one out restores the saved level)."""
 
     def __init__(self, name: str) -> None:
@@ -249,7 +257,7 @@ class _QuietLogger:
         with self._lock:
             if self._depth == 0:
                 self._saved = self._logger.level
-                self._logger.setLevel(logging.ERROR)
+                self._logger.setLevel(logging.CRITICAL)
             self._depth += 1
 
     def __exit__(self, *exc_info: object) -> None:
@@ -259,8 +267,9 @@ class _QuietLogger:
                 self._logger.setLevel(self._saved)
 
 
-# pypdf logs a warning for every repair it attempts ("EOF marker not found"); on a file
-# we then reject or read fine, that is noise. Its module loggers all sit under "pypdf".
+# pypdf logs a warning or an error for every repair it attempts ("EOF marker not found",
+# "Advanced encoding ... not implemented yet"); on a file that we then read or reject
+# with a typed error, that is noise. Its module loggers all sit under "pypdf".
 _QUIET_PYPDF = _QuietLogger("pypdf")
 
 
@@ -271,8 +280,9 @@ def _pdf_text(data: bytes, source: str) -> str:
 
     # pypdf raises its own errors on most damage but plain Python ones on some (a bad
     # xref offset, a truncated stream); all of them mean "cannot read this file".
-    parse_errors = (PyPdfError, ValueError, KeyError, TypeError, IndexError,
-                    AttributeError, AssertionError, RecursionError, OSError)
+    parse_errors = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+                    AssertionError, ArithmeticError, NotImplementedError, RecursionError,
+                    OSError)
     with _QUIET_PYPDF:
         try:
             reader = PdfReader(io.BytesIO(data), strict=False)
@@ -307,11 +317,19 @@ def _docx_text(data: bytes, source: str, config: LoaderConfig) -> ExtractedText:
     try:
         document = docx.Document(io.BytesIO(data))
         parts = _docx_blocks(document)
-    except (PackageNotFoundError, XMLSyntaxError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+    # python-docx trusts the package's XML: a part without the expected namespace ends in
+    # AttributeError, a missing part in KeyError; zipfile adds zlib.error (a damaged
+    # stream), NotImplementedError (an odd compression method), RuntimeError (encryption).
+    except (PackageNotFoundError, XMLSyntaxError, zipfile.BadZipFile, zlib.error, KeyError,
+            ValueError, AttributeError, TypeError, IndexError, NotImplementedError,
+            RuntimeError) as exc:
         raise CorruptFileError(source, f"the DOCX is damaged or not a Word file ({exc})",
                                "Open it in Word or LibreOffice and save it again as .docx") from exc
     title = next((text for text, style in parts if style in ("Title", "Heading 1")), None)
     return ExtractedText("\n\n".join(text for text, _ in parts), title)
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File Binary header
 
 
 def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
@@ -320,10 +338,13 @@ def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
     The declared sizes are trustworthy for this check: zipfile stops reading a member at
     its declared size, so a member that lies about it fails its CRC instead.
     """
+    if data.startswith(_OLE_MAGIC):  # Word saves password-protected .docx in OLE
+        raise CorruptFileError(source, "the file is a password-protected DOCX or an old .doc",
+                               "Remove the password, or save it as .docx, in Word or LibreOffice")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError) as exc:
         raise CorruptFileError(source, "the DOCX is damaged or not a Word file (not a zip)",
                                "Open it in Word or LibreOffice and save it again as .docx") from exc
     if not any(m.filename == "word/document.xml" for m in members):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import docx
 import pytest
+
+import summarizer.loaders as loaders
 from fpdf import FPDF
 from pypdf import PdfWriter
 
@@ -15,6 +17,7 @@ from summarizer.errors import (
     BinaryFileError, CorruptFileError, DocumentError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
 )
+from summarizer.html_text import html_to_text
 from summarizer.loaders import (
     SUPPORTED_EXTENSIONS, LoaderConfig, document_from_text, iter_supported_files,
     load_bytes, load_document,
@@ -88,9 +91,16 @@ def test_utf16_without_bom(tmp_path: Path) -> None:
 
 
 def test_gb18030_chinese_is_detected(tmp_path: Path) -> None:
-    text = "这是一个中文测试文件，我们用来检测编码是否正确。今天天气很好，我们去公园散步吧。"
+    text = "这是一个中文测试文件，我们用来检测编码是否正确。今天天气很好，我们去散步吧。"
     doc = load_document(write(tmp_path, "zh.txt", text.encode("gb18030")))
     assert (doc.text, doc.lang) == (text, "zh")
+
+
+def test_utf8_cut_mid_character_stays_utf8(tmp_path: Path) -> None:
+    # charset-normalizer finds no encoding at all for this; it is UTF-8 with a cut tail.
+    text = "这是一个中文测试文件，我们用来检测编码是否正确。" * 5
+    doc = load_document(write(tmp_path, "cut.txt", text.encode()[:-1]))
+    assert doc.text == text[:-1] + "\ufffd"
 
 
 def test_language_can_be_forced() -> None:
@@ -174,9 +184,32 @@ def test_html_without_article_uses_body_and_title_first(tmp_path: Path) -> None:
 
 
 def test_html_declared_charset(tmp_path: Path) -> None:
-    page = '<html><head><meta charset="iso-8859-1"></head><body><p>Caf\u00e9 \u20ac5 \u2013 ok.</p></body></html>'
+    page = (
+        '<html><head><meta charset="iso-8859-1"></head>'
+        "<body><p>Caf\u00e9 \u20ac5 \u2013 ok.</p></body></html>"
+    )
     doc = load_document(write(tmp_path, "legacy.html", page.encode("cp1252")))
     assert doc.text == "Café €5 – ok."
+
+
+def test_html_to_text_roles_and_class_words() -> None:
+    page = (
+        '<body><div role="navigation">Skip links</div><div role="banner">Banner</div>'
+        '<div class="navigating-news"><p>Kept: navigating is not nav.</p></div>'
+        '<div id="mainNav">Camel case nav</div><div class="site_menu">Menu</div>'
+        '<p>Body text stays.</p><div role="complementary">Aside</div></body>'
+    )
+    assert html_to_text(page) == "Kept: navigating is not nav.\n\nBody text stays."
+
+
+def test_html_to_text_largest_article_and_fallback() -> None:
+    page = (
+        "<body><article><p>Short teaser.</p></article>"
+        "<article><h1>Main</h1><p>The long main story, much longer.</p></article></body>"
+    )
+    assert html_to_text(page) == "Main\n\nThe long main story, much longer."
+    # a page of chrome only keeps its text rather than returning nothing
+    assert html_to_text("<body><nav>Only navigation here</nav></body>") == "Only navigation here"
 
 
 # -- pdf -----------------------------------------------------------------------------
@@ -226,8 +259,10 @@ def test_pdf_without_text_layer(tmp_path: Path) -> None:
     [os.urandom(4096).replace(b"%PDF", b"xxxx"), make_pdf(PDF_LINES)[:600], b"%PDF-1.7\n"],
     ids=["random", "truncated", "header-only"],
 )
-def test_corrupt_pdf(tmp_path: Path, data: bytes) -> None:
-    expect_error(CorruptFileError, write(tmp_path, "broken.pdf", data))
+def test_corrupt_pdf(tmp_path: Path, data: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    error = expect_error(CorruptFileError, write(tmp_path, "broken.pdf", data))
+    assert "damaged or not a PDF" in str(error)
+    assert [r for r in caplog.records if r.name.startswith("pypdf")] == []
 
 
 # -- docx ----------------------------------------------------------------------------
@@ -236,7 +271,8 @@ def make_docx() -> bytes:
     document.add_heading("Quarterly Report", level=1)
     document.add_paragraph("Sales grew in every region.")
     table = document.add_table(rows=2, cols=2)
-    for (row, col), text in {(0, 0): "Region", (0, 1): "Growth", (1, 0): "North", (1, 1): "12%"}.items():
+    cells = {(0, 0): "Region", (0, 1): "Growth", (1, 0): "North", (1, 1): "12%"}
+    for (row, col), text in cells.items():
         table.cell(row, col).text = text
     merged = document.add_table(rows=1, cols=2)
     merged.cell(0, 0).merge(merged.cell(0, 1)).text = "Merged cell"
@@ -264,10 +300,25 @@ def zip_bytes(members: dict) -> bytes:
     return buf.getvalue()
 
 
+def damaged_document_xml() -> bytes:
+    """A real DOCX whose word/document.xml is cut in half."""
+    with zipfile.ZipFile(io.BytesIO(make_docx())) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    members["word/document.xml"] = members["word/document.xml"][:300]
+    return zip_bytes(members)
+
+
 @pytest.mark.parametrize(
     "data",
-    [os.urandom(2048), zip_bytes({"hello.txt": b"not a word file"}), make_docx()[:1500]],
-    ids=["random", "zip-without-document-xml", "truncated"],
+    [
+        os.urandom(2048),
+        zip_bytes({"hello.txt": b"not a word file"}),
+        make_docx()[:1500],
+        zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<not xml"}),
+        damaged_document_xml(),
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
+    ],
+    ids=["random", "no-document-xml", "truncated", "bad-types", "bad-xml", "ole-encrypted"],
 )
 def test_corrupt_docx(tmp_path: Path, data: bytes) -> None:
     expect_error(CorruptFileError, write(tmp_path, "broken.docx", data))
@@ -296,7 +347,10 @@ def test_whitespace_only_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, b"ab\x01\x02\x03\x04\x05" * 200],
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        b"ab\x01\x02\x03\x04\x05" * 200,
+    ],
     ids=["nul-bytes", "control-chars"],
 )
 def test_binary_bytes_with_text_extension(tmp_path: Path, data: bytes) -> None:
@@ -312,7 +366,8 @@ def test_unsupported_extension(tmp_path: Path) -> None:
 def test_file_over_max_bytes(tmp_path: Path) -> None:
     path = write(tmp_path, "big.txt", b"word " * 100)
     error = expect_error(FileTooLargeError, path, config=LoaderConfig(max_bytes=100))
-    assert "500 bytes" in str(error) and "max_bytes" in str(error) and "--max-bytes" in str(error)
+    assert "500 bytes" in str(error) and "limit of 100 bytes" in str(error)
+    assert "LoaderConfig(max_bytes=...)" in str(error) and "--max-bytes" in str(error)
 
 
 def test_text_over_max_chars() -> None:
@@ -333,6 +388,16 @@ def test_permission_denied(tmp_path: Path) -> None:
     path = write(tmp_path, "secret.txt", b"hidden text")
     path.chmod(0)
     expect_error(UnreadableFileError, path)
+
+
+def test_permission_denied_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands in for the chmod test above where the suite runs as root.
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(loaders, "open", refuse, raising=False)
+    error = expect_error(UnreadableFileError, write(tmp_path, "secret.txt", b"hidden text"))
+    assert "Permission denied" in str(error) and "permission to read" in str(error)
 
 
 def test_load_bytes_uses_name_as_source() -> None:

@@ -1,0 +1,142 @@
+"""Batch: records, per-file errors, resume after interruption, atomic output."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from summarizer.batch import BatchConfig, journal_path, read_records, run_batch
+from summarizer.types import Budget
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLE = (
+    "The council approved the new budget on Monday. The budget raises school spending. "
+    "Teachers welcomed the school spending rise. Critics said the council ignored roads."
+)
+CONFIG = BatchConfig(method="lead", budget=Budget(sentences=2), workers=1, progress=False)
+
+
+def _folder(tmp_path):
+    src = tmp_path / "docs"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text(ARTICLE)
+    (src / "sub" / "b.md").write_text("# Title\n\n" + ARTICLE)
+    (src / "bad.txt").write_bytes(b"\x00\x01\x02\x03" * 50)
+    (src / "empty.txt").write_text("   \n")
+    (src / "skip.xyz").write_text("not a supported type")
+    return src
+
+
+def test_folder_batch_records_and_errors(tmp_path):
+    src = _folder(tmp_path)
+    out = tmp_path / "out.jsonl"
+    stats = run_batch(src, out, CONFIG)
+    recs = [json.loads(l) for l in out.read_text().splitlines()]
+    assert [r["id"] for r in recs] == ["a.txt", "bad.txt", "empty.txt", "sub/b.md"]
+    by_id = {r["id"]: r for r in recs}
+    assert by_id["a.txt"]["summary"] == (
+        "The council approved the new budget on Monday.\nThe budget raises school spending.")
+    assert by_id["a.txt"]["error"] is None and by_id["a.txt"]["method"] == "lead"
+    assert by_id["sub/b.md"]["summary"].splitlines()[0] == "Title"
+    assert "binary" in by_id["bad.txt"]["error"] and "bad.txt" in by_id["bad.txt"]["error"]
+    assert by_id["empty.txt"]["summary"] is None and "empty.txt" in by_id["empty.txt"]["error"]
+    assert (stats.total, stats.summarized, stats.failed, stats.skipped) == (4, 2, 2, 0)
+    assert not journal_path(out).exists()
+
+
+def test_jsonl_input_csv_output_and_bad_records(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "x1", "article": ARTICLE}) + "\n"
+        + "{not json\n"
+        + json.dumps({"id": "x3"}) + "\n"
+        + json.dumps({"article": ARTICLE}) + "\n"
+    )
+    out = tmp_path / "out.csv"
+    run_batch(src, out, CONFIG)
+    with out.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["id"] for r in rows] == ["x1", "line-2", "x3", "line-4"]
+    assert rows[0]["summary"].count("\n") == 1 and rows[0]["error"] == ""
+    assert "line 2 is not valid JSON" in rows[1]["error"]
+    assert "no 'article'" in rows[2]["error"]
+    assert rows[3]["summary"] == rows[0]["summary"]
+
+
+def test_resume_skips_finished_and_drops_torn_line(tmp_path):
+    src = _folder(tmp_path)
+    out = tmp_path / "out.jsonl"
+    # an earlier run finished a.txt (with a marker summary we can recognise), then died
+    # while writing the next line
+    journal = journal_path(out)
+    journal.write_text(
+        json.dumps({"id": "a.txt", "summary": "FROM EARLIER RUN", "method": "lead", "error": None})
+        + "\n" + '{"id": "sub/b.md", "summ'
+    )
+    stats = run_batch(src, out, CONFIG)
+    recs = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert recs["a.txt"]["summary"] == "FROM EARLIER RUN"  # not redone
+    assert recs["sub/b.md"]["summary"].startswith("Title")
+    assert (stats.skipped, stats.summarized) == (1, 1)
+    # a second run over a finished OUT redoes only the failures
+    again = run_batch(src, out, CONFIG)
+    assert (again.skipped, again.summarized, again.failed) == (2, 0, 2)
+    assert read_records(out)["a.txt"]["summary"] == "FROM EARLIER RUN"
+
+
+def test_other_method_is_redone(tmp_path):
+    src = _folder(tmp_path)
+    out = tmp_path / "out.jsonl"
+    run_batch(src, out, CONFIG)
+    stats = run_batch(src, out, BatchConfig(method="textrank", budget=Budget(sentences=1),
+                                            workers=1, progress=False))
+    assert stats.skipped == 0
+    assert {r["method"] for r in read_records(out).values()} == {"textrank"}
+
+
+def test_killed_batch_resumes_with_every_record_once(tmp_path):
+    src = tmp_path / "in.jsonl"
+    n = 400
+    with src.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"doc{i:04d}", "article": ARTICLE + f" Item {i} closes it."}) + "\n")
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "summarizer", "batch", str(src), "--out", str(out),
+           "--method", "textrank", "--sentences", "2", "--workers", "2", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = journal_path(out)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if journal.exists() and journal.read_text().count("\n") >= 20:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "OUT must not exist before the batch completes"
+    done_before = len(read_records(journal))
+    assert done_before >= 20
+    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert f"{done_before} already done" in res.stderr or done_before == n
+    lines = out.read_text().splitlines()
+    ids = [json.loads(l)["id"] for l in lines]
+    assert ids == [f"doc{i:04d}" for i in range(n)]
+    assert all(json.loads(l)["error"] is None for l in lines)
+    assert not journal.exists()
+
+
+def test_bad_output_suffix_and_input(tmp_path):
+    from summarizer.errors import DocumentError
+
+    with pytest.raises(DocumentError, match="must end in .jsonl or .csv"):
+        run_batch(tmp_path, tmp_path / "out.txt", CONFIG)
+    (tmp_path / "x.txt").write_text("hi")
+    with pytest.raises(DocumentError, match="folder or a .jsonl"):
+        run_batch(tmp_path / "x.txt", tmp_path / "out.jsonl", CONFIG)

@@ -1,0 +1,45 @@
+"""Budget checks and the shared select step."""
+import pytest
+
+from summarizer.base import select
+from summarizer.errors import BudgetError
+from summarizer.types import Budget
+
+SCORES = [0.1, 0.5, 0.3, 0.5, 0.2]
+WORDS = [10, 30, 5, 8, 4]
+
+
+def test_sentence_budget_takes_best_in_document_order_ties_to_earlier():
+    assert select(SCORES, WORDS, Budget(sentences=2)) == ([1, 3], [])
+    assert select(SCORES, WORDS, Budget(sentences=3)) == ([1, 2, 3], [])
+
+
+def test_sentence_budget_over_length_keeps_all_with_note():
+    chosen, notes = select(SCORES, WORDS, Budget(sentences=9))
+    assert chosen == [0, 1, 2, 3, 4]
+    assert notes == ["asked for 9 sentences; the document has 5, all kept"]
+
+
+def test_ratio_rounds_and_keeps_at_least_one():
+    assert select(SCORES, WORDS, Budget(ratio=0.4))[0] == [1, 3]  # round(2.0)
+    assert select(SCORES, WORDS, Budget(ratio=0.01))[0] == [1]
+
+
+def test_word_budget_skips_what_does_not_fit_and_fills_with_shorter():
+    # ranked: 1 (30w), 3 (8w), 2 (5w), 4 (4w), 0 (10w); budget 40 -> 1, 3 (38), then nothing fits
+    assert select(SCORES, WORDS, Budget(words=40)) == ([1, 3], [])
+    # budget 45 -> 1, 3, 2 (43), 4 would make 47
+    assert select(SCORES, WORDS, Budget(words=45))[0] == [1, 2, 3]
+
+
+def test_word_budget_keeps_best_sentence_even_if_too_long():
+    chosen, notes = select(SCORES, WORDS, Budget(words=5))
+    assert chosen == [1]
+    assert "over the budget of 5" in notes[0]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"sentences": 1, "ratio": 0.5}, {"sentences": 0},
+                                    {"ratio": 0.0}, {"ratio": 1.5}, {"words": 0}])
+def test_bad_budgets_raise(kwargs):
+    with pytest.raises(BudgetError):
+        Budget(**kwargs)
