@@ -17,8 +17,8 @@ from summarizer.methods.pacsum import PacSum, PacSumConfig
 from summarizer.rouge import aggregate, make_scorer, score_pair
 from summarizer.types import Budget
 
-BETAS = (0.0, 0.1, 0.3, 0.5)
-LAMBDAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+BETAS = (0.0, 0.1, 0.3)
+LAMBDAS = (-1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def _run(args):

@@ -107,7 +107,7 @@ def extract_html(html: str, *, main_only: bool = True, drop_code: bool = False) 
 
 def _drop_chrome(soup: BeautifulSoup) -> None:
     for tag in soup.find_all(True):
-        if tag.decomposed:
+        if tag.decomposed or tag.name in ("html", "body"):
             continue
         if tag.name == "header":
             chrome = tag.find_parent(["article", "main"]) is None
@@ -139,7 +139,8 @@ def _largest(tags: List[Tag]) -> Optional[Tag]:
 
 
 def _text_of(tag: Tag) -> str:
-    return " ".join(tag.get_text(" ").split())
+    # No separator between strings, as in the body text: "<b>Con</b>dense" is one word.
+    return " ".join(tag.get_text().split())
 
 
 def _blocks(root: Tag) -> List[str]:

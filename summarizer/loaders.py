@@ -114,7 +114,7 @@ def iter_supported_files(folder: Union[str, "os.PathLike[str]"]) -> Iterator[Pat
     Unreadable sub-folders are skipped, as ``os.walk`` does.
     """
     root = Path(folder)
-    if not root.is_dir():
+    if not root.is_dir():  # checked on the call, not on the first next()
         raise UnreadableFileError(str(folder), "is not a folder", "Pass an existing folder")
     found: List[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
@@ -124,7 +124,7 @@ def iter_supported_files(folder: Union[str, "os.PathLike[str]"]) -> Iterator[Pat
             if not name.startswith((".", "~$"))
             and Path(name).suffix.lower() in SUPPORTED_EXTENSIONS
         )
-    yield from sorted(found)
+    return iter(sorted(found))
 
 
 # -- checks --------------------------------------------------------------------------
@@ -195,23 +195,29 @@ def _decode(data: bytes, source: str, declared: Optional[str]) -> str:
         except (LookupError, UnicodeDecodeError):
             pass  # a wrong or unknown label: browsers also fall back to sniffing
     text = data.decode("utf-8", errors="replace")
-    # Mostly valid UTF-8 (a file cut mid-character, one pasted cp1252 byte) is UTF-8:
-    # charset-normalizer finds nothing at all for Chinese UTF-8 cut by one byte.
-    bad = text.count("\ufffd") - data.count("\ufffd".encode())
-    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
-    if bad == 0 or non_ascii - bad > 20 * bad:
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())  # undecodable sequences
+    good = len(text) - len(text.encode("ascii", errors="ignore")) - bad  # valid non-ASCII
+    # UTF-8 with a flaw (a file cut mid-character, a pasted cp1252 byte) is still UTF-8:
+    # random or legacy bytes make valid multi-byte sequences only by chance (~1 in 15
+    # errors), and charset-normalizer finds no encoding at all for Chinese UTF-8 cut short.
+    if bad == 0 or good >= 2 * bad:
         return text
-    return _detect(data, source)
+    detected = _detect(data)
+    if detected is not None:
+        return detected
+    if bad <= len(text) / 100:  # ASCII with a few stray bytes: text all the same
+        return text
+    raise _binary(source)
 
 
-def _detect(data: bytes, source: str) -> str:
+def _detect(data: bytes) -> Optional[str]:
     from charset_normalizer import from_bytes
     from charset_normalizer.utils import is_multi_byte_encoding
 
     matches = from_bytes(data)
     best = matches.best()
     if best is None:
-        raise _binary(source)
+        return None
     # charset-normalizer ranks Baltic and Central European code pages above Windows-1252
     # for Western text (it reads "coûte" as cp1257 "coūte"). Our languages are English
     # and Chinese; Chinese code pages are multi-byte, and a single-byte file in English
@@ -244,8 +250,7 @@ def _binary(source: str) -> BinaryFileError:
 
 # -- PDF -----------------------------------------------------------------------------
 class _QuietLogger:
-    """Raise a logger above ERROR while any load runs; thread-safe, so that two concurrent
-    loads cannot leave it raised (the last one out restores the saved level)."""
+    """Silence a logger while any load runs; the last of concurrent loads restores it."""
 
     def __init__(self, name: str) -> None:
         self._logger = logging.getLogger(name)
@@ -301,12 +306,16 @@ def _pdf_text(data: bytes, source: str) -> str:
         raise EmptyDocumentError(source, "the PDF has no pages", "Choose another file")
     if not any(page.strip() for page in pages):
         raise NoTextLayerError(
-            source, "scanned PDF has no text layer",
+            source, "the PDF has no text layer (it looks like a scanned PDF)",
             "Run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, then load the OCR'd copy")
     return "\n\n".join(pages)
 
 
 # -- DOCX ----------------------------------------------------------------------------
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File Binary header
+_RESAVE_DOCX = "Open it in Word or LibreOffice and save it again as .docx"
+
+
 def _docx_text(data: bytes, source: str, config: LoaderConfig) -> ExtractedText:
     """Paragraphs and table cells in body order; title from a Title/Heading 1 paragraph."""
     _check_docx_zip(data, source, config)
@@ -324,12 +333,9 @@ def _docx_text(data: bytes, source: str, config: LoaderConfig) -> ExtractedText:
             ValueError, AttributeError, TypeError, IndexError, NotImplementedError,
             RuntimeError) as exc:
         raise CorruptFileError(source, f"the DOCX is damaged or not a Word file ({exc})",
-                               "Open it in Word or LibreOffice and save it again as .docx") from exc
+                               _RESAVE_DOCX) from exc
     title = next((text for text, style in parts if style in ("Title", "Heading 1")), None)
     return ExtractedText("\n\n".join(text for text, _ in parts), title)
-
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Compound File Binary header
 
 
 def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
@@ -346,10 +352,9 @@ def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, NotImplementedError) as exc:
         raise CorruptFileError(source, "the DOCX is damaged or not a Word file (not a zip)",
-                               "Open it in Word or LibreOffice and save it again as .docx") from exc
+                               _RESAVE_DOCX) from exc
     if not any(m.filename == "word/document.xml" for m in members):
-        raise CorruptFileError(source, "the DOCX has no word/document.xml",
-                               "Open it in Word or LibreOffice and save it again as .docx")
+        raise CorruptFileError(source, "the DOCX has no word/document.xml", _RESAVE_DOCX)
     unpacked, limit = sum(m.file_size for m in members), config.max_bytes * DOCX_EXPANSION_LIMIT
     if unpacked > limit:
         raise FileTooLargeError(

@@ -103,6 +103,12 @@ def test_utf8_cut_mid_character_stays_utf8(tmp_path: Path) -> None:
     assert doc.text == text[:-1] + "\ufffd"
 
 
+def test_utf8_with_a_stray_byte_stays_utf8(tmp_path: Path) -> None:
+    data = "It’s “quoted” text. ".encode() + b"Price \xa35." + b" Plain ASCII tail." * 20
+    doc = load_document(write(tmp_path, "stray.txt", data))
+    assert doc.text.startswith("It’s “quoted” text. Price \ufffd5. Plain ASCII tail.")
+
+
 def test_language_can_be_forced() -> None:
     assert document_from_text("这是一个测试。").lang == "zh"
     assert document_from_text("这是一个测试。", lang="en").lang == "en"

@@ -1,0 +1,40 @@
+"""The house rules of DEVELOPERS.md that code can check."""
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INFERENCE = ("summarizer", "generation", "runtime")
+FORBIDDEN = ("torch", "transformers", "streamlit", "optimum")
+
+
+def test_inference_packages_import_no_torch_transformers_or_streamlit():
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for pkg in INFERENCE for p in (ROOT / pkg).rglob("*.py") if p.name != "__main__.py"
+    )
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r})\n"
+        "print(','.join(bad))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "", f"inference path imported: {res.stdout}"
+    assert "summarizer.methods.textrank" in modules
+
+
+def test_no_package_imports_app_and_no_pickle():
+    for pkg in ("summarizer", "generation", "runtime", "export"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            tree = ast.parse(path.read_text(), str(path))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                for name in names:
+                    assert name.split(".")[0] not in ("app", "pickle"), f"{path} imports {name}"
