@@ -3,11 +3,11 @@
 A page holds an article plus navigation, banners, sidebars, cookie notices and share
 buttons; summarizing those buries the article. :func:`extract_html` keeps the main text:
 
-1. drop elements that never hold the article (scripts, styles, forms, ``nav``, ``aside``,
+1. drop elements that never hold the article (scripts, styles, ``nav``, ``aside``,
    ``footer``, the page ``header``, ARIA navigation/banner/contentinfo/complementary);
 2. take the largest ``<article>`` or ``<main>`` as root, else ``<body>``;
-3. inside the root, drop elements whose id or class names a navigation-like part
-   (``nav``, ``menu``, ``sidebar``, ``cookie``, ...), matched word by word;
+3. inside the root, drop forms and elements whose id or class names a navigation-like
+   part (``nav``, ``menu``, ``sidebar``, ``cookie``, ...), matched word by word;
 4. emit every block (``p``, ``h1``-``h6``, ``li``, ``td``, ``pre``, text loose in a
    ``div``) as its own paragraph.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 from markdown_it import MarkdownIt
@@ -36,8 +36,8 @@ from markdown_it import MarkdownIt
 from .cleaning import clean_text
 
 # Elements that hold no readable text in any document.
-_NEVER_TEXT = ("script", "style", "noscript", "template", "iframe", "svg", "object",
-               "embed", "canvas", "head")
+_NEVER_TEXT = frozenset({"script", "style", "noscript", "template", "iframe", "svg",
+                         "object", "embed", "canvas", "head"})
 # Page chrome, by tag. <header> is decided by its ancestors and <form> by its size (see
 # the module docstring).
 _CHROME = frozenset({"nav", "footer", "aside", "button", "select", "textarea"})
@@ -87,13 +87,15 @@ def extract_html(html: str, *, main_only: bool = True, drop_code: bool = False) 
     # The page title lives in <head>; an <svg> in the body may hold a <title> of its own.
     title_tag = soup.head.find("title") if soup.head else None
     page_title = _text_of(title_tag) if title_tag else ""
-    for tag in soup.find_all(_NEVER_TEXT + (("pre",) if drop_code else ())):
-        tag.decompose()
+    never = _NEVER_TEXT | ({"pre"} if drop_code else set())
+    _prune(soup, lambda tag, in_article: tag.name in never or (
+        main_only and _is_chrome(tag, in_article)))
     root: Tag = soup.body or soup
     if main_only:
-        _drop_chrome(soup)
-        root = _largest(soup.find_all(["article", "main"])) or soup.body or soup
-        _drop_named_chrome(root)
+        size = _text_sizes(soup)
+        root = max(soup.find_all(["article", "main"]), key=lambda t: size[id(t)], default=root)
+        half = size[id(root)] / 2
+        _prune(root, lambda tag, _: _is_named_chrome(tag) and size[id(tag)] <= half)
     blocks = _blocks(root)
     if main_only and not blocks:  # everything looked like chrome
         return extract_html(html, main_only=False, drop_code=drop_code)
@@ -105,37 +107,65 @@ def extract_html(html: str, *, main_only: bool = True, drop_code: bool = False) 
     return ExtractedText(clean_text("\n\n".join(blocks)), title)
 
 
-def _drop_chrome(soup: BeautifulSoup) -> None:
-    for tag in soup.find_all(True):
-        if tag.decomposed or tag.name in ("html", "body"):
-            continue
-        if tag.name == "header":
-            chrome = tag.find_parent(["article", "main"]) is None
-        else:
-            roles = str(tag.get("role") or "").lower().split()  # ARIA allows fallbacks
-            chrome = tag.name in _CHROME or any(r in _CHROME_ROLES for r in roles)
-        if chrome:
+def _prune(root: Tag, drop: Callable[[Tag, bool], bool]) -> None:
+    """Remove each tag under ``root`` for which ``drop(tag, inside_article_or_main)``.
+
+    One walk that skips removed subtrees. (bs4's ``Tag.decomposed`` is no help here: on
+    a live tag it falls back to ``find("_decomposed")``, a search of the whole subtree.)
+    """
+    stack = [(child, False) for child in root.contents if isinstance(child, Tag)]
+    while stack:
+        tag, in_article = stack.pop()
+        if drop(tag, in_article):
             tag.decompose()
-
-
-def _drop_named_chrome(root: Tag) -> None:
-    """Drop chrome found by id/class words (and forms), unless it holds most of the text."""
-    half = len(root.get_text()) / 2
-    for tag in root.find_all(True):
-        if tag.decomposed or tag.name in _PROTECTED:
             continue
-        if (tag.name == "form" or _named_chrome(tag)) and len(tag.get_text()) <= half:
-            tag.decompose()
+        in_article = in_article or tag.name in ("article", "main")
+        stack.extend((c, in_article) for c in tag.contents if isinstance(c, Tag))
 
 
-def _named_chrome(tag: Tag) -> bool:
+def _is_chrome(tag: Tag, in_article: bool) -> bool:
+    if tag.name in ("html", "body"):
+        return False
+    if tag.name == "header":
+        return not in_article  # the page banner, not the article's own header
+    roles = str(tag.get("role") or "").lower().split()  # ARIA allows a fallback list
+    return tag.name in _CHROME or any(r in _CHROME_ROLES for r in roles)
+
+
+def _is_named_chrome(tag: Tag) -> bool:
+    """A form, or a tag whose id/class words name chrome ("mainNav" -> main, nav)."""
+    if tag.name in _PROTECTED:
+        return False
+    if tag.name == "form":
+        return True
     classes = tag.get("class") or []  # bs4 gives class as a list of tokens
     names = [str(tag.get("id") or ""), *(classes if isinstance(classes, list) else [classes])]
     return any(w.lower() in _CHROME_WORDS for n in names for w in _NAME_WORDS.findall(n))
 
 
-def _largest(tags: List[Tag]) -> Optional[Tag]:
-    return max(tags, key=lambda t: len(t.get_text()), default=None)
+def _text_sizes(root: Tag) -> Dict[int, int]:
+    """``len(tag.get_text())`` of every tag, keyed by ``id``, in one post-order walk.
+
+    Calling get_text() per candidate is quadratic on deeply nested pages (20,000 nested
+    ``<div class="menu">`` took 34 s).
+    """
+    sizes: Dict[int, int] = {}
+    stack: List[Tuple[Tag, bool]] = [(root, False)]
+    while stack:
+        tag, children_done = stack.pop()
+        if children_done:
+            sizes[id(tag)] = sum(
+                sizes[id(c)] if isinstance(c, Tag) else len(c) if _is_text(c) else 0
+                for c in tag.contents)
+            continue
+        stack.append((tag, True))
+        stack.extend((c, False) for c in tag.contents if isinstance(c, Tag))
+    return sizes
+
+
+def _is_text(node: object) -> bool:
+    # Comments, doctypes and <script> strings are NavigableString subclasses.
+    return type(node) in (NavigableString, CData)
 
 
 def _text_of(tag: Tag) -> str:
@@ -167,8 +197,7 @@ def _blocks(root: Tag) -> List[str]:
             flush()
             continue
         if isinstance(node, NavigableString):
-            # Comments, doctypes and <script> strings are NavigableString subclasses.
-            if type(node) in (NavigableString, CData):
+            if _is_text(node):
                 buf.append(str(node) if pre_depth else _HTML_SPACE.sub(" ", str(node)))
             continue
         if not isinstance(node, Tag):

@@ -17,6 +17,7 @@ import stat
 import threading
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
@@ -249,33 +250,24 @@ def _binary(source: str) -> BinaryFileError:
 
 
 # -- PDF -----------------------------------------------------------------------------
-class _QuietLogger:
-    """Silence a logger while any load runs; the last of concurrent loads restores it."""
-
-    def __init__(self, name: str) -> None:
-        self._logger = logging.getLogger(name)
-        self._lock = threading.Lock()
-        self._depth = 0
-        self._saved = logging.NOTSET
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._depth == 0:
-                self._saved = self._logger.level
-                self._logger.setLevel(logging.CRITICAL)
-            self._depth += 1
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self._lock:
-            self._depth -= 1
-            if self._depth == 0:
-                self._logger.setLevel(self._saved)
-
-
 # pypdf logs a warning or an error for every repair it attempts ("EOF marker not found",
 # "Advanced encoding ... not implemented yet"); on a file that we then read or reject
-# with a typed error, that is noise. Its module loggers all sit under "pypdf".
-_QUIET_PYPDF = _QuietLogger("pypdf")
+# with a typed error, that is noise. Its loggers all sit under "pypdf". pypdf is pure
+# Python, so serializing PDF loads costs no parallelism (the GIL does it anyway) and lets
+# one lock guard the level we raise and restore.
+_PYPDF_LOCK = threading.Lock()
+
+
+@contextmanager
+def _quiet_pypdf() -> Iterator[None]:
+    logger = logging.getLogger("pypdf")
+    with _PYPDF_LOCK:
+        saved = logger.level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            logger.setLevel(saved)
 
 
 def _pdf_text(data: bytes, source: str) -> str:
@@ -288,7 +280,7 @@ def _pdf_text(data: bytes, source: str) -> str:
     parse_errors = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError,
                     AssertionError, ArithmeticError, NotImplementedError, RecursionError,
                     OSError)
-    with _QUIET_PYPDF:
+    with _quiet_pypdf():
         try:
             reader = PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted and not reader.decrypt(""):  # owner-only passwords open

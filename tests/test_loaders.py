@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import zipfile
 from pathlib import Path
 
 import docx
 import pytest
-
-import summarizer.loaders as loaders
 from fpdf import FPDF
 from pypdf import PdfWriter
 
+import summarizer.loaders as loaders
 from summarizer.errors import (
     BinaryFileError, CorruptFileError, DocumentError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
@@ -216,6 +216,14 @@ def test_html_to_text_largest_article_and_fallback() -> None:
     assert html_to_text(page) == "Main\n\nThe long main story, much longer."
     # a page of chrome only keeps its text rather than returning nothing
     assert html_to_text("<body><nav>Only navigation here</nav></body>") == "Only navigation here"
+
+
+def test_html_deep_nesting_is_linear() -> None:
+    depth = 20_000  # one get_text() per nested candidate made this take 34 s
+    page = '<div class="menu">' * depth + "Deep text." + "</div>" * depth
+    start = time.perf_counter()
+    assert html_to_text(page) == "Deep text."
+    assert time.perf_counter() - start < 5.0
 
 
 # -- pdf -----------------------------------------------------------------------------
