@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from ..base import RankingSummarizer
 from ..nlp import Tokenizer
+from .textrank import term_matrix
 from ..types import Sentence
 
 
@@ -43,16 +44,8 @@ class PacSumConfig:
 
 def tfidf_cosine(term_lists: Sequence[Sequence[str]]) -> sp.csr_matrix:
     """Cosine similarity of sentence TF-IDF vectors, sparse (n, n), zero diagonal."""
-    vocab: dict = {}
-    rows, cols = [], []
-    for i, terms in enumerate(term_lists):
-        for t in terms:
-            rows.append(i)
-            cols.append(vocab.setdefault(t, len(vocab)))
+    tf, _ = term_matrix(term_lists)  # raw term counts, (n, V)
     n = len(term_lists)
-    tf = sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(n, max(1, len(vocab)))
-    )  # duplicates are summed: raw term counts
     df = np.asarray((tf > 0).sum(axis=0)).ravel()
     idf = np.log((1.0 + n) / (1.0 + df)) + 1.0  # smoothed, never zero
     x = tf @ sp.diags(idf)
