@@ -6,6 +6,10 @@
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
 
+Abstractive summaries: ``--method abstractive --model DIR [--num-beams K]
+[--max-new-tokens N] [--device cpu|cuda]`` on summarize, batch and evaluate, where DIR is
+a folder written by ``python -m export onnx``.
+
 Exit status: 0 on success, 2 for bad input or arguments (the message says what to fix).
 """
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 from typing import List, Optional
 
 from .errors import CondenseError
-from .registry import DEFAULT_METHOD, EXTRACTIVE_METHODS
+from .registry import DEFAULT_METHOD, METHODS
 from .types import DEFAULT_BUDGET, Budget
 
 
@@ -41,6 +45,28 @@ def _loader_config(args: argparse.Namespace):
     return LoaderConfig() if args.max_bytes is None else LoaderConfig(max_bytes=args.max_bytes)
 
 
+def _add_model(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("abstractive (--method abstractive)")
+    g.add_argument("--model", help="exported ONNX model folder (python -m export onnx ...)")
+    g.add_argument("--num-beams", type=int, help="beam size (default: the model's generation config)")
+    g.add_argument("--max-new-tokens", type=int, help="longest summary in tokens (default: from the length budget)")
+    g.add_argument("--min-new-tokens", type=int)
+    g.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    g.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+
+
+def _abstractive(args: argparse.Namespace):
+    if args.method != "abstractive":
+        return None
+    if not args.model:
+        raise CondenseError("--method abstractive needs --model DIR (an exported ONNX model folder)")
+    from .abstractive import AbstractiveConfig
+
+    return AbstractiveConfig(
+        model_dir=args.model, device=args.device, threads=args.threads, num_beams=args.num_beams,
+        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
+
+
 def _lang(args: argparse.Namespace) -> Optional[str]:
     return None if args.lang == "auto" else args.lang
 
@@ -54,12 +80,14 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         doc = document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args))
     else:
         doc = load_document(args.file, config=_loader_config(args), lang=_lang(args))
-    summary = get_summarizer(args.method)(doc, _budget(args))
+    summary = get_summarizer(args.method, abstractive=_abstractive(args))(doc, _budget(args))
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
         out = summary.to_dict()
         out["keyphrases"] = [{"text": k.text, "score": k.score} for k in keyphrases(doc)]
+        if summary.is_abstractive:
+            out["generated"] = True
         print(json.dumps(out, ensure_ascii=False, indent=2))
     else:
         print(summary.text)
@@ -72,7 +100,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     config = BatchConfig(
         method=args.method, budget=_budget(args), lang=_lang(args),
         loader=_loader_config(args), progress=not args.no_progress,
-        **({"workers": args.workers} if args.workers else {}),
+        abstractive=_abstractive(args),
+        **({"workers": args.workers} if args.workers else
+           {"workers": 1} if args.method == "abstractive" else {}),
     )
     stats = run_batch(args.input, args.out, config)
     print(
@@ -91,8 +121,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.limit:
         pairs = pairs[: args.limit]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    abstractive = None
+    if "abstractive" in methods:
+        args.method = "abstractive"
+        abstractive = _abstractive(args)
     report = evaluate(pairs, methods, _budget(args), split=args.split,
-                      workers=args.workers, seed=args.seed)
+                      workers=args.workers, seed=args.seed, abstractive=abstractive)
     print(report.table())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -103,13 +137,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m summarizer", description="Condense summarizer")
     sub = ap.add_subparsers(dest="command", required=True)
-    methods = list(EXTRACTIVE_METHODS)
+    methods = list(METHODS)
 
     s = sub.add_parser("summarize", help="summarize one document")
     s.add_argument("file", help="a .txt/.md/.html/.pdf/.docx file, or - for stdin")
     s.add_argument("--method", default=DEFAULT_METHOD, choices=methods)
     s.add_argument("--format", default="text", choices=["text", "json"])
     _add_budget(s)
+    _add_model(s)
     s.set_defaults(func=cmd_summarize)
 
     b = sub.add_parser("batch", help="summarize a folder or a JSONL file of articles")
@@ -119,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     b.add_argument("--no-progress", action="store_true")
     _add_budget(b)
+    _add_model(b)
     b.set_defaults(func=cmd_batch)
 
     e = sub.add_parser("evaluate", help="ROUGE of methods on a pairs file")
@@ -130,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     e.add_argument("--limit", type=int, default=None, help="first N pairs of the split only")
     _add_budget(e)
+    _add_model(e)
     e.set_defaults(func=cmd_evaluate)
     return ap
 

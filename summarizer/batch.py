@@ -23,7 +23,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from .errors import CondenseError, DocumentError
 from .loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
-from .registry import DEFAULT_METHOD, get_summarizer
+from .registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
 from .types import DEFAULT_BUDGET, Budget
 
 FIELDS = ("id", "summary", "method", "error")
@@ -37,6 +37,7 @@ class BatchConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     loader: LoaderConfig = LoaderConfig()
     progress: bool = True
+    abstractive: Optional[object] = None  # AbstractiveConfig for method "abstractive"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
             doc = load_document(path, config=config.loader, lang=config.lang)
         else:
             doc = document_from_text(text or "", source=rid, lang=config.lang, config=config.loader)
-        record["summary"] = get_summarizer(config.method)(doc, config.budget).text
+        summarizer = get_summarizer(config.method, abstractive=config.abstractive)
+        record["summary"] = summarizer(doc, config.budget).text
     except CondenseError as e:
         record["error"] = str(e)
     except Exception as e:  # one bad document must never stop the batch
@@ -163,7 +165,10 @@ def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchCo
     source, out = Path(source), Path(out)
     if out.suffix not in (".jsonl", ".csv"):
         raise DocumentError(str(out), "the output must end in .jsonl or .csv", "Choose --out results.jsonl or results.csv")
-    get_summarizer(config.method)  # unknown method: fail before any work
+    if config.method not in METHODS:  # fail before any work
+        get_summarizer(config.method)
+    if config.method == ABSTRACTIVE:
+        get_summarizer(config.method, abstractive=config.abstractive)  # model loads here
     tasks = list(iter_tasks(source))
     ids = [t[0] for t in tasks]
     dupes = sorted(i for i, c in Counter(ids).items() if c > 1)

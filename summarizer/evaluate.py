@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 from .datasets import Pair
 from .errors import CondenseError
 from .loaders import document_from_text
-from .registry import get_summarizer
+from .registry import ABSTRACTIVE, get_summarizer
 from .rouge import Interval, Score, aggregate, make_scorer, score_pair
 from .types import Budget
 
@@ -61,7 +61,7 @@ _ZERO = {k: Score(0.0, 0.0, 0.0) for k in REPORTED}
 
 def _score_one(args) -> List[Optional[Dict[str, Score]]]:
     """Worker: every method's ROUGE on one pair (None where the method failed)."""
-    pair, methods, budget = args
+    pair, methods, budget, abstractive = args
     scorer = make_scorer()
     out: List[Optional[Dict[str, Score]]] = []
     try:
@@ -70,7 +70,7 @@ def _score_one(args) -> List[Optional[Dict[str, Score]]]:
         return [None] * len(methods)
     for m in methods:
         try:
-            summary = get_summarizer(m)(doc, budget)
+            summary = get_summarizer(m, abstractive=abstractive)(doc, budget)
             out.append(score_pair(pair.reference, summary.text, scorer=scorer))
         except CondenseError:
             out.append(None)
@@ -85,11 +85,16 @@ def evaluate(
     split: str = "all",
     workers: Optional[int] = None,
     seed: int = 0,
+    abstractive=None,
 ) -> EvaluationReport:
+    """``abstractive``: an AbstractiveConfig when "abstractive" is among the methods.
+    The model then runs in this process (onnxruntime uses every core itself)."""
     for m in methods:
-        get_summarizer(m)  # fail fast on an unknown name, before any work
+        get_summarizer(m, abstractive=abstractive)  # fail fast, before any work
+    if ABSTRACTIVE in methods:
+        workers = 1
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, tuple(methods), budget) for p in pairs]
+    jobs = [(p, tuple(methods), budget, abstractive) for p in pairs]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_score_one, jobs, chunksize=8))

@@ -27,12 +27,25 @@ EXTRACTIVE_METHODS: Dict[str, Callable[[], Summarizer]] = {
 }
 
 
-def get_summarizer(name: str) -> Summarizer:
+ABSTRACTIVE = "abstractive"
+METHODS = (*EXTRACTIVE_METHODS, ABSTRACTIVE)
+
+
+def get_summarizer(name: str, *, abstractive=None) -> Summarizer:
+    """A summarizer by name; ``abstractive`` (an ``AbstractiveConfig``) is required for
+    the abstractive method and names the exported model folder."""
+    if name == ABSTRACTIVE:
+        if abstractive is None:
+            raise UnknownMethodError(
+                "the abstractive method needs a model: pass --model DIR (an exported ONNX folder)")
+        from .abstractive import AbstractiveSummarizer  # loads onnxruntime only when asked
+
+        return AbstractiveSummarizer(abstractive)
     try:
         return EXTRACTIVE_METHODS[name]()
     except KeyError:
         raise UnknownMethodError(
-            f"unknown method {name!r}; choose one of {', '.join(EXTRACTIVE_METHODS)}"
+            f"unknown method {name!r}; choose one of {', '.join(METHODS)}"
         ) from None
 
 
@@ -42,10 +55,11 @@ def summarize(
     method: str = DEFAULT_METHOD,
     budget: Budget = DEFAULT_BUDGET,
     lang: Optional[str] = None,
+    abstractive=None,
 ) -> Summary:
     """Summarize a Document, or a plain string (cleaned, language detected unless given)."""
     if isinstance(document, str):
         from .loaders import document_from_text
 
         document = document_from_text(document, lang=lang)
-    return get_summarizer(method)(document, budget)
+    return get_summarizer(method, abstractive=abstractive)(document, budget)

@@ -91,9 +91,12 @@ DEFAULT_BUDGET = Budget(ratio=0.2)
 class Summary:
     """A summary of one document.
 
-    ``sentences`` is in document order. ``text`` joins them with newlines (one sentence
-    per line, as ROUGE-Lsum expects). ``notes`` record anything the caller should know,
-    such as a budget that asked for more sentences than the document has.
+    Extractive: ``sentences`` are the chosen ones, in document order, and ``text`` joins
+    them with newlines (one sentence per line, as ROUGE-Lsum expects). Abstractive:
+    ``generated`` holds the new text, one sentence per line, and ``sentences`` is empty
+    (nothing in the source to point at). ``notes`` record anything the caller should
+    know: a budget larger than the document, a long input summarized in chunks, a
+    device that was not available.
     """
 
     method: str
@@ -101,9 +104,16 @@ class Summary:
     sentences: Tuple[ScoredSentence, ...]
     budget: Budget
     notes: Tuple[str, ...] = field(default_factory=tuple)
+    generated: Optional[str] = None
+
+    @property
+    def is_abstractive(self) -> bool:
+        return self.generated is not None
 
     @property
     def text(self) -> str:
+        if self.generated is not None:
+            return self.generated
         return "\n".join(s.text for s in self.sentences)
 
     @property

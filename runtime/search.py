@@ -1,0 +1,182 @@
+"""Greedy and beam search over any step model, in numpy, token-identical to transformers.
+
+A step model is anything with ``step(ids, state) -> (logits, state)``, where ``ids`` is
+(N, t) with every token so far and ``logits`` is (N, V) for the next position, and
+``reorder(state, index) -> state`` that makes row i of the new state row ``index[i]``
+of the old one (beams change parents). The ONNX seq2seq and causal models implement it;
+tests substitute a fake.
+
+The beam search follows transformers 4.57's vectorized ``_beam_search`` step for step
+(top-2K continuations, running beams, finished-hypothesis merge, early-stop heuristic),
+in float32, so that exported models produce the same tokens as ``generate``. Where
+torch would break a tie between equal scores we take the lower index.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol, Tuple
+
+import numpy as np
+
+from .config import GenerationConfig
+from .processors import apply_processors, log_softmax
+
+BIG = np.float32(-1.0e9)  # transformers' "very negative" constant for masked beams
+
+
+class StepModel(Protocol):
+    def step(self, ids: np.ndarray, state: Any) -> Tuple[np.ndarray, Any]: ...
+
+    def reorder(self, state: Any, index: np.ndarray) -> Any: ...
+
+
+# Called with (row, token id) as soon as greedy search picks a token for an unfinished row.
+TokenCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SearchOutput:
+    sequences: np.ndarray  # (B, T) int64, decoder prompt included, padded as transformers pads
+    scores: Optional[np.ndarray] = None  # (B,) length-normalized log-prob of beam search
+
+
+def _pad_id(config: GenerationConfig) -> int:
+    if config.pad_token_id is not None:
+        return config.pad_token_id
+    if config.eos_token_id:
+        return config.eos_token_id[0]  # transformers does the same, with a warning
+    return 0
+
+
+def greedy_search(
+    model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
+    *, on_token: Optional[TokenCallback] = None,
+) -> SearchOutput:
+    """``prompt``: (N, t0) decoder prompt (the start token for seq2seq)."""
+    ids = np.asarray(prompt, dtype=np.int64)
+    t0 = ids.shape[1]
+    max_length = config.total_length(t0)
+    eos = np.array(config.eos_token_id, dtype=np.int64)
+    pad = _pad_id(config)
+    unfinished = np.ones(ids.shape[0], dtype=bool)
+    while ids.shape[1] < max_length:
+        logits, state = model.step(ids, state)
+        scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
+        nxt = scores.argmax(axis=-1).astype(np.int64)
+        nxt = np.where(unfinished, nxt, pad)
+        ids = np.concatenate([ids, nxt[:, None]], axis=1)
+        if on_token is not None:
+            for row in np.flatnonzero(unfinished):
+                on_token(int(row), int(nxt[row]))
+        if eos.size:
+            unfinished &= ~np.isin(nxt, eos)
+        if not unfinished.any():
+            break
+    return SearchOutput(ids)
+
+
+def _top_k(x: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values per row, best first, ties to the lower index."""
+    part = np.argpartition(-x, k - 1, axis=-1)[:, :k] if k < x.shape[-1] else np.tile(
+        np.arange(x.shape[-1]), (x.shape[0], 1))
+    vals = np.take_along_axis(x, part, axis=-1)
+    order = np.lexsort((part, -vals), axis=-1)
+    return np.take_along_axis(part, order, axis=-1)
+
+
+def _gather(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """x: (B, K, ...), idx: (B, K') -> (B, K', ...)."""
+    return np.take_along_axis(x, idx.reshape(idx.shape + (1,) * (x.ndim - 2)), axis=1)
+
+
+def beam_search(
+    model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
+) -> SearchOutput:
+    """``prompt``: (B, t0); ``state`` must already hold B * num_beams rows, beam-major
+    within each batch item (row b * K + k), as transformers expands its inputs."""
+    K = config.num_beams
+    B, t0 = prompt.shape
+    max_length = config.total_length(t0)
+    lp, early = config.length_penalty, config.early_stopping
+    eos = np.array(config.eos_token_id, dtype=np.int64)
+    keep = max(2, 1 + len(eos)) * K
+    top_mask = np.arange(keep) < K
+    pad = config.pad_token_id
+    fill = pad if pad else (int(eos[0]) if eos.size else -1)  # transformers: `pad or eos[0]`
+
+    running = np.full((B, K, max_length), fill, dtype=np.int64)
+    running[:, :, :t0] = prompt[:, None, :]
+    sequences = running.copy()
+    running_scores = np.zeros((B, K), dtype=np.float32)
+    running_scores[:, 1:] = BIG
+    beam_scores = np.full((B, K), BIG, dtype=np.float32)
+    finished = np.zeros((B, K), dtype=bool)
+    improvable = np.ones((B, 1), dtype=bool)
+    running_parents = np.full((B, K, max_length - t0), -1, dtype=np.int32)
+    parents = running_parents.copy()
+    cur = t0
+    while True:
+        flat = running[:, :, :cur].reshape(B * K, cur)
+        logits, state = model.step(flat, state)
+        logp = apply_processors(flat, log_softmax(logits), config, prompt_length=t0)
+        V = logp.shape[-1]
+        logp = (logp.reshape(B, K, V) + running_scores[:, :, None]).reshape(B, K * V)
+
+        # c. top-2K continuations over all beams
+        top = _top_k(logp, keep)
+        top_logp = np.take_along_axis(logp, top, axis=-1)
+        beam_of, token = top // V, top % V
+        top_parents = _gather(running_parents, beam_of)
+        top_seq = _gather(running, beam_of)
+        top_seq[:, :, cur] = token
+        top_parents[:, :, cur - t0] = beam_of + (np.arange(B)[:, None] * K)
+
+        # d. which continuations stop here (max length or an end token)
+        hits = np.full((B, keep), cur + 1 >= max_length) | np.isin(token, eos)
+
+        # e. the best K that go on
+        live = top_logp + hits.astype(np.float32) * BIG
+        nxt = _top_k(live, K)
+        running = _gather(top_seq, nxt)
+        running_scores = np.take_along_axis(live, nxt, axis=-1)
+        running_parents = _gather(top_parents, nxt)
+
+        # f. merge newly finished hypotheses into the finished set
+        just_done = hits & top_mask[None, :]
+        cand = top_logp / np.float32((cur + 1 - t0) ** lp)
+        full = finished.all(axis=1, keepdims=True) & (early is True)
+        cand = cand + full.astype(np.float32) * BIG
+        cand = cand + (~improvable).astype(np.float32) * BIG
+        cand = cand + (~just_done).astype(np.float32) * BIG
+        m_scores = np.concatenate([beam_scores, cand], axis=1)
+        best = _top_k(m_scores, K)
+        sequences = _gather(np.concatenate([sequences, top_seq], axis=1), best)
+        beam_scores = np.take_along_axis(m_scores, best, axis=-1)
+        parents = _gather(np.concatenate([parents, top_parents], axis=1), best)
+        finished = np.take_along_axis(np.concatenate([finished, just_done], axis=1), best, axis=-1)
+
+        # g. caches follow their beams; stopping rules for the search as a whole
+        state = model.reorder(state, running_parents[:, :, cur - t0].reshape(-1))
+        cur += 1
+        hypo_len = (max_length if (early == "never" and lp > 0.0) else cur) - t0
+        best_running = running_scores[:, :1] / np.float32(hypo_len ** lp)
+        worst_done = np.where(finished, beam_scores.min(axis=1, keepdims=True), BIG)
+        improvable = improvable & (best_running > worst_done).any(axis=-1, keepdims=True)
+        open_beams = not (finished.all() and early is True)
+        if not (improvable.any() and open_beams and not hits.all()):
+            break
+
+    out_parents = parents[:, 0, :]
+    generated = int(((out_parents + 1) != 0).sum(axis=1).max())
+    return SearchOutput(sequences[:, 0, : t0 + generated], beam_scores[:, 0])
+
+
+def generate(
+    model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
+    *, on_token: Optional[TokenCallback] = None,
+) -> SearchOutput:
+    """Greedy when ``num_beams == 1``, else beam search (``on_token`` is greedy only:
+    beam search knows its tokens only at the end)."""
+    if config.num_beams == 1:
+        return greedy_search(model, state, prompt, config, on_token=on_token)
+    return beam_search(model, state, prompt, config)

@@ -1,0 +1,139 @@
+"""An exported encoder-decoder (Optimum's file layout) as a step model for ``search``.
+
+Folder: ``encoder_model.onnx``, ``decoder_model.onnx`` and, when the export has a cache,
+``decoder_with_past_model.onnx``, plus ``config.json`` and ``generation_config.json``.
+The first decoder step runs ``decoder_model`` on the whole decoder prompt and returns
+the self-attention and cross-attention key/values (``present.*``); every later step
+runs ``decoder_with_past_model`` on the newest token only, feeding each ``present.X``
+back as ``past_key_values.X``. Names are read from the sessions, never hard-coded, so
+any graph that follows that convention works. Without a with-past graph (BERT2BERT
+exports) every step re-runs the decoder on the whole prefix.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from .config import GenerationConfig
+from .session import SessionConfig, make_session, providers_for
+
+ENCODER, DECODER, DECODER_WITH_PAST = (
+    "encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx")
+
+
+class ModelFolderError(ValueError):
+    """A folder that is not an exported seq2seq model."""
+
+
+@dataclass
+class DecoderState:
+    encoder_hidden: np.ndarray  # (N, S, H)
+    encoder_mask: np.ndarray  # (N, S) int64
+    cache: Dict[str, np.ndarray] = field(default_factory=dict)  # past_key_values.* inputs
+
+
+def _past_name(present: str) -> str:
+    return "past_key_values." + present[len("present."):]
+
+
+class Seq2SeqOnnx:
+    """Implements ``step``/``reorder`` of :class:`runtime.search.StepModel`."""
+
+    def __init__(self, *, encoder, decoder, decoder_with_past=None,
+                 generation_config: GenerationConfig, notes: Tuple[str, ...] = ()) -> None:
+        self.encoder = encoder
+        self.decoder = decoder
+        self.decoder_with_past = decoder_with_past
+        self.generation_config = generation_config
+        self.notes = notes
+        self._decoder_inputs = {i.name for i in decoder.get_inputs()}
+        self._present = [o.name for o in decoder.get_outputs() if o.name.startswith("present.")]
+        if decoder_with_past is not None:
+            self._past_inputs = {i.name for i in decoder_with_past.get_inputs()}
+            self._past_outputs = [o.name for o in decoder_with_past.get_outputs()]
+        self.vocab_size = int(decoder.get_outputs()[0].shape[-1]) if isinstance(
+            decoder.get_outputs()[0].shape[-1], int) else None
+
+    @property
+    def has_cache(self) -> bool:
+        return self.decoder_with_past is not None and bool(self._present)
+
+    @classmethod
+    def load(cls, path: Union[str, Path], config: SessionConfig = SessionConfig()) -> "Seq2SeqOnnx":
+        path = Path(path)
+        missing = [f for f in (ENCODER, DECODER) if not (path / f).is_file()]
+        if missing:
+            raise ModelFolderError(
+                f"{path}: not an exported seq2seq model (missing {', '.join(missing)}). "
+                f"Export it first: python -m export onnx MODEL --out {path}")
+        with_past = path / DECODER_WITH_PAST
+        _, note = providers_for(config.device)
+        return cls(
+            encoder=make_session(path / ENCODER, config),
+            decoder=make_session(path / DECODER, config),
+            decoder_with_past=make_session(with_past, config) if with_past.is_file() else None,
+            generation_config=GenerationConfig.from_model_dir(path),
+            notes=(note,) if note else (),
+        )
+
+    # -- encoder -----------------------------------------------------------------------
+    def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """(B, S) ids and mask -> (B, S, H) last hidden state."""
+        feed = {"input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64)}
+        names = {i.name for i in self.encoder.get_inputs()}
+        return self.encoder.run(None, {k: v for k, v in feed.items() if k in names})[0]
+
+    def start(self, encoder_hidden: np.ndarray, attention_mask: np.ndarray, *, repeat: int = 1) -> DecoderState:
+        """Decoder state for ``repeat`` rows per input row (beams, row-major per item)."""
+        if repeat > 1:
+            encoder_hidden = np.repeat(encoder_hidden, repeat, axis=0)
+            attention_mask = np.repeat(attention_mask, repeat, axis=0)
+        return DecoderState(encoder_hidden, attention_mask.astype(np.int64))
+
+    # -- decoder steps -----------------------------------------------------------------
+    def step(self, ids: np.ndarray, state: DecoderState) -> Tuple[np.ndarray, DecoderState]:
+        """ids: (N, t) all decoder tokens so far -> logits (N, V) for position t."""
+        if state.cache and self.has_cache:
+            feed = {"input_ids": ids[:, -1:].astype(np.int64),
+                    "encoder_attention_mask": state.encoder_mask,
+                    "encoder_hidden_states": state.encoder_hidden}
+            feed = {k: v for k, v in feed.items() if k in self._past_inputs}
+            feed.update({k: v for k, v in state.cache.items() if k in self._past_inputs})
+            outs = dict(zip(self._past_outputs, self.decoder_with_past.run(self._past_outputs, feed)))
+            cache = dict(state.cache)  # cross-attention entries stay from the first step
+            cache.update({_past_name(k): v for k, v in outs.items() if k.startswith("present.")})
+            return outs["logits"][:, -1, :], replace(state, cache=cache)
+        feed = {"input_ids": ids.astype(np.int64), "encoder_attention_mask": state.encoder_mask,
+                "encoder_hidden_states": state.encoder_hidden}
+        feed = {k: v for k, v in feed.items() if k in self._decoder_inputs}
+        wanted: List[str] = ["logits"] + (self._present if self.has_cache else [])
+        outs = dict(zip(wanted, self.decoder.run(wanted, feed)))
+        cache = {_past_name(k): outs[k] for k in wanted[1:]}
+        return outs["logits"][:, -1, :], replace(state, cache=cache)
+
+    def reorder(self, state: DecoderState, index: np.ndarray) -> DecoderState:
+        """Beams move between parents of the same input only, so the encoder output and
+        the cross-attention cache (identical for all beams of an input) stay as they are;
+        only the decoder's self-attention cache follows the beams."""
+        cache = {k: (v[index] if ".decoder." in k else v) for k, v in state.cache.items()}
+        return replace(state, cache=cache)
+
+
+def encoder_max_length(path: Union[str, Path]) -> Optional[int]:
+    """The longest input the model was trained for, from its config or tokenizer config."""
+    import json
+
+    path = Path(path)
+    for name, keys in (("config.json", ("max_position_embeddings", "n_positions")),
+                       ("tokenizer_config.json", ("model_max_length",))):
+        f = path / name
+        if f.is_file():
+            data = json.loads(f.read_text(encoding="utf-8"))
+            for k in keys:
+                v = data.get(k)
+                if isinstance(v, int) and 0 < v < 1_000_000:
+                    return v
+    return None

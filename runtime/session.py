@@ -1,0 +1,50 @@
+"""ONNX Runtime sessions: execution providers and thread counts in one place."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    device: str = "cpu"  # "cuda" uses the CUDA provider when this onnxruntime has it
+    intra_op_threads: int = 0  # 0 lets onnxruntime choose (one per physical core)
+    inter_op_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+
+
+def providers_for(device: str) -> Tuple[List[str], Optional[str]]:
+    """Providers to ask for, and a note when the request cannot be met."""
+    import onnxruntime as ort
+
+    if device == "cuda":
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"], None
+        return ["CPUExecutionProvider"], (
+            "CUDA was requested but this onnxruntime has no CUDA provider "
+            "(install onnxruntime-gpu on a machine with a GPU); running on the CPU"
+        )
+    return ["CPUExecutionProvider"], None
+
+
+def make_session(path: Union[str, Path], config: SessionConfig = SessionConfig()):
+    """An InferenceSession for one graph, with the providers and threads of ``config``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.intra_op_threads
+    options.inter_op_num_threads = config.inter_op_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    providers, note = providers_for(config.device)
+    if note:
+        log.warning(note)
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers)

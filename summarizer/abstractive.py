@@ -1,0 +1,179 @@
+"""Abstractive summaries from an exported seq2seq model on ONNX Runtime.
+
+Short documents go through the model in one pass. A document longer than the model's
+input is summarized map-reduce style: split by sentences into token-budgeted chunks that
+overlap by a sentence, summarize every chunk (batched), join the chunk summaries, and
+repeat on the joined text until it fits, then summarize it once more. Nothing is cut
+silently: the summary's notes say how the document was handled.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from runtime.config import GenerationConfig
+from runtime.search import generate
+from runtime.seq2seq import Seq2SeqOnnx, encoder_max_length
+from runtime.session import SessionConfig
+from runtime.text import TextCodec
+
+from .chunking import pack, split_long
+from .errors import CondenseError
+from .nlp import tokenizer_for
+from .types import Budget, Document, Summary
+
+MAX_REDUCE_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class AbstractiveConfig:
+    model_dir: str
+    device: str = "cpu"
+    threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
+    num_beams: Optional[int] = None  # None: the model's generation_config.json decides
+    max_new_tokens: Optional[int] = None  # None: derived from the length budget
+    min_new_tokens: Optional[int] = None
+    length_penalty: Optional[float] = None
+    no_repeat_ngram_size: Optional[int] = None
+    max_input_tokens: Optional[int] = None  # None: the model's own limit
+    overlap_sentences: int = 1
+    batch_size: int = 8
+
+
+@lru_cache(maxsize=4)
+def load_model(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[Seq2SeqOnnx, TextCodec]:
+    """One loaded copy per (folder, device, threads) per process; sessions are thread-safe."""
+    model = Seq2SeqOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
+    codec = TextCodec.load(model_dir, pad_id=model.generation_config.pad_token_id)
+    return model, codec
+
+
+def new_tokens_for(budget: Budget, input_tokens: int) -> int:
+    """A generation length for a budget given in sentences, ratio or words.
+
+    Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
+    1.4 subword tokens per English word and 32 tokens per sentence.
+    """
+    if budget.words is not None:
+        n = math.ceil(budget.words * 1.4)
+    elif budget.sentences is not None:
+        n = 32 * budget.sentences
+    else:
+        n = math.ceil((budget.ratio or 0.2) * input_tokens)
+    return max(8, n)
+
+
+class AbstractiveSummarizer:
+    name = "abstractive"
+
+    def __init__(self, config: AbstractiveConfig, *, model: Optional[Seq2SeqOnnx] = None,
+                 codec: Optional[TextCodec] = None) -> None:
+        self.config = config
+        if model is None or codec is None:
+            model, codec = load_model(config.model_dir, config.device, config.threads)
+        self.model, self.codec = model, codec
+        limit = config.max_input_tokens or encoder_max_length(config.model_dir) or 512
+        self.input_budget = limit - codec.special_count
+        if self.input_budget < 8:
+            raise CondenseError(f"{config.model_dir}: an input limit of {limit} tokens is too small")
+
+    def generation_config(self, max_new_tokens: int) -> GenerationConfig:
+        c = self.config
+        return self.model.generation_config.override(
+            num_beams=c.num_beams, max_new_tokens=c.max_new_tokens or max_new_tokens,
+            min_new_tokens=c.min_new_tokens, length_penalty=c.length_penalty,
+            no_repeat_ngram_size=c.no_repeat_ngram_size)
+
+    def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
+                       on_text: Optional[Callable[[str], None]] = None) -> List[str]:
+        """Summaries of ``texts``, each within the input budget, in batches."""
+        out: List[str] = []
+        too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
+        assert not too_long, f"inputs over the budget reached the model: {too_long}"
+        for i in range(0, len(texts), self.config.batch_size):
+            batch = list(texts[i : i + self.config.batch_size])
+            ids, mask = self.codec.encode_batch(batch)
+            hidden = self.model.encode(ids, mask)
+            state = self.model.start(hidden, mask, repeat=config.num_beams)
+            start = config.decoder_start_token_id
+            if start is None:
+                raise CondenseError(f"{self.config.model_dir}: generation config has no decoder_start_token_id")
+            prompt = np.full((len(batch), 1), start, dtype=np.int64)
+            callback = _streamer(self.codec, on_text) if (on_text and len(batch) == 1) else None
+            result = generate(self.model, state, prompt, config, on_token=callback)
+            out.extend(self.codec.decode(row[1:]) for row in result.sequences.tolist())
+        return out
+
+    def __call__(self, document: Document, budget: Budget,
+                 on_text: Optional[Callable[[str], None]] = None) -> Summary:
+        tok = tokenizer_for(document.lang)
+        total = self.codec.count(document.text)
+        config = self.generation_config(new_tokens_for(budget, total))
+        notes = list(self.model.notes)
+        if config.max_new_tokens and not self.config.max_new_tokens:
+            notes.append(f"budget {budget.describe()} -> up to {config.max_new_tokens} new tokens")
+        # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
+        cap = max(16, self.input_budget // 4)
+        map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
+        if map_config.min_new_tokens > map_config.max_new_tokens:
+            map_config = map_config.override(min_new_tokens=map_config.max_new_tokens)
+        text, rounds = document.text, 0
+        while self.codec.count(text) > self.input_budget:
+            if rounds == MAX_REDUCE_ROUNDS:
+                raise CondenseError(
+                    f"{document.source or 'document'}: still {self.codec.count(text)} tokens after "
+                    f"{rounds} rounds of chunk summaries; lower max_new_tokens or split the document")
+            chunks = self._chunks(text, document.lang)
+            summaries = self.generate_texts(chunks, map_config)
+            rounds += 1
+            notes.append(
+                f"round {rounds}: {self.codec.count(text):,} tokens > model input limit "
+                f"{self.input_budget:,}; split into {len(chunks)} chunks "
+                f"(overlap {self.config.overlap_sentences} sentence), summarized each")
+            text = "\n".join(summaries)
+        if rounds:
+            notes.append(f"summarized the joined chunk summaries ({self.codec.count(text):,} tokens)")
+        final = self.generate_texts([text], config, on_text=on_text)[0]
+        lines = "\n".join(s.text for s in tok.sentences(final)) if final.strip() else ""
+        return Summary(self.name, document, (), budget, tuple(notes), generated=lines)
+
+    def _chunks(self, text: str, lang: str) -> List[str]:
+        sentences: List[str] = []
+        for s in tokenizer_for(lang).sentences(text):
+            if self.codec.count(s.text) > self.input_budget:
+                sentences.extend(split_long(s.text, self.input_budget, self.codec.count_many))
+            else:
+                sentences.append(s.text)
+        counts = self.codec.count_many(sentences)
+        joiner = "" if lang == "zh" else " "
+        budget = self.input_budget
+        while True:  # joined text can tokenize a little longer than its parts
+            groups = pack(counts, budget, overlap=self.config.overlap_sentences)
+            chunks = [joiner.join(sentences[i] for i in g) for g in groups]
+            if max(self.codec.count_many(chunks)) <= self.input_budget:
+                return chunks
+            if budget <= max(counts):  # cannot pack tighter: one sentence per chunk
+                return sentences
+            budget = max(max(counts), int(budget * 0.95))
+
+
+def _streamer(codec: TextCodec, on_text: Callable[[str], None]):
+    """Token callback that emits only whole characters: decode the prefix and send the
+    new tail, holding back while the tail ends in an incomplete character (U+FFFD)."""
+    ids: List[int] = []
+    sent = [0]
+
+    def on_token(row: int, token: int) -> None:
+        ids.append(token)
+        text = codec.token_text(ids)
+        if text.endswith("\ufffd"):
+            return
+        if len(text) > sent[0]:
+            on_text(text[sent[0]:])
+            sent[0] = len(text)
+
+    return on_token

@@ -1,0 +1,76 @@
+"""Greedy and beam search on a hand-made Markov 'model' whose answers are known."""
+import math
+
+import numpy as np
+import pytest
+
+from runtime.config import GenerationConfig
+from runtime.search import beam_search, generate, greedy_search
+
+START, A, B, EOS = 0, 1, 2, 3
+# next-token probabilities given the last token
+P = np.array([
+    [0.0, 0.5, 0.4, 0.1],    # after START
+    [0.0, 0.3, 0.3, 0.4],    # after A
+    [0.0, 0.05, 0.05, 0.9],  # after B
+    [0.0, 0.3, 0.3, 0.4],    # after EOS (never used)
+])
+LOGITS = np.log(np.where(P > 0, P, 1e-30)).astype(np.float32)
+
+
+class Markov:
+    """Logits depend on the last token only; counts calls to check early stopping."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def step(self, ids, state):
+        self.calls += 1
+        return LOGITS[ids[:, -1]], state
+
+    def reorder(self, state, index):
+        return state
+
+
+CFG = GenerationConfig(max_new_tokens=3, eos_token_id=(EOS,), pad_token_id=9)
+
+
+def test_greedy_follows_argmax_and_pads_finished_rows():
+    out = greedy_search(Markov(), None, np.array([[START], [B]]), CFG)
+    # row 0: START -> A (0.5) -> EOS (0.4); row 1: B -> EOS, then padding
+    assert out.sequences.tolist() == [[START, A, EOS], [B, EOS, 9]]
+
+
+def test_greedy_streams_tokens_of_unfinished_rows_only():
+    seen = []
+    greedy_search(Markov(), None, np.array([[START], [B]]), CFG, on_token=lambda r, t: seen.append((r, t)))
+    assert seen == [(0, A), (1, EOS), (0, EOS)]
+
+
+def test_beam_finds_the_better_path_greedy_misses():
+    cfg = CFG.override(num_beams=2, early_stopping=True, length_penalty=1.0)
+    model = Markov()
+    out = beam_search(model, None, np.array([[START]]), cfg)
+    # START B EOS = 0.4 * 0.9 = 0.36 beats START A EOS = 0.2; score log(p) / 2 tokens
+    assert out.sequences.tolist() == [[START, B, EOS]]
+    assert out.scores[0] == pytest.approx(math.log(0.36) / 2, rel=1e-6)
+    assert model.calls == 2  # both beams finished at step 2: early stopping ends the search
+
+
+def test_length_penalty_zero_compares_raw_log_probs():
+    cfg = CFG.override(num_beams=2, early_stopping=True, length_penalty=0.0)
+    out = beam_search(Markov(), None, np.array([[START]]), cfg)
+    assert out.scores[0] == pytest.approx(math.log(0.36), rel=1e-6)
+
+
+def test_max_length_ends_beams_without_eos():
+    cfg = GenerationConfig(max_new_tokens=1, eos_token_id=(EOS,), pad_token_id=9, num_beams=2)
+    out = beam_search(Markov(), None, np.array([[START]]), cfg)
+    assert out.sequences.tolist() == [[START, A]]
+    assert out.scores[0] == pytest.approx(math.log(0.5), rel=1e-6)
+
+
+def test_generate_dispatches_on_num_beams():
+    assert generate(Markov(), None, np.array([[START]]), CFG).sequences.tolist() == [[START, A, EOS]]
+    beams = CFG.override(num_beams=2, early_stopping=True)
+    assert generate(Markov(), None, np.array([[START]]), beams).sequences.tolist() == [[START, B, EOS]]
