@@ -1,0 +1,175 @@
+"""Seq2seq generation speed: torch ``generate``, Optimum's ORTModelForSeq2SeqLM, ours fp32
+and ours int8, side by side in one run.
+
+    python bench/seq2seq_speed.py                      # CPU, bart-small config
+    python bench/seq2seq_speed.py --device cuda        # same comparison on a GPU machine
+
+A bart-small configuration (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocabulary
+50,265) with random weights (seed 0) is saved once under ``--work`` and exported twice
+with our export command (fp32 and dynamic int8). Inputs are random token ids, 512 per
+document; every engine generates exactly ``--new-tokens`` tokens greedily
+(min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
+load time and peak resident memory are its own; timings are medians of ``--repeats``
+runs after one warm-up. The import time of each inference path is measured in fresh
+interpreters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES = ("torch", "optimum", "ours-fp32", "ours-int8")
+IMPORTS = {
+    "ours": "import summarizer.abstractive",
+    "torch+transformers": "import torch, transformers; from transformers import BartForConditionalGeneration",
+    "optimum": "from optimum.onnxruntime import ORTModelForSeq2SeqLM",
+}
+
+
+def build(work: Path) -> None:
+    """Save the random bart-small checkpoint and its two exports (skipped if present)."""
+    import torch
+    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast  # noqa: F401
+
+    sys.path.insert(0, str(ROOT))
+    from export import ExportConfig, export_onnx
+    from tests.tiny_models import make_tokenizer
+
+    ckpt = work / "bart-small"
+    if not (ckpt / "model.safetensors").is_file():
+        torch.manual_seed(0)
+        config = BartConfig(vocab_size=50265, d_model=512, encoder_layers=6, decoder_layers=6,
+                            encoder_attention_heads=8, decoder_attention_heads=8,
+                            encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=1024)
+        BartForConditionalGeneration(config).eval().save_pretrained(ckpt)
+        make_tokenizer("bart", ckpt)  # a tiny tokenizer: the benchmark feeds token ids
+    for name, quant in (("onnx-fp32", None), ("onnx-int8", "int8")):
+        if not (work / name / "encoder_model.onnx").is_file():
+            export_onnx(str(ckpt), out=work / name, config=ExportConfig(quantize=quant))
+
+
+def inputs(batch: int, length: int) -> np.ndarray:
+    return np.random.default_rng(batch).integers(4, 50000, size=(batch, length))
+
+
+def run_engine(engine: str, work: Path, device: str, batch_sizes, length: int, new: int, repeats: int) -> dict:
+    start = time.perf_counter()
+    if engine == "torch":
+        import torch
+        from transformers import BartForConditionalGeneration
+
+        model = BartForConditionalGeneration.from_pretrained(work / "bart-small").eval().to(device)
+
+        def gen(ids):
+            with torch.inference_mode():
+                t = torch.tensor(ids, device=device)
+                return model.generate(input_ids=t, attention_mask=torch.ones_like(t), num_beams=1,
+                                      do_sample=False, max_new_tokens=new, min_new_tokens=new).cpu().numpy()
+    elif engine == "optimum":
+        import torch
+        from optimum.onnxruntime import ORTModelForSeq2SeqLM
+
+        provider = "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
+        model = ORTModelForSeq2SeqLM.from_pretrained(work / "onnx-fp32", use_cache=True, provider=provider)
+
+        def gen(ids):
+            t = torch.tensor(ids)
+            return model.generate(input_ids=t, attention_mask=torch.ones_like(t), num_beams=1,
+                                  do_sample=False, max_new_tokens=new, min_new_tokens=new).numpy()
+    else:
+        sys.path.insert(0, str(ROOT))
+        from runtime.search import generate
+        from runtime.seq2seq import Seq2SeqOnnx
+        from runtime.session import SessionConfig
+
+        folder = work / ("onnx-int8" if engine == "ours-int8" else "onnx-fp32")
+        model = Seq2SeqOnnx.load(folder, SessionConfig(device=device))
+        config = model.generation_config.override(num_beams=1, max_new_tokens=new, min_new_tokens=new)
+
+        def gen(ids):
+            mask = np.ones_like(ids)
+            state = model.start(model.encode(ids, mask), mask)
+            prompt = np.full((len(ids), 1), config.decoder_start_token_id)
+            return generate(model, state, prompt, config).sequences
+    load_s = time.perf_counter() - start
+    result = {"engine": engine, "load_s": load_s, "batches": {}}
+    for b in batch_sizes:
+        ids = inputs(b, length)
+        out = gen(ids)  # warm-up, and a check that exactly `new` tokens came out
+        assert out.shape == (b, new + 1), out.shape
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            gen(ids)
+            times.append(time.perf_counter() - t)
+        result["batches"][str(b)] = {"median_s": statistics.median(times), "times_s": times,
+                                     "tokens_per_s": b * new / statistics.median(times)}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def import_time(statement: str, repeats: int = 5) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                                 text=True, check=True).stdout) for _ in range(repeats)]
+    return statistics.median(runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--work", default="bench/results/seq2seq", help="checkpoint and exports go here")
+    ap.add_argument("--length", type=int, default=512)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES))
+    ap.add_argument("--engine", help=argparse.SUPPRESS)  # internal: run one engine and print JSON
+    args = ap.parse_args()
+    work = Path(args.work).resolve()
+    if args.engine:
+        print(json.dumps(run_engine(args.engine, work, args.device, args.batch, args.length,
+                                    args.new_tokens, args.repeats)))
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    build(work)
+    results = []
+    for engine in args.engines:
+        cmd = [sys.executable, __file__, "--engine", engine, "--work", str(work), "--device", args.device,
+               "--length", str(args.length), "--new-tokens", str(args.new_tokens),
+               "--repeats", str(args.repeats), "--batch", *map(str, args.batch)]
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"{engine} failed:\n{res.stderr[-3000:]}", file=sys.stderr)
+            continue
+        results.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        print(json.dumps(results[-1]), flush=True)
+    imports = {name: import_time(stmt) for name, stmt in IMPORTS.items()}
+    print(json.dumps({"import_s": imports}))
+    base = {r["engine"]: r for r in results}
+    print(f"\n| engine | load (s) | peak RSS (MB) | " + " | ".join(
+        f"batch {b}: s / tok/s / vs torch / vs Optimum" for b in args.batch) + " |")
+    print("|---|---:|---:|" + "---:|" * len(args.batch))
+    for r in results:
+        cells = []
+        for b in map(str, args.batch):
+            m = r["batches"][b]["median_s"]
+            vt = base["torch"]["batches"][b]["median_s"] / m if "torch" in base else float("nan")
+            vo = base["optimum"]["batches"][b]["median_s"] / m if "optimum" in base else float("nan")
+            cells.append(f"{m:.3f} / {r['batches'][b]['tokens_per_s']:.0f} / {vt:.2f}x / {vo:.2f}x")
+        print(f"| {r['engine']} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | " + " | ".join(cells) + " |")
+    out = work / f"results-{args.device}.json"
+    out.write_text(json.dumps({"results": results, "import_s": imports, "args": vars(args)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

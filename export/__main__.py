@@ -1,0 +1,57 @@
+"""Command line: ``python -m export onnx MODEL --out DIR [--quantize int8] [--task T]``.
+
+MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id.
+Exit status: 0 on success, 2 for a model or output folder that cannot be exported (the
+message says what to fix).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from summarizer.errors import CondenseError
+
+from .onnx_export import ExportConfig, export_onnx
+
+log = logging.getLogger("export")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m export")
+    sub = parser.add_subparsers(dest="command", required=True)
+    onnx = sub.add_parser("onnx", help="export a Hugging Face model to an ONNX folder")
+    onnx.add_argument("model", help="local model folder or hub id (e.g. facebook/bart-large-cnn)")
+    onnx.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
+    onnx.add_argument("--quantize", choices=["int8"], default=None,
+                      help="dynamic int8 weights; the error against fp32 is printed")
+    onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
+                      help="default: seq2seq for encoder-decoder configs, else causal-lm")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    # Our own progress at INFO; other libraries only when they warn.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        result = export_onnx(args.model, out=args.out,
+                             config=ExportConfig(task=args.task, quantize=args.quantize))
+    except CondenseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    manifest = result.manifest
+    log.info("exported %s (%s, %s, cache: %s) to %s", manifest.source, manifest.model_type,
+             manifest.task, "yes" if manifest.has_past else "no", result.folder)
+    report = result.quantization
+    if report is not None:
+        log.info("int8: max |logit diff| vs fp32 = %.6g (largest |logit| %.6g) on %d step(s) of %r",
+                 report.max_abs_logit_diff, report.max_abs_logit, len(report.steps), report.sample)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

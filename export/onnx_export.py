@@ -1,0 +1,228 @@
+"""Hugging Face checkpoint -> ONNX model folder for the runtime, with a manifest.
+
+    from export import ExportConfig, export_onnx
+    result = export_onnx("facebook/bart-large-cnn", out=Path("models/bart"),
+                         config=ExportConfig(quantize="int8"))
+    print(result.quantization.max_abs_logit_diff)
+
+The export itself is Optimum's (``onnx_export_from_model``, the half of ``main_export``
+after loading). We load the model ourselves because ``main_export`` cannot be told to read
+safetensors only. ``no_post_process`` keeps the decoders as separate files: Optimum's
+merged decoder does not quantize. What each task produces (Optimum's file names):
+
+* seq2seq: ``encoder_model.onnx``, ``decoder_model.onnx`` and ``decoder_with_past_model.onnx``;
+  BERT2BERT-style ``EncoderDecoderModel``s have no cache in Optimum ("does not need past
+  key values"), so they get the first two only and ``has_past`` is false;
+* causal-lm: one ``model.onnx`` that takes the cache as input; the first step feeds it a
+  cache of length 0.
+
+Seq2seq ``decoder_with_past`` takes no ``encoder_hidden_states``: cross-attention reads the
+encoder keys/values cached by the first step (``past_key_values.{i}.encoder.*``), and it
+returns only the decoder half of the cache (``present.{i}.decoder.*``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple, Union
+
+from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerFast
+
+from . import checkpoint
+from .checkpoint import CAUSAL_LM, SEQ2SEQ
+from .errors import ExportError
+from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
+from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folder
+
+QUANTIZE_CHOICES = ("int8",)
+DEFAULT_SAMPLE = "The city council met on Monday and approved a new budget for the public library."
+SAMPLE_MAX_TOKENS = 64
+
+# Model types Optimum exports without a cache (their decoders have no with-past ONNX config).
+NO_PAST_MODEL_TYPES = ("encoder-decoder",)
+
+# (task, has_past) -> (Optimum task, role -> file Optimum writes with no_post_process).
+LAYOUTS: Dict[tuple, tuple] = {
+    (SEQ2SEQ, True): ("text2text-generation-with-past", {
+        "encoder": "encoder_model.onnx", "decoder": "decoder_model.onnx",
+        "decoder_with_past": "decoder_with_past_model.onnx"}),
+    (SEQ2SEQ, False): ("text2text-generation", {
+        "encoder": "encoder_model.onnx", "decoder": "decoder_model.onnx"}),
+    (CAUSAL_LM, True): ("text-generation-with-past", {"model": "model.onnx"}),
+}
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
+    None or "int8" (dynamic, see ``quantize.py``); ``validate``: let Optimum compare ONNX
+    and PyTorch outputs on dummy inputs (it warns, it does not fail); ``sample_text``: what
+    the int8 error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
+
+    task: Optional[str] = None
+    quantize: Optional[str] = None
+    per_channel: bool = False
+    opset: Optional[int] = None
+    validate: bool = True
+    sample_text: str = DEFAULT_SAMPLE
+    quiet: bool = True
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The written folder, its manifest, and the int8 error report (None for fp32)."""
+
+    folder: Path
+    manifest: Manifest
+    quantization: Optional[QuantizationReport]
+
+
+def export_onnx(source: Union[str, Path], *, out: Path,
+                config: ExportConfig = ExportConfig()) -> ExportResult:
+    """Export ``source`` (a local model folder or a hub id) to the folder ``out``.
+
+    ``out`` must be absent or empty. Everything is written to a hidden sibling folder first
+    and renamed into place at the end, so ``out`` is never half-written.
+    """
+    source, out = str(source), Path(out)
+    if config.quantize not in (None, *QUANTIZE_CHOICES):
+        raise ExportError(source, f"unknown quantization {config.quantize!r}", "Use int8, or none")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ExportError(source, f"the output {out} already exists and is not an empty folder",
+                          "Remove it or choose another --out")
+    loaded = _load(source, config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.absolute().with_name(f".{out.absolute().name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        manifest, report = _write(loaded, staging, config)
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(folder=out, manifest=manifest, quantization=report)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A checked and loaded checkpoint, and the layout its export gets."""
+
+    source: str
+    task: str
+    has_past: bool
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    generation: GenerationConfig
+
+
+def _load(source: str, config: ExportConfig) -> _Loaded:
+    """Every check that can fail, cheapest first: a bad folder or an unsupported model
+    should not cost a model load."""
+    folder = checkpoint.local_folder(source)
+    if folder is not None:
+        checkpoint.check_weights(folder, source)
+    model_config = checkpoint.load_config(source)
+    task = checkpoint.resolve_task(model_config, config.task, source)
+    has_past = not (task == SEQ2SEQ and model_config.model_type in NO_PAST_MODEL_TYPES)
+    _check_supported(model_config.model_type, LAYOUTS[(task, has_past)][0], task, source)
+    with _quiet(config.quiet):
+        tokenizer = checkpoint.load_tokenizer(source, folder)
+        model = checkpoint.load_model(source, task)
+    return _Loaded(source=source, task=task, has_past=has_past, model=model, tokenizer=tokenizer,
+                   generation=checkpoint.generation_config(model, task, source))
+
+
+def _write(loaded: _Loaded, staging: Path,
+           config: ExportConfig) -> Tuple[Manifest, Optional[QuantizationReport]]:
+    """Graphs, tokenizer, generation config, int8 if asked, and the manifest, in ``staging``."""
+    optimum_task, graphs = LAYOUTS[(loaded.task, loaded.has_past)]
+    with _quiet(config.quiet):
+        _run_optimum(loaded.model, staging, source=loaded.source, task=optimum_task,
+                     has_past=loaded.has_past, config=config)
+    loaded.tokenizer.save_pretrained(staging)  # after Optimum, whose copy may be slow-only
+    loaded.generation.save_pretrained(staging)
+    missing = [name for name in graphs.values() if not (staging / name).is_file()]
+    assert not missing, f"Optimum did not write {missing}"
+    report = None
+    if config.quantize == "int8":
+        sample = _sample(loaded, config.sample_text)
+        report = quantize_folder(staging, graphs=graphs, sample=sample,
+                                 config=QuantizeConfig(per_channel=config.per_channel))
+    manifest = Manifest(
+        source=loaded.source, task=loaded.task, model_type=loaded.model.config.model_type,
+        architecture=type(loaded.model).__name__, has_past=loaded.has_past,
+        graphs={role: read_graph_spec(staging / name) for role, name in graphs.items()},
+        quantization=None if report is None else report.to_json(),
+        files=tuple(sorted(p.name for p in staging.iterdir() if p.name != MANIFEST_NAME)),
+        versions=package_versions(),
+    )
+    write_manifest(manifest, staging)
+    return manifest, report
+
+
+def _check_supported(model_type: str, optimum_task: str, task: str, source: str) -> None:
+    import optimum.exporters.onnx.model_configs  # noqa: F401  (registers the ONNX configs)
+    from optimum.exporters.tasks import TasksManager
+
+    supported = set(TasksManager.get_supported_model_type_for_task(optimum_task, exporter="onnx"))
+    if model_type in supported:
+        return
+    if task == CAUSAL_LM:  # Optimum also lists seq2seq models whose decoder exports alone
+        supported -= set(TasksManager.get_supported_model_type_for_task(
+            "text2text-generation", exporter="onnx"))
+    raise ExportError(
+        source, f"{model_type} models cannot be exported for {task}",
+        f"Supported model types for {task}: {', '.join(sorted(supported))}",
+    )
+
+
+def _run_optimum(model: PreTrainedModel, staging: Path, *, source: str, task: str,
+                 has_past: bool, config: ExportConfig) -> None:
+    from optimum.exporters.onnx import onnx_export_from_model
+
+    # main_export sets this from the task; the with-past graphs only trace with a cache.
+    model.config.use_cache = has_past
+    try:
+        onnx_export_from_model(model=model, output=staging, task=task, opset=config.opset,
+                               no_post_process=True, do_validation=config.validate)
+    except (ValueError, RuntimeError) as e:
+        raise ExportError(
+            source, f"Optimum could not export it for {task} ({e})",
+            "Check that the checkpoint loads and generates in transformers; a newer "
+            "optimum-onnx may support it",
+        ) from e
+
+
+def _sample(loaded: _Loaded, text: str) -> Sample:
+    ids = loaded.tokenizer(text, truncation=True, max_length=SAMPLE_MAX_TOKENS)["input_ids"]
+    eos = loaded.generation.eos_token_id
+    if not ids:  # an empty sample still needs one token; every family has an eos
+        ids = [eos if isinstance(eos, int) else eos[0]]
+    start = loaded.generation.decoder_start_token_id if loaded.task == SEQ2SEQ else None
+    return Sample(text=text, input_ids=tuple(ids), decoder_start_token_id=start)
+
+
+@contextmanager
+def _quiet(enabled: bool) -> Iterator[None]:
+    """Silence Optimum's, transformers' and the ONNX tracer's warnings for the block only
+    (tracer warnings about Python control flow are expected for these models)."""
+    if not enabled:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in ("optimum", "transformers", "torch.onnx")]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)

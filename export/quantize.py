@@ -1,0 +1,148 @@
+"""Dynamic int8 quantization of an exported folder, with the error it costs.
+
+Every graph is quantized on its own (``quantize_dynamic``: int8 weights, activations
+quantized at run time from their observed range), which is why the export keeps the
+decoders separate: Optimum's merged decoder (an ``If`` node around two subgraphs) does not
+quantize. The int8 graphs replace the fp32 ones under the same file names, so a runtime
+loads a folder the same way whatever its precision; the manifest says which it is.
+
+Following llama2.c's ``export.py``, quantization reports its own error: the largest
+absolute logit difference between the fp32 and int8 folders on one sample input, over the
+steps ``probe`` runs (encoder + first decoder step, then one cached step).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+import onnx
+from onnxruntime.quantization import QuantType, quantize_dynamic
+
+from . import probe
+
+METHOD = "dynamic-int8"
+
+
+@dataclass(frozen=True)
+class QuantizeConfig:
+    """``per_channel``: one scale per output channel of each weight instead of one per
+    tensor; usually more accurate, slightly larger files."""
+
+    per_channel: bool = False
+
+
+@dataclass(frozen=True)
+class QuantizationReport:
+    """What int8 cost on ``sample``: ``max_abs_logit_diff`` over ``steps``, next to the
+    largest fp32 logit magnitude (``max_abs_logit``) for scale."""
+
+    method: str
+    per_channel: bool
+    max_abs_logit_diff: float
+    max_abs_logit: float
+    sample: str
+    steps: Tuple[str, ...]
+    files: Tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "steps": list(self.steps), "files": list(self.files)}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The input the error is measured on: the text and its token ids, plus what the
+    graphs need to start decoding (seq2seq only)."""
+
+    text: str
+    input_ids: Tuple[int, ...]
+    decoder_start_token_id: Optional[int] = None
+
+
+def _logits(graphs: Mapping[str, Path], sample: Sample,
+            next_token: Optional[int]) -> List[np.ndarray]:
+    if "model" in graphs:
+        return probe.causal_logits(graphs, input_ids=sample.input_ids, next_token=next_token)
+    return probe.seq2seq_logits(graphs, input_ids=sample.input_ids, next_token=next_token,
+                                decoder_start_token_id=sample.decoder_start_token_id)
+
+
+def _step_names(graphs: Mapping[str, Path]) -> Tuple[str, ...]:
+    if "model" in graphs:
+        return ("model (empty cache)", "model (cached step)")
+    first = ("encoder+decoder",)
+    return first + (("decoder_with_past",) if "decoder_with_past" in graphs else ())
+
+
+def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
+                    config: QuantizeConfig = QuantizeConfig()) -> QuantizationReport:
+    """Quantize each graph file of ``folder`` (``graphs``: role -> file name) to int8 in
+    place and return the fp32-vs-int8 error on ``sample``.
+
+    The int8 files are written to ``folder/.int8/`` under their final names (so a side file
+    of weights keeps the name its graph points to) and moved in only after both precisions
+    have run: a failure leaves the fp32 folder as it was.
+    """
+    staging = folder / ".int8"
+    shutil.rmtree(staging, ignore_errors=True)  # left by an interrupted run
+    staging.mkdir()
+    fp32 = {role: folder / name for role, name in graphs.items()}
+    int8 = {role: staging / name for role, name in graphs.items()}
+    try:
+        for role, path in fp32.items():
+            _quantize_file(path, int8[role], per_channel=config.per_channel)
+        reference = _logits(fp32, sample, next_token=None)
+        # Step 2 is fed the token fp32 chose, so both precisions see the same history.
+        chosen = int(np.argmax(reference[0][0]))
+        quantized = _logits(int8, sample, next_token=chosen)
+        for name in graphs.values():  # fp32 side files of weights would be stale
+            for old in folder.glob(f"{name}?data"):
+                old.unlink()
+        for path in staging.iterdir():
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    diff = max(float(np.max(np.abs(r - q))) for r, q in zip(reference, quantized, strict=True))
+    return QuantizationReport(
+        method=METHOD, per_channel=config.per_channel, max_abs_logit_diff=diff,
+        max_abs_logit=max(float(np.max(np.abs(r))) for r in reference), sample=sample.text,
+        steps=_step_names(graphs), files=tuple(sorted(graphs.values())),
+    )
+
+
+def _quantize_file(source: Path, target: Path, *, per_channel: bool) -> None:
+    """int8 weights (``QInt8``, symmetric) for MatMul, Gather, Attention and the like.
+
+    Graphs whose weights live in a side file (Optimum writes ``*.onnx_data`` past 2 GB)
+    are written the same way, as one protobuf cannot hold them.
+    """
+    external = any(source.parent.glob(f"{source.name}?data"))
+    root = logging.getLogger()
+    level = root.level
+    # ORT advises pre-processing on the root logger at WARNING; the result does not need it.
+    root.setLevel(max(level, logging.ERROR))
+    try:
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=per_channel,
+                         use_external_data_format=external)
+    finally:
+        root.setLevel(level)
+
+
+# Node types that only appear in a quantized graph (DequantizeLinear: int8 embeddings).
+INT8_OPS: Tuple[str, ...] = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
+                             "DynamicQuantizeMatMul", "QAttention", "DequantizeLinear")
+
+
+def quantized_op_counts(path: Path) -> Dict[str, int]:
+    """How many nodes of each int8 op type a graph holds (empty for an fp32 graph)."""
+    model = onnx.load(str(path), load_external_data=False)
+    counts: Dict[str, int] = {}
+    for node in model.graph.node:
+        if node.op_type in INT8_OPS:
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+

@@ -1,0 +1,192 @@
+"""Tiny random Hugging Face checkpoints for tests: no downloads, built from configs in ~1 s.
+
+    from tests.tiny_models import make_tiny_seq2seq, make_tiny_causal
+    folder = make_tiny_seq2seq("bart", tmp_path / "bart")   # or "t5", "encoder-decoder"
+    folder = make_tiny_causal("llama", tmp_path / "llama")  # or "gpt2"
+
+Each call writes a folder that ``from_pretrained`` and ``python -m export onnx`` accept:
+``config.json``, ``generation_config.json``, ``model.safetensors`` and a fast tokenizer
+(``tokenizer.json`` + ``tokenizer_config.json`` + ``special_tokens_map.json``). Weights are
+random but seeded (same kind -> same weights), so runtime tests can compare against PyTorch.
+
+The tokenizer is a word-level one trained on ``CORPUS`` (lower-cased, split on whitespace
+and punctuation; unknown words map to the unknown token). Its special tokens sit at the ids
+each family expects, listed in ``SPECIAL_TOKENS``; the model's vocabulary is ``VOCAB_SIZE``
+(larger than the tokenizer's, as in real checkpoints whose embeddings are padded).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import torch
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import (
+    BartConfig,
+    BartForConditionalGeneration,
+    BertConfig,
+    EncoderDecoderConfig,
+    EncoderDecoderModel,
+    GenerationConfig,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
+)
+
+VOCAB_SIZE = 128
+MAX_POSITIONS = 64
+SEED = 0
+
+CORPUS = [
+    "The council approved the new budget for the city library on Monday.",
+    "Heavy rain flooded the river valley and closed two roads near the bridge.",
+    "The team won the final match after a late goal in extra time.",
+    "Scientists found that the small fish can survive in very cold water.",
+    "A new train line will connect the airport with the old town centre.",
+    "Prices of bread and milk rose again this month, the report said.",
+]
+
+# Special tokens in id order (id 0 first), per tokenizer family, with the roles they play.
+SPECIAL_TOKENS: Dict[str, List[Tuple[str, str]]] = {
+    "bart": [("bos", "<s>"), ("pad", "<pad>"), ("eos", "</s>"), ("unk", "<unk>")],
+    "t5": [("pad", "<pad>"), ("eos", "</s>"), ("unk", "<unk>")],
+    "bert": [("pad", "[PAD]"), ("unk", "[UNK]"), ("cls", "[CLS]"), ("sep", "[SEP]"),
+             ("mask", "[MASK]")],
+    "gpt2": [("eos", "<|endoftext|>")],
+    "llama": [("unk", "<unk>"), ("bos", "<s>"), ("eos", "</s>")],
+}
+
+# How each family wraps a single text: the template's special tokens.
+_TEMPLATES = {
+    "bart": "<s> $A </s>",
+    "t5": "$A </s>",
+    "bert": "[CLS] $A [SEP]",
+    "llama": "<s> $A",
+}
+
+
+def special_ids(family: str) -> Dict[str, int]:
+    """Role -> id of a family's special tokens, e.g. ``special_ids("t5") == {"pad": 0, ...}``."""
+    return {role: i for i, (role, _) in enumerate(SPECIAL_TOKENS[family])}
+
+
+def make_tokenizer(family: str, path: Path) -> PreTrainedTokenizerFast:
+    """Train a word-level tokenizer for ``family`` on ``CORPUS`` and save it to ``path``."""
+    specials = SPECIAL_TOKENS[family]
+    tokens = [tok for _, tok in specials]
+    roles = {role: tok for role, tok in specials}
+    unk = roles.get("unk", roles.get("eos"))  # GPT-2 has no unknown token; its eos stands in
+    tok = Tokenizer(models.WordLevel(unk_token=unk))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    # The trainer gives special tokens the first ids, in list order: the layout above.
+    tok.train_from_iterator(CORPUS, trainers.WordLevelTrainer(special_tokens=tokens))
+    if family in _TEMPLATES:
+        template = _TEMPLATES[family]
+        used = [t for t in tokens if t in template.split()]
+        tok.post_processor = processors.TemplateProcessing(
+            single=template, special_tokens=[(t, tok.token_to_id(t)) for t in used]
+        )
+    kwargs = {f"{role}_token": t for role, t in specials}
+    if family == "gpt2":  # GPT-2's one special token is its bos, eos and unk at once
+        kwargs.update(bos_token=unk, unk_token=unk)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=MAX_POSITIONS, **kwargs)
+    fast.save_pretrained(path)
+    return fast
+
+
+def _save(model: torch.nn.Module, generation: GenerationConfig, path: Path) -> Path:
+    model.eval()
+    model.generation_config = generation
+    model.save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def make_tiny_seq2seq(kind: str, path: Path) -> Path:
+    """A tiny random encoder-decoder in ``path``: ``kind`` is "bart", "t5" or "encoder-decoder"
+    (a BERT2BERT ``EncoderDecoderModel``). Returns ``path``.
+
+    Decoder start token: bart -> eos (2), t5 -> pad (0), encoder-decoder -> [CLS] (2); it is
+    in ``config.json`` (``decoder_start_token_id``) and in ``generation_config.json``.
+    """
+    path = Path(path)
+    torch.manual_seed(SEED)
+    if kind == "bart":
+        ids = special_ids("bart")
+        config = BartConfig(
+            vocab_size=VOCAB_SIZE, d_model=32, encoder_layers=2, decoder_layers=2,
+            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+            decoder_ffn_dim=64, max_position_embeddings=MAX_POSITIONS, bos_token_id=ids["bos"],
+            pad_token_id=ids["pad"], eos_token_id=ids["eos"], decoder_start_token_id=ids["eos"],
+            forced_eos_token_id=ids["eos"],
+        )
+        model = BartForConditionalGeneration(config)
+        start, pad, eos = ids["eos"], ids["pad"], ids["eos"]
+    elif kind == "t5":
+        ids = special_ids("t5")
+        config = T5Config(
+            vocab_size=VOCAB_SIZE, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2,
+            num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=32,
+            pad_token_id=ids["pad"], eos_token_id=ids["eos"], decoder_start_token_id=ids["pad"],
+        )
+        model = T5ForConditionalGeneration(config)
+        start, pad, eos = ids["pad"], ids["pad"], ids["eos"]
+    elif kind == "encoder-decoder":
+        ids = special_ids("bert")
+        bert = dict(
+            vocab_size=VOCAB_SIZE, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=64, max_position_embeddings=MAX_POSITIONS, pad_token_id=ids["pad"],
+        )
+        config = EncoderDecoderConfig.from_encoder_decoder_configs(
+            BertConfig(**bert), BertConfig(**bert, is_decoder=True, add_cross_attention=True)
+        )
+        # EncoderDecoderModel reads these from the top-level config, not from the parts.
+        config.decoder_start_token_id = ids["cls"]
+        config.pad_token_id = ids["pad"]
+        config.eos_token_id = ids["sep"]
+        model = EncoderDecoderModel(config=config)
+        start, pad, eos = ids["cls"], ids["pad"], ids["sep"]
+    else:
+        raise ValueError(f"unknown seq2seq kind {kind!r}: use 'bart', 't5' or 'encoder-decoder'")
+    family = "bert" if kind == "encoder-decoder" else kind
+    make_tokenizer(family, path)
+    generation = GenerationConfig(
+        decoder_start_token_id=start, pad_token_id=pad, eos_token_id=eos,
+        bos_token_id=getattr(config, "bos_token_id", None), max_length=MAX_POSITIONS,
+        forced_eos_token_id=eos if kind == "bart" else None,
+    )
+    return _save(model, generation, path)
+
+
+def make_tiny_causal(kind: str, path: Path) -> Path:
+    """A tiny random decoder-only model in ``path``: ``kind`` is "gpt2" or "llama" (with
+    grouped-query attention: 4 query heads, 2 key/value heads). Returns ``path``."""
+    path = Path(path)
+    torch.manual_seed(SEED)
+    if kind == "gpt2":
+        eos = special_ids("gpt2")["eos"]
+        config = GPT2Config(
+            vocab_size=VOCAB_SIZE, n_embd=32, n_layer=2, n_head=4, n_positions=MAX_POSITIONS,
+            bos_token_id=eos, eos_token_id=eos,
+        )
+        model = GPT2LMHeadModel(config)
+        generation = GenerationConfig(bos_token_id=eos, eos_token_id=eos, max_length=MAX_POSITIONS)
+    elif kind == "llama":
+        ids = special_ids("llama")
+        config = LlamaConfig(
+            vocab_size=VOCAB_SIZE, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=MAX_POSITIONS,
+            bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=None,
+        )
+        model = LlamaForCausalLM(config)
+        generation = GenerationConfig(
+            bos_token_id=ids["bos"], eos_token_id=ids["eos"], max_length=MAX_POSITIONS
+        )
+    else:
+        raise ValueError(f"unknown causal kind {kind!r}: use 'gpt2' or 'llama'")
+    make_tokenizer(kind, path)
+    return _save(model, generation, path)
