@@ -1,0 +1,170 @@
+"""Our ONNX Runtime generation against transformers' ``generate`` on tiny random models.
+
+Each model is built from a config in ``tests/tiny_models.py``, its weights redrawn with a
+larger spread (std 0.3) so that next-token scores are not near-ties, saved, exported with
+our export command, and then decoded by both: token ids must be identical.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from export import ExportConfig, export_onnx
+from runtime.search import generate
+from runtime.seq2seq import Seq2SeqOnnx
+from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
+from summarizer.types import Budget, Document
+from tests.tiny_models import CORPUS, make_tiny_seq2seq
+
+KINDS = ("bart", "t5", "encoder-decoder")
+
+
+def _sharpen(folder: Path) -> Path:
+    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """kind -> (checkpoint folder, fp32 ONNX folder); plus ("bart-int8") -> int8 folder."""
+    root = tmp_path_factory.mktemp("abstractive")
+    out = {}
+    for kind in KINDS:
+        ckpt = _sharpen(make_tiny_seq2seq(kind, root / kind))
+        out[kind] = (ckpt, export_onnx(str(ckpt), out=root / f"{kind}-onnx",
+                                       config=ExportConfig(validate=False)).folder)
+    ckpt = out["bart"][0]
+    out["bart-int8"] = (ckpt, export_onnx(str(ckpt), out=root / "bart-int8",
+                                          config=ExportConfig(quantize="int8", validate=False)).folder)
+    return out
+
+
+def _inputs(ckpt, texts):
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    enc = tok(texts, padding=True, return_tensors="np")
+    return enc["input_ids"], enc["attention_mask"]
+
+
+def _ours(folder, ids, mask, **kw):
+    model = Seq2SeqOnnx.load(folder)
+    config = model.generation_config.override(**kw)
+    state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
+    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
+    return generate(model, state, prompt, config).sequences
+
+
+def _theirs(ckpt, ids, mask, **kw):
+    model = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
+    with torch.no_grad():
+        return model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                              do_sample=False, **kw).numpy()
+
+
+SETTINGS = [
+    dict(num_beams=1, max_new_tokens=16),
+    dict(num_beams=2, max_new_tokens=12),
+    dict(num_beams=4, max_new_tokens=12),
+    dict(num_beams=4, max_new_tokens=12, length_penalty=2.0, no_repeat_ngram_size=2, early_stopping=True),
+    dict(num_beams=2, max_new_tokens=10, min_new_tokens=6, early_stopping="never"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+def test_token_ids_identical_to_transformers(models, kind, settings):
+    ckpt, folder = models[kind]
+    ids, mask = _inputs(ckpt, CORPUS[:3])  # a padded batch of three
+    assert (mask == 0).any()
+    expected = _theirs(ckpt, ids, mask, **settings)
+    np.testing.assert_array_equal(_ours(folder, ids, mask, **settings), expected)
+
+
+def test_kv_cache_is_used_where_the_export_has_one(models):
+    assert Seq2SeqOnnx.load(models["bart"][1]).has_cache
+    assert Seq2SeqOnnx.load(models["t5"][1]).has_cache
+    assert not Seq2SeqOnnx.load(models["encoder-decoder"][1]).has_cache
+
+
+@pytest.mark.parametrize("kind", ("bart", "t5"))
+def test_batch_equals_one_by_one(models, kind):
+    ckpt, folder = models[kind]
+    summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=10, num_beams=2))
+    config = summarizer.generation_config(10)
+    together = summarizer.generate_texts(CORPUS, config)
+    alone = [summarizer.generate_texts([t], config)[0] for t in CORPUS]
+    assert together == alone
+    assert any(together)
+
+
+def test_int8_runs_and_stays_close(models):
+    ckpt, fp32 = models["bart"]
+    _, int8 = models["bart-int8"]
+    ids, mask = _inputs(ckpt, CORPUS[:2])
+    logits = []
+    for folder in (fp32, int8):
+        model = Seq2SeqOnnx.load(folder)
+        state = model.start(model.encode(ids, mask), mask)
+        logits.append(model.step(np.full((2, 1), model.generation_config.decoder_start_token_id), state)[0])
+    scale = np.abs(logits[0]).max()
+    assert np.abs(logits[0] - logits[1]).max() < 0.1 * scale
+    assert _ours(int8, ids, mask, max_new_tokens=6).shape == (2, 7)
+
+
+def test_long_input_goes_through_map_reduce(models):
+    _, folder = models["t5"]
+    summarizer = AbstractiveSummarizer(AbstractiveConfig(
+        model_dir=str(folder), max_input_tokens=20, max_new_tokens=6, num_beams=1))
+    doc = Document(" ".join(CORPUS * 2), "en")
+    summary = summarizer(doc, Budget(sentences=1))
+    assert summary.is_abstractive and summary.sentences == ()
+    rounds = [n for n in summary.notes if n.startswith("round ")]
+    assert rounds and "split into" in rounds[0]
+    assert summary.notes[-1].startswith("summarized the joined chunk summaries")
+    # the final pass saw text that fits the model
+    assert int(summary.notes[-1].split("(")[1].split()[0].replace(",", "")) <= summarizer.input_budget
+
+
+def test_short_input_is_one_pass_and_streams(models):
+    _, folder = models["t5"]
+    summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=8, num_beams=1))
+    pieces = []
+    summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1), on_text=pieces.append)
+    assert not [n for n in summary.notes if n.startswith("round")]
+    assert "".join(pieces).split() == summary.text.split()
+
+
+def test_cli_abstractive(models, tmp_path):
+    import subprocess
+    import sys
+
+    _, folder = models["bart"]
+    doc = tmp_path / "doc.txt"
+    doc.write_text(" ".join(CORPUS[:2]))
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, "-m", "summarizer", "summarize", str(doc), "--method", "abstractive",
+                          "--model", str(folder), "--max-new-tokens", "8", "--num-beams", "2"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    expected = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=8, num_beams=2))(
+        Document(" ".join(CORPUS[:2]), "en"), Budget(ratio=0.2))
+    assert res.stdout.strip() == expected.text.strip()
+
+
+def test_folder_exported_by_optimum_itself_loads(models, tmp_path):
+    """``optimum-cli export onnx`` output (merged decoder alongside the separate ones)."""
+    from optimum.exporters.onnx import main_export
+
+    ckpt, _ = models["t5"]
+    main_export(str(ckpt), tmp_path / "optimum", task="text2text-generation-with-past")
+    ids, mask = _inputs(ckpt, CORPUS[:2])
+    settings = dict(num_beams=2, max_new_tokens=8)
+    np.testing.assert_array_equal(_ours(tmp_path / "optimum", ids, mask, **settings),
+                                  _theirs(ckpt, ids, mask, **settings))
