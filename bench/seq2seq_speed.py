@@ -113,8 +113,17 @@ def run_engine(engine: str, work: Path, device: str, batch_sizes, length: int, n
             times.append(time.perf_counter() - t)
         result["batches"][str(b)] = {"median_s": statistics.median(times), "times_s": times,
                                      "tokens_per_s": b * new / statistics.median(times)}
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark. Read from /proc (VmHWM) because
+    ru_maxrss survives exec on Linux and would report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def import_time(statement: str, repeats: int = 5) -> float:

@@ -105,7 +105,10 @@ class AbstractiveSummarizer:
             prompt = np.full((len(batch), 1), start, dtype=np.int64)
             callback = _streamer(self.codec, on_text) if (on_text and len(batch) == 1) else None
             result = generate(self.model, state, prompt, config, on_token=callback)
-            out.extend(self.codec.decode(row[1:]) for row in result.sequences.tolist())
+            texts_out = [self.codec.decode(row[1:]) for row in result.sequences.tolist()]
+            if on_text and len(batch) == 1 and config.num_beams > 1:
+                on_text(texts_out[0])  # beam search knows its text only at the end
+            out.extend(texts_out)
         return out
 
     def __call__(self, document: Document, budget: Budget,
