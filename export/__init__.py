@@ -8,14 +8,23 @@
 This is the one package that imports torch, transformers and optimum; the inference
 packages (summarizer/, generation/, runtime/) never import it and read only the folder it
 writes, described by ``condense_manifest.json`` (schema in ``export/manifest.py``).
+Names are imported on first use (PEP 562), so that ``export.results`` (result files for
+the app) does not pull in torch.
 """
-from .errors import ExportError
-from .manifest import MANIFEST_NAME, GraphSpec, Manifest, TensorSpec, read_manifest
-from .onnx_export import ExportConfig, ExportResult, export_onnx
-from .quantize import QuantizationReport, QuantizeConfig, quantize_folder, quantized_op_counts
+from importlib import import_module
 
-__all__ = [
-    "ExportConfig", "ExportError", "ExportResult", "GraphSpec", "MANIFEST_NAME", "Manifest",
-    "QuantizationReport", "QuantizeConfig", "TensorSpec", "export_onnx", "quantize_folder",
-    "quantized_op_counts", "read_manifest",
-]
+_WHERE = {
+    "ExportError": "errors",
+    "MANIFEST_NAME": "manifest", "GraphSpec": "manifest", "Manifest": "manifest",
+    "TensorSpec": "manifest", "read_manifest": "manifest",
+    "ExportConfig": "onnx_export", "ExportResult": "onnx_export", "export_onnx": "onnx_export",
+    "QuantizationReport": "quantize", "QuantizeConfig": "quantize", "quantize_folder": "quantize",
+    "quantized_op_counts": "quantize",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module 'export' has no attribute {name!r}")
