@@ -1,6 +1,10 @@
-"""Command line: ``python -m export onnx MODEL --out DIR [--quantize int8] [--task T]``.
+"""Command line::
 
-MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id.
+    python -m export onnx MODEL --out DIR [--quantize int8] [--task T]
+    python -m export gguf FILE.gguf --out DIR [--quantize int8] [--per-channel] [--eos-token T]
+
+MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id;
+FILE.gguf a llama.cpp checkpoint, converted through transformers first (``export/gguf.py``).
 Exit status: 0 on success, 2 for a model or output folder that cannot be exported (the
 message says what to fix).
 """
@@ -29,6 +33,16 @@ def _parser() -> argparse.ArgumentParser:
                       help="dynamic int8 weights; the error against fp32 is printed")
     onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
                       help="default: seq2seq for encoder-decoder configs, else causal-lm")
+    gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
+    gguf.add_argument("file", type=Path, help="the .gguf file")
+    gguf.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
+    gguf.add_argument("--quantize", choices=["int8"], default=None,
+                      help="dynamic int8 weights; the error against fp32 is printed")
+    gguf.add_argument("--per-channel", action="store_true",
+                      help="int8 with one scale per output channel (more accurate)")
+    gguf.add_argument("--eos-token", default=None,
+                      help="the token that ends a reply (default: <|im_end|> for ChatML "
+                           "templates, else the file's eos)")
     return parser
 
 
@@ -38,8 +52,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     try:
-        result = export_onnx(args.model, out=args.out,
-                             config=ExportConfig(task=args.task, quantize=args.quantize))
+        if args.command == "gguf":
+            from .gguf import export_gguf
+
+            result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=ExportConfig(
+                task="causal-lm", quantize=args.quantize, per_channel=args.per_channel))
+        else:
+            result = export_onnx(args.model, out=args.out,
+                                 config=ExportConfig(task=args.task, quantize=args.quantize))
     except CondenseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

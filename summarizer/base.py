@@ -82,6 +82,9 @@ class RankingSummarizer:
             )
         scores = np.asarray(self.score(sentences, tokenizer), dtype=float)
         assert scores.shape == (len(sentences),), scores.shape
+        # sumy's LexRank divides by a zero norm when no two sentences share a term; a NaN
+        # score would sort arbitrarily and is not valid JSON, so such scores become 0.
+        scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
         counts = (
             [max(1, len(tokenizer.words(s.text))) for s in sentences]
             if budget.words is not None

@@ -56,8 +56,14 @@ def iter_tasks(source: Path) -> Iterator[Task]:
     """Folder: every supported file, id = path relative to the folder (POSIX slashes).
     JSONL: every record, id = its ``id`` field (or ``line-N``), text = its ``article``."""
     if source.is_dir():
+        root = source.resolve()
         for path in iter_supported_files(source):
-            yield path.relative_to(source).as_posix(), str(path), None, None
+            rid = path.relative_to(source).as_posix()
+            if not path.resolve().is_relative_to(root):  # a symlink out of the folder
+                yield rid, None, None, (f"{path}: a link to a file outside the input folder. "
+                                        "Copy the file into the folder to include it")
+                continue
+            yield rid, str(path), None, None
         return
     if source.suffix != ".jsonl" or not source.is_file():
         raise DocumentError(
@@ -101,6 +107,21 @@ def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
     except Exception as e:  # one bad document must never stop the batch
         record["error"] = f"{rid}: unexpected {type(e).__name__}: {e}. Please report this file"
     return record
+
+
+def tasks_for_files(folder: Path, paths: List[Path]) -> List[Task]:
+    """Tasks for files found under ``folder``; ids are their paths relative to it."""
+    tasks: List[Task] = []
+    for path in paths:
+        rid = path.relative_to(folder).as_posix() if folder in path.parents else path.name
+        tasks.append((rid, str(path), None, None))
+    return tasks
+
+
+def summarize_task(task: Task, config: BatchConfig) -> Dict[str, Optional[str]]:
+    """One document's record, summarized in this process (what run_batch does per
+    document), for callers that report progress themselves, such as the app."""
+    return _work((task, config))
 
 
 def journal_path(out: Path) -> Path:
@@ -153,6 +174,8 @@ def write_atomic(out: Path, records: List[dict]) -> None:
     else:
         for r in records:
             buf.write(json.dumps({k: r.get(k) for k in FIELDS}, ensure_ascii=False) + "\n")
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a run killed mid-write
+        stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8", newline="") as f:
         f.write(buf.getvalue())

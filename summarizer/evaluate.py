@@ -10,7 +10,7 @@ import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from .datasets import Pair
 from .errors import CondenseError
@@ -86,9 +86,12 @@ def evaluate(
     workers: Optional[int] = None,
     seed: int = 0,
     abstractive=None,
+    on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> EvaluationReport:
     """``abstractive``: an AbstractiveConfig when "abstractive" is among the methods.
-    The model then runs in this process (onnxruntime uses every core itself)."""
+    The model then runs in this process (onnxruntime uses every core itself).
+    ``on_progress(done, total)`` is called after each pair when running in one process
+    (``workers=1``), for callers that show progress."""
     for m in methods:
         get_summarizer(m, abstractive=abstractive)  # fail fast, before any work
     if ABSTRACTIVE in methods:
@@ -99,7 +102,11 @@ def evaluate(
         with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_score_one, jobs, chunksize=8))
     else:
-        rows = [_score_one(j) for j in jobs]
+        rows = []
+        for j in jobs:
+            rows.append(_score_one(j))
+            if on_progress is not None:
+                on_progress(len(rows), len(jobs))
     results = []
     for j, m in enumerate(methods):
         column = [row[j] for row in rows]

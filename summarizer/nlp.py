@@ -117,7 +117,13 @@ class Tokenizer:
         spans: List[Tuple[int, int]] = []
         for block in re.finditer(r"[^\n]+", text):
             if block.group().strip():
-                spans.extend(self._split_block(text, block.start(), block.end()))
+                for a, b in _pieces(block.group()):
+                    a, b = block.start() + a, block.start() + b
+                    if b - a <= MAX_PIECE_CHARS:
+                        spans.extend(self._split_block(text, a, b))
+                    else:  # a long run with no sentence end at all
+                        spans.extend(_cut_at_spaces(text, a, b))
+        spans = [piece for a, b in spans for piece in _cut_at_spaces(text, a, b)]
         return [Sentence(i, a, b, text[a:b]) for i, (a, b) in enumerate(spans)]
 
     def _split_block(self, text: str, start: int, end: int) -> List[Tuple[int, int]]:
@@ -159,6 +165,54 @@ class Tokenizer:
         if self.lang == "en":
             return [stem(w) for w in words]
         return words
+
+
+# pySBD's time grows faster than linearly with its input (266 s for one 500,000-character
+# line), so long paragraphs are cut into pieces of a few thousand characters at likely
+# sentence ends first, and pySBD decides within each piece.
+PIECE_CHARS = 4_000
+MAX_PIECE_CHARS = 10_000
+# A "sentence" longer than this (a run of text without any sentence end) is cut at spaces
+# (or between characters in Chinese) so that every unit stays summarizable.
+MAX_SENTENCE_CHARS = 3_000
+_LIKELY_END = re.compile(r"[.!?。！？…][\"'”’)\]」』）]*\s*")
+
+
+def _pieces(block: str) -> List[Tuple[int, int]]:
+    """Spans of ``block`` of about PIECE_CHARS, cut only after a likely sentence end."""
+    if len(block) <= MAX_PIECE_CHARS:
+        return [(0, len(block))]
+    out, start = [], 0
+    for m in _LIKELY_END.finditer(block):
+        if m.end() - start >= PIECE_CHARS:
+            out.append((start, m.end()))
+            start = m.end()
+    if start < len(block):
+        out.append((start, len(block)))
+    return out
+
+
+def _cut_at_spaces(text: str, start: int, end: int) -> List[Tuple[int, int]]:
+    """(start, end) as is when short enough, else cut into spans of at most
+    MAX_SENTENCE_CHARS at the last space before each limit (at the limit if none)."""
+    spans = []
+    while end - start > MAX_SENTENCE_CHARS:
+        limit = start + MAX_SENTENCE_CHARS
+        cut = text.rfind(" ", start + 1, limit)
+        cut = limit if cut <= start else cut
+        spans.append((start, cut))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    # strip again: cutting may leave spaces at the edges
+    a, b = start, end
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if b > a:
+        spans.append((a, b))
+    return [(a, b) for a, b in spans if b > a]
 
 
 def _attach_closers(block: str, spans: List[Tuple[int, int]]) -> List[Tuple[int, int]]:

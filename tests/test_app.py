@@ -1,36 +1,316 @@
-"""The minimal Streamlit page, driven with streamlit.testing's AppTest."""
+"""The workbench's pages driven with streamlit.testing's AppTest (no browser), plus the
+pure helpers of ui/ (escaping, highlighting, progress text, settings)."""
+import io
+import json
+import zipfile
 from pathlib import Path
 
+import docx
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from summarizer.faithfulness import FaithfulnessReport
+from ui.render import escape, highlight, progress_text
+from ui.settings import AppSettings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TEXT = "Apple banana cherry. Apple kiwi. Banana melon. Cherry grape."
+ARTICLE = (
+    "The council approved the new budget on Monday. The budget raises school spending. "
+    "Teachers welcomed the school spending rise. Critics said the council ignored roads."
+)
 
 
+def start(page: str = "Summarize", settings: AppSettings = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if settings is not None:
+        at.session_state["settings"] = settings
+    at.run()
+    assert not at.exception, at.exception
+    if page != "Summarize":
+        at.sidebar.radio(key="nav.page").set_value(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def docx_bytes(paragraphs) -> bytes:
+    document = docx.Document()
+    for p in paragraphs:
+        document.add_paragraph(p)
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def zip_bytes(entries) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+# -- pure helpers --------------------------------------------------------------------
+def test_escape_neutralizes_html_and_markdown():
+    out = escape("<img src=x onerror=alert(1)> $5 *b* [l](u) # h\nline")
+    assert "<img" not in out and "&lt;img" in out
+    for raw in ("$", "*", "[", "](", "# h"):
+        assert raw not in out
+    assert "&#35; h" in out
+    assert out.endswith("<br>line")
+
+
+def test_highlight_merges_overlaps_and_escapes():
+    html = highlight("a <b> c d", [(4, 5), (0, 1), (2, 5)])
+    assert html == "<mark>a</mark> <mark>&lt;b&gt;</mark> c d"
+    assert highlight("x", []) == "x"
+
+
+def test_progress_text_counts_and_eta():
+    assert progress_text(0, 4, 0.0) == "0 / 4 files · 0.0 s elapsed"
+    assert progress_text(1, 4, 2.0, failed=1) == "1 / 4 files · 1 failed · 2.0 s elapsed · about 6.0 s left"
+    assert progress_text(4, 4, 8.0).endswith("done")
+
+
+def test_settings_from_env_and_limits():
+    s = AppSettings.from_env({"CONDENSE_THREADS": "2", "CONDENSE_BATCH_ROOT": "/data",
+                              "CONDENSE_GENERATOR_MODEL": "models/g"})
+    assert (s.threads, s.batch_root, s.generator_dir, s.device) == (2, "/data", "models/g", "cpu")
+    assert s.loader_config().max_bytes == 50 * 2**20
+    assert s.archive_limits().max_files == 200
+    assert s.abstractive_config() is None
+    assert AppSettings(abstractive_dir="m").abstractive_config().model_dir == "m"
+
+
+# -- Summarize -----------------------------------------------------------------------
 def test_paste_and_summarize_with_lead():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    at.sidebar.selectbox[0].set_value("lead")
-    at.sidebar.radio[0].set_value("sentences")
-    at.sidebar.number_input[0].set_value(2)
-    at.text_area[0].input(TEXT).run()
+    at = start()
+    at.selectbox(key="sum.method").set_value("lead")
+    at.radio(key="sum.kind").set_value("sentences").run()
+    at.number_input(key="sum.sentences").set_value(2)
+    at.text_area(key="sum.text").input(TEXT).run()
     assert not at.exception
     assert at.text[0].value == "Apple banana cherry.\nApple kiwi."
     marked = [m.value for m in at.markdown if "<mark>" in m.value]
     assert marked and marked[0].count("<mark>") == 2
+    scores = at.dataframe[0].value
+    assert list(scores["#"]) == [0, 1] and list(scores.columns) == ["#", "score", "sentence"]
+    assert any(s.value == "Keyphrases" for s in at.subheader)
 
 
 def test_textrank_default_and_highlight_escapes_html():
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.sidebar.radio[0].set_value("sentences")
-    at.sidebar.number_input[0].set_value(1)
-    at.text_area[0].input(TEXT + " <script>x</script> apple banana.").run()
+    at = start()
+    at.radio(key="sum.kind").set_value("sentences").run()
+    at.number_input(key="sum.sentences").set_value(1)
+    at.text_area(key="sum.text").input(TEXT + " <script>x</script> apple banana $5 and $6.").run()
+    assert at.selectbox(key="sum.method").value == "textrank"
     assert at.text[0].value == "Apple banana cherry."
     page = "".join(m.value for m in at.markdown)
     assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "$5" not in page and "&#36;5" in page  # no LaTeX from dollar signs
 
 
 def test_empty_paste_shows_hint_not_error():
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = start()
     assert not at.error
     assert any("Paste text or upload" in c.value for c in at.caption)
+
+
+def test_upload_docx_and_bad_file():
+    at = start()
+    at.file_uploader(key="sum.upload").upload("report.docx", docx_bytes(ARTICLE.split(". ")))
+    at.radio(key="sum.kind").set_value("sentences").run()
+    assert not at.exception and not at.error
+    assert at.text[0].value.count("\n") == 2  # three sentences
+    assert any("report.docx" in c.value for c in at.caption)
+    at.file_uploader(key="sum.upload").set_value(("broken.pdf", b"%PDF-1.4 nothing", "application/pdf"))
+    at.run()
+    assert at.error and "broken.pdf" in at.error[0].value
+
+
+def test_document_length_limit_from_settings():
+    at = start(settings=AppSettings(max_chars=1000))
+    at.text_area(key="sum.text").input(ARTICLE * 20).run()
+    assert at.error and "max_chars" in at.error[0].value
+
+
+def test_faithfulness_panel_lists_flagged_items():
+    def panel():
+        from summarizer.faithfulness import FaithfulnessReport
+        from ui.summarize import faithfulness_ui
+
+        faithfulness_ui(FaithfulnessReport(numbers=("$12bn",), names=("Angela <b>Merkel",)))
+
+    at = AppTest.from_function(panel).run()
+    assert "Possibly unfaithful" in at.warning[0].value
+    html = "".join(m.value for m in at.markdown)
+    assert "&#36;12bn" in html and "Angela &lt;b&gt;Merkel" in html
+    assert FaithfulnessReport((), ()).ok
+
+
+@pytest.fixture(scope="module")
+def tiny_bart(tmp_path_factory):
+    from export import ExportConfig, export_onnx
+    from tests.tiny_models import make_tiny_seq2seq
+
+    root = tmp_path_factory.mktemp("app-bart")
+    ckpt = make_tiny_seq2seq("bart", root / "ckpt")
+    return export_onnx(str(ckpt), out=root / "onnx", config=ExportConfig(validate=False)).folder
+
+
+def test_abstractive_with_configured_model_runs_faithfulness_check(tiny_bart):
+    at = start()
+    assert "abstractive" not in at.selectbox(key="sum.method").options
+    at = start(settings=AppSettings(abstractive_dir=str(tiny_bart)))
+    at.selectbox(key="sum.method").set_value("abstractive")
+    at.radio(key="sum.kind").set_value("words").run()
+    at.number_input(key="sum.words").set_value(10)
+    at.text_area(key="sum.text").input(
+        "The council approved the new budget for the city library on Monday. "
+        "Prices of bread and milk rose again this month, the report said.").run()
+    assert not at.exception and not at.error
+    assert any(s.value == "Faithfulness check" for s in at.subheader)
+    assert at.success or at.warning  # a verdict either way
+    assert not [m for m in at.markdown if "<mark>" in m.value]  # nothing to highlight
+
+
+def test_abstractive_bad_folder_is_an_error_not_a_crash(tmp_path):
+    at = start(settings=AppSettings(abstractive_dir=str(tmp_path)))
+    at.selectbox(key="sum.method").set_value("abstractive")
+    at.text_area(key="sum.text").input(ARTICLE).run()
+    assert not at.exception
+    assert at.error and "Check the folder in Settings" in at.error[0].value
+
+
+# -- Batch ---------------------------------------------------------------------------
+def test_batch_zip_with_corrupt_file_gives_error_row_and_downloads():
+    at = start("Batch")
+    assert at.button(key="batch.run").disabled
+    archive = zip_bytes([("a.txt", ARTICLE), ("sub/b.md", "# Budget\n\n" + ARTICLE),
+                         ("broken.pdf", b"%PDF-1.4 this is not really a pdf"),
+                         ("notes.xyz", "skipped")])
+    at.file_uploader(key="batch.files").upload("docs.zip", archive, "application/zip")
+    at.selectbox(key="batch.method").set_value("lead")
+    at.run()
+    at.button(key="batch.run").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["file"]) == ["docs/a.txt", "docs/broken.pdf", "docs/sub/b.md"]
+    assert list(table["status"]) == ["ok", "error", "ok"]
+    assert "docs/broken.pdf" in table["error"][1] and table["summary"][1] == ""
+    assert [m.value for m in at.metric][:2] == ["2", "1"]
+    assert len(at.error) == 1 and at.error[0].value.startswith("docs/broken.pdf: the PDF")
+    assert any("notes.xyz" in c.value for c in at.caption)
+    assert [b.label for b in at.get("download_button")] == ["CSV", "JSONL", "Markdown", "DOCX"]
+    at.run()  # results survive a rerun (e.g. after a download)
+    assert len(at.dataframe[0].value) == 3
+
+
+def test_batch_loose_files_with_references_gets_rouge():
+    at = start("Batch")
+    at.file_uploader(key="batch.files").set_value([
+        ("a.txt", ARTICLE.encode(), "text/plain"),
+        ("b.txt", b"Dogs bark at night. Cats sleep all day. Birds sing.", "text/plain")])
+    refs = "\n".join(json.dumps(r) for r in [
+        {"id": "a", "summary": "The council approved the new budget on Monday."},
+        {"id": "b.txt", "summary": "Dogs bark at night."}])
+    at.file_uploader(key="batch.refs").upload("refs.jsonl", refs.encode())
+    at.selectbox(key="batch.method").set_value("lead")
+    at.radio(key="batch.kind").set_value("sentences").run()
+    at.number_input(key="batch.sentences").set_value(1)
+    at.button(key="batch.run").click().run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert list(table["rouge1"]) == [pytest.approx(100.0), pytest.approx(100.0)]
+    assert any("Mean ROUGE" in c.value for c in at.caption)
+
+
+def test_batch_folder_confined_to_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "news").mkdir(parents=True)
+    (root / "news" / "a.txt").write_text(ARTICLE)
+    (tmp_path / "secret.txt").write_text("Secret text. Never read this.")
+    (root / "news" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    at = start("Batch")
+    at.radio(key="batch.source").set_value("A folder under the batch root").run()
+    assert "No batch root" in at.info[0].value
+    at = start("Batch", settings=AppSettings(batch_root=str(root)))
+    at.radio(key="batch.source").set_value("A folder under the batch root").run()
+    at.text_input(key="batch.folder").input("../").run()
+    at.button(key="batch.run").click().run()
+    assert at.error and "outside the batch root" in at.error[0].value
+    at.text_input(key="batch.folder").input("news").run()
+    at.button(key="batch.run").click().run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["file"]) == ["a.txt"]
+    assert any("leak.txt" in c.value and "outside the batch root" in c.value for c in at.caption)
+
+
+def test_batch_zip_over_file_limit_refused():
+    at = start("Batch", settings=AppSettings(max_batch_files=2))
+    archive = zip_bytes([(f"{i}.txt", ARTICLE) for i in range(3)])
+    at.file_uploader(key="batch.files").upload("many.zip", archive)
+    at.run()
+    at.button(key="batch.run").click().run()
+    assert at.error and "more than 2 files" in at.error[0].value
+    assert not at.dataframe
+
+
+# -- Compare -------------------------------------------------------------------------
+def test_compare_two_methods_matrix_reference_and_winner():
+    at = start("Compare")
+    assert at.multiselect(key="cmp.methods").value == ["textrank", "lead"]
+    at.text_area(key="cmp.text").input(ARTICLE).run()
+    assert not at.exception
+    columns = [m.value for m in at.markdown if "background:#d4f3d0" in m.value]
+    assert len(columns) == 2
+    matrix = at.dataframe[0].value
+    assert list(matrix["method"]) == ["textrank", "lead"]
+    assert matrix["textrank"][0] == 100.0 and matrix["lead"][0] == matrix["textrank"][1]
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
+    at.text_area(key="cmp.reference").input("The council approved the new budget on Monday.").run()
+    versus = at.dataframe[1].value
+    assert list(versus.columns) == ["method", "rouge1", "rouge2", "rougeL", "rougeLsum"]
+    at.radio(key="cmp.winner").set_value("lead").run()
+    assert [b.label for b in at.get("download_button")] == ["Markdown", "DOCX", "JSONL", "CSV"]
+
+
+# -- Evaluate ------------------------------------------------------------------------
+def test_evaluate_pairs_file_with_slider_limit():
+    pairs = [{"id": str(i), "article": ARTICLE, "summary": "The council approved the new budget."}
+             for i in range(5)]
+    at = start("Evaluate")
+    assert any("Upload a pairs file" in c.value for c in at.caption)
+    at.file_uploader(key="eval.pairs").upload(
+        "pairs.jsonl", "\n".join(json.dumps(p) for p in pairs).encode())
+    at.run()
+    at.slider(key="eval.count").set_value(3)
+    at.multiselect(key="eval.methods").set_value(["lead", "textrank"])
+    at.button(key="eval.run").click().run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["lead", "textrank"]
+    assert "[" in table["rouge1"][0]  # mean [low, high]
+    assert any("3 pairs" in c.value for c in at.caption)
+
+
+def test_evaluate_bad_pairs_file():
+    at = start("Evaluate")
+    at.file_uploader(key="eval.pairs").upload("pairs.jsonl", b'{"id": 1, "article": "x"}\n')
+    at.run()
+    assert at.error and "summary" in at.error[0].value
+
+
+# -- Settings ------------------------------------------------------------------------
+def test_settings_are_kept_and_used_by_other_pages(tmp_path):
+    at = start("Settings")
+    assert at.selectbox(key="set.device").options[0] == "cpu"
+    at.text_input(key="set.abstractive").input(str(tmp_path)).run()
+    assert any("no .onnx graph" in w.value for w in at.warning)
+    at.number_input(key="set.batch").set_value(7).run()
+    assert at.session_state["settings"].max_batch_files == 7
+    assert at.session_state["settings"].abstractive_dir == str(tmp_path)
+    at.sidebar.radio(key="nav.page").set_value("Summarize").run()
+    assert "abstractive" in at.selectbox(key="sum.method").options
+    at.sidebar.radio(key="nav.page").set_value("Settings").run()
+    assert at.number_input(key="set.batch").value == 7  # shown again after leaving the page

@@ -80,3 +80,16 @@ def test_self_loops_reproduce_sumy_textrank_scores(text):
     ours = TextRank(TextRankConfig(self_loops=True)).score(sents, tok)
     assert ours == pytest.approx(theirs, abs=3e-4)
     assert ours.sum() == pytest.approx(1.0)
+
+
+def test_prune_common_terms_by_hand():
+    import scipy.sparse as sp
+
+    from summarizer.methods.textrank import prune_common_terms
+
+    # term 0 in 3 sentences, term 1 in 2, term 2 in 1: sum df^2 = 9 + 4 + 1 = 14
+    b = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 1.0]]))
+    assert prune_common_terms(b, max_pairs=14).shape == (3, 3)
+    kept = prune_common_terms(b, max_pairs=6).toarray()  # dropping term 0 leaves 5 pairs
+    np.testing.assert_array_equal(kept, [[1, 0], [1, 0], [0, 1]])
+    assert prune_common_terms(b, max_pairs=0).shape == (3, 0)

@@ -45,8 +45,29 @@ class TextRankConfig:
     self_loops: bool = False  # True reproduces sumy's TextRankSummarizer
 
 
+# B @ B.T has up to sum_t df_t^2 non-zeros: with thousands of sentences over a small
+# vocabulary it is dense (10,000 sentences -> 10^8 entries, gigabytes). Above this many
+# pairs the most widespread terms, which say least about which sentences are alike (as
+# stop words do), are left out of the graph until it fits.
+MAX_TERM_PAIRS = 20_000_000
+
+
+def prune_common_terms(b: sp.csr_matrix, max_pairs: int = MAX_TERM_PAIRS) -> sp.csr_matrix:
+    """Columns of ``b`` without the most frequent terms, so sum(df^2) <= max_pairs."""
+    df = np.asarray((b > 0).sum(axis=0)).ravel().astype(np.int64)
+    if int((df * df).sum()) <= max_pairs:
+        return b
+    order = np.argsort(-df, kind="stable")
+    remaining = np.cumsum((df[order] ** 2)[::-1])[::-1]  # pairs left if we drop order[:k]
+    k = int(np.argmax(remaining <= max_pairs)) if (remaining <= max_pairs).any() else len(order)
+    keep = np.sort(order[k:])
+    return b[:, keep]
+
+
 def term_matrix(term_lists: Sequence[Sequence[str]]) -> Tuple[sp.csr_matrix, np.ndarray]:
-    """Sentence-by-term count matrix, shape (n, V), and term counts per sentence (n,)."""
+    """Sentence-by-term count matrix, shape (n, V), and term counts per sentence (n,).
+
+    ``lengths`` count every term of a sentence, also those pruned from the matrix."""
     vocab: dict = {}
     rows: List[int] = []
     cols: List[int] = []
@@ -57,7 +78,7 @@ def term_matrix(term_lists: Sequence[Sequence[str]]) -> Tuple[sp.csr_matrix, np.
     data = np.ones(len(rows), dtype=np.float64)  # duplicates are summed into counts
     b = sp.csr_matrix((data, (rows, cols)), shape=(len(term_lists), max(1, len(vocab))))
     lengths = np.array([len(t) for t in term_lists], dtype=np.float64)
-    return b, lengths
+    return prune_common_terms(b), lengths
 
 
 def similarity_matrix(

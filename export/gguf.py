@@ -1,0 +1,121 @@
+"""A GGUF file (llama.cpp's format) -> safetensors checkpoint -> ONNX folder for the runtime.
+
+    python -m export gguf SmolLM2-135M-Instruct.Q4_1.gguf --out DIR [--quantize int8]
+
+transformers reads GGUF itself (``from_pretrained(folder, gguf_file=...)``), dequantizing
+every tensor to fp32; we save that as safetensors in a temporary folder and export it with
+``export_onnx`` like any other checkpoint, so the folder gets the same layout, manifest and
+int8 error report.
+
+What transformers' GGUF tokenizer conversion gets wrong for byte-level BPE models
+(SmolLM2, checked against the original checkpoint's tokenizer.json), and what we fix:
+
+* it always prepends the bos token (a ``TemplateProcessing`` post-processor) even when the
+  file says ``tokenizer.ggml.add_bos_token = false``: we follow the file;
+* its decoder chain is SentencePiece's (ByteFallback, Fuse, "\u2581" -> " ") in front of
+  ByteLevel: we keep ByteLevel alone, as the original tokenizer has;
+* ChatML models (chat template with ``<|im_start|>``/``<|im_end|>``) come out with
+  eos = ``<|im_start|>``, so generation would never stop at the end of a turn: eos becomes
+  ``<|im_end|>`` in the tokenizer, config.json and generation_config.json (``eos_token``
+  overrides this for other templates).
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional
+
+from .errors import ExportError
+from .manifest import read_manifest, write_manifest
+from .onnx_export import ExportConfig, ExportResult, export_onnx
+
+log = logging.getLogger("export")
+
+CHATML_END = "<|im_end|>"
+
+
+def gguf_metadata(path: Path) -> dict:
+    """Scalar and string fields of a GGUF header (arrays such as the vocabulary left out)."""
+    from gguf import GGUFReader, GGUFValueType
+
+    reader = GGUFReader(str(path))
+    out = {}
+    for key, f in reader.fields.items():
+        if f.types and f.types[0] == GGUFValueType.ARRAY:
+            continue
+        out[key] = f.contents()
+    return out
+
+
+def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None) -> Path:
+    """Write ``out``: fp32 safetensors weights, config, generation config and a fixed fast
+    tokenizer (see the module docstring) from the GGUF file ``path``. Returns ``out``."""
+    import torch
+    from tokenizers import decoders, pre_tokenizers, processors
+    from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
+
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(str(path), "no such file", "Pass the path of a .gguf file")
+    meta = gguf_metadata(path)
+    try:
+        hf_tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name,
+                                                     dtype=torch.float32)
+    except (ValueError, OSError, KeyError, NotImplementedError) as e:
+        raise ExportError(str(path), f"transformers cannot load it ({str(e).splitlines()[0]})",
+                          "Check that its architecture is one transformers reads from GGUF "
+                          "(llama, mistral, qwen2, gpt2, ...) and that accelerate is installed") from e
+    backend = hf_tok.backend_tokenizer
+    if isinstance(backend.pre_tokenizer, pre_tokenizers.ByteLevel):
+        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False))
+        bos = hf_tok.bos_token
+        if add_bos and bos is not None:
+            backend.post_processor = processors.Sequence([
+                processors.ByteLevel(trim_offsets=False),
+                processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                              special_tokens=[(bos, hf_tok.bos_token_id)])])
+        else:
+            backend.post_processor = processors.ByteLevel(trim_offsets=False)
+        backend.decoder = decoders.ByteLevel()
+    template = hf_tok.chat_template
+    if eos_token is None and template and "<|im_start|>" in template and CHATML_END in template:
+        eos_token = CHATML_END
+    eos_token = eos_token or hf_tok.eos_token
+    eos_id = backend.token_to_id(eos_token)
+    if eos_id is None:
+        raise ExportError(str(path), f"the end token {eos_token!r} is not in its vocabulary",
+                          "Pass --eos-token with a token the model ends its turns with")
+    context = meta.get(f"{meta.get('general.architecture')}.context_length")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, bos_token=hf_tok.bos_token, eos_token=eos_token,
+        pad_token=hf_tok.pad_token or eos_token, unk_token=hf_tok.unk_token,
+        model_max_length=int(context) if context else model.config.max_position_embeddings,
+        chat_template=template, clean_up_tokenization_spaces=False)
+    model.config.eos_token_id = eos_id
+    model.generation_config.eos_token_id = eos_id
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = eos_id
+    model.config.name_or_path = path.stem
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval().save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def export_gguf(path: Path, *, out: Path, config: ExportConfig = ExportConfig(task="causal-lm"),
+                eos_token: Optional[str] = None) -> ExportResult:
+    """Convert ``path`` and export it to ``out`` (absent or empty); the manifest's source
+    is the GGUF file, not the temporary checkpoint."""
+    path = Path(path)
+    with tempfile.TemporaryDirectory(prefix="condense-gguf-") as tmp:
+        log.info("converting %s to a safetensors checkpoint", path.name)
+        ckpt = convert_gguf(path, out=Path(tmp) / "checkpoint", eos_token=eos_token)
+        log.info("exporting to ONNX%s", " and quantizing to int8" if config.quantize else "")
+        result = export_onnx(str(ckpt), out=out, config=replace(config, task="causal-lm"))
+    manifest = replace(read_manifest(result.folder), source=str(path.resolve()))
+    write_manifest(manifest, result.folder)
+    return replace(result, manifest=manifest)
+

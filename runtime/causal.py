@@ -1,0 +1,225 @@
+"""An exported decoder-only language model (GPT-2, Llama, ...) as a step model for ``search``.
+
+Folder layouts, both as Optimum writes them (``python -m export onnx MODEL --task causal-lm``
+writes the first):
+
+* ``model.onnx``: one graph that takes the cache as input. The first step feeds the whole
+  prompt with a cache of length 0; every later step feeds the newest token and the
+  ``present.*`` tensors of the step before as ``past_key_values.*``;
+* ``decoder_model.onnx`` (no cache input) + ``decoder_with_past_model.onnx``: Optimum's
+  older layout. The first runs the prompt, the second every later step. A folder with only
+  ``decoder_model.onnx`` re-runs the whole prefix at every step.
+
+Batches are padded on the LEFT (padding first, then the prompt), as transformers pads
+decoder-only models, so that every row's newest token sits in the last column. The
+attention mask grows by one 1 per step and position ids are what transformers computes
+(``cumsum(mask) - 1``, padding positions set to 1), so a padded row decodes exactly as it
+would alone. Names are read from the sessions, never hard-coded: GPT-2 and Llama exports
+order their inputs differently.
+
+As in ``runtime/seq2seq.py`` the cache stays in onnxruntime's own tensors (``OrtValue``)
+from step to step instead of round-tripping through numpy.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from .config import GenerationConfig
+from .session import SessionConfig, make_session, providers_for
+
+MERGED, DECODER, DECODER_WITH_PAST = "model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"
+PAST, PRESENT = "past_key_values.", "present."
+_NUMPY_OF_ORT = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
+                 "tensor(double)": np.float64, "tensor(bfloat16)": np.float32}
+
+
+class CausalFolderError(ValueError):
+    """A folder that is not an exported causal language model."""
+
+
+@dataclass(frozen=True)
+class CausalState:
+    """Per-call decoding state; never shared between calls.
+
+    ``mask``: (N, T) 1 for real tokens, 0 for left padding, over every position whose
+    token has been fed so far; ``past``: how many positions the cache holds (0 before the
+    first step); ``cache``: ``past_key_values.*`` -> OrtValue (N, kv_heads, past, head_dim).
+    """
+
+    mask: np.ndarray
+    past: int = 0
+    cache: Mapping[str, Any] = field(default_factory=dict)
+
+
+def position_ids(mask: np.ndarray) -> np.ndarray:
+    """transformers' positions for a left-padded batch: (N, T) int64, real tokens count
+    0, 1, 2, ... from each row's first real token; padding positions hold 1."""
+    pos = np.cumsum(mask, axis=-1, dtype=np.int64) - 1
+    return np.where(mask == 0, 1, pos).astype(np.int64)
+
+
+def _ort(x: np.ndarray):
+    from onnxruntime import OrtValue
+
+    return OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x))  # no copy on the CPU
+
+
+def _present_of(past: str) -> str:
+    return PRESENT + past[len(PAST):]
+
+
+def _past_of(present: str) -> str:
+    return PAST + present[len(PRESENT):]
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """One session and the interface read from it."""
+
+    session: Any
+    inputs: Tuple[str, ...]
+    cache_inputs: Tuple[Tuple[str, np.dtype, Tuple[Any, ...]], ...]  # (name, dtype, shape)
+    outputs: Tuple[str, ...]
+
+    @classmethod
+    def of(cls, session) -> "_Graph":
+        ins = session.get_inputs()
+        cache = tuple((i.name, np.dtype(_NUMPY_OF_ORT.get(i.type, np.float32)), tuple(i.shape))
+                      for i in ins if i.name.startswith(PAST))
+        return cls(session, tuple(i.name for i in ins), cache, tuple(o.name for o in session.get_outputs()))
+
+
+class CausalOnnx:
+    """Implements ``step``/``reorder`` of :class:`runtime.search.StepModel` for decoder-only
+    models; ``start`` makes the state for a (left-padded) prompt batch."""
+
+    def __init__(self, *, first, later=None, generation_config: GenerationConfig,
+                 cache_shape: Optional[Tuple[int, int]] = None, notes: Tuple[str, ...] = ()) -> None:
+        """``first``: session of the first step (``model.onnx`` or ``decoder_model.onnx``);
+        ``later``: session of cached steps (None: ``first`` serves them too, when it takes
+        a cache, else every step re-runs the prefix); ``cache_shape``: (kv_heads, head_dim)
+        for the empty cache when the graph's input shapes do not say."""
+        self.first = _Graph.of(first)
+        self.later = _Graph.of(later) if later is not None else (self.first if self.first.cache_inputs else None)
+        self.generation_config = generation_config
+        self.notes = notes
+        self._empty = {name: self._empty_shape(name, shape, cache_shape) + (dtype,)
+                       for name, dtype, shape in self.first.cache_inputs}
+        out = first.get_outputs()[0].shape[-1]
+        self.vocab_size = out if isinstance(out, int) else None
+
+    @staticmethod
+    def _empty_shape(name: str, shape: Tuple[Any, ...], fallback: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+        heads, head_dim = shape[1], shape[3]
+        if isinstance(heads, int) and isinstance(head_dim, int):
+            return heads, head_dim
+        if fallback is None:
+            raise CausalFolderError(
+                f"the cache input {name} has no fixed head count or size and config.json does "
+                "not give them. Re-export the model with `python -m export onnx MODEL --task causal-lm`")
+        return fallback
+
+    @property
+    def has_cache(self) -> bool:
+        return self.later is not None
+
+    @classmethod
+    def load(cls, path: Union[str, Path], config: SessionConfig = SessionConfig()) -> "CausalOnnx":
+        path = Path(path)
+        if (path / MERGED).is_file():
+            first, later = make_session(path / MERGED, config), None
+        elif (path / DECODER).is_file():
+            first = make_session(path / DECODER, config)
+            with_past = path / DECODER_WITH_PAST
+            later = make_session(with_past, config) if with_past.is_file() else None
+        else:
+            raise CausalFolderError(
+                f"{path}: not an exported causal language model (no {MERGED} or {DECODER}). "
+                f"Export it first: python -m export onnx MODEL --task causal-lm --out {path}")
+        _, note = providers_for(config.device)
+        return cls(first=first, later=later, generation_config=GenerationConfig.from_model_dir(path),
+                   cache_shape=cache_shape_from_config(path), notes=(note,) if note else ())
+
+    # -- decoding ----------------------------------------------------------------------
+    def start(self, attention_mask: np.ndarray, *, repeat: int = 1) -> CausalState:
+        """State for a prompt batch with mask (B, T), ``repeat`` rows per prompt (beams,
+        row b * repeat + k, as transformers expands its inputs)."""
+        mask = np.asarray(attention_mask, dtype=np.int64)
+        if repeat > 1:
+            mask = np.repeat(mask, repeat, axis=0)
+        return CausalState(mask=mask)
+
+    def step(self, ids: np.ndarray, state: CausalState) -> Tuple[np.ndarray, CausalState]:
+        """ids: (N, t) every token so far, prompt included -> logits (N, V) for position t."""
+        n, t = ids.shape
+        grown = t - state.mask.shape[1]
+        mask = state.mask if grown == 0 else np.concatenate(
+            [state.mask, np.ones((n, grown), dtype=np.int64)], axis=1)  # generated tokens: 1
+        cached = state.past if self.has_cache and state.cache else 0
+        graph = self.later if cached else self.first
+        known = {"input_ids": ids[:, cached:].astype(np.int64), "attention_mask": mask,
+                 "position_ids": position_ids(mask)[:, cached:]}
+        feed = {k: _ort(v) for k, v in known.items() if k in graph.inputs}
+        if cached:
+            feed.update({k: v for k, v in state.cache.items() if k in graph.inputs})
+        else:
+            for name, (heads, head_dim, dtype) in self._empty.items():
+                if name in graph.inputs:
+                    feed[name] = _ort(np.zeros((n, heads, 0, head_dim), dtype=dtype))
+        wanted: List[str] = ["logits"] + ([o for o in graph.outputs if o.startswith(PRESENT)]
+                                          if self.has_cache else [])
+        outs = dict(zip(wanted, graph.session.run_with_ort_values(wanted, feed)))
+        cache = {_past_of(k): outs[k] for k in wanted[1:]}
+        logits = outs["logits"].numpy()[:, -1, :]
+        return logits, CausalState(mask=mask, past=t if cache else 0, cache=cache)
+
+    def reorder(self, state: CausalState, index: np.ndarray) -> CausalState:
+        if np.array_equal(index, np.arange(len(index))):
+            return state
+        cache = {k: _ort(v.numpy()[index]) for k, v in state.cache.items()}
+        return replace(state, mask=state.mask[index], cache=cache)
+
+    def all_logits(self, ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """One pass over whole sequences (N, T) -> logits (N, T, V) for every position
+        (scoring, perplexity). Runs the first-step graph with an empty cache."""
+        ids = np.asarray(ids, dtype=np.int64)
+        mask = np.asarray(attention_mask, dtype=np.int64)
+        known = {"input_ids": ids, "attention_mask": mask, "position_ids": position_ids(mask)}
+        feed = {k: v for k, v in known.items() if k in self.first.inputs}
+        for name, (heads, head_dim, dtype) in self._empty.items():
+            feed[name] = np.zeros((ids.shape[0], heads, 0, head_dim), dtype=dtype)
+        return self.first.session.run(["logits"], feed)[0]
+
+
+def cache_shape_from_config(path: Union[str, Path]) -> Optional[Tuple[int, int]]:
+    """(kv_heads, head_dim) from ``config.json``: ``num_key_value_heads`` (else the query
+    head count) and ``head_dim`` (else hidden size / heads); GPT-2 names them n_head/n_embd."""
+    f = Path(path) / "config.json"
+    if not f.is_file():
+        return None
+    data: Dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
+    heads = data.get("num_attention_heads") or data.get("n_head")
+    hidden = data.get("hidden_size") or data.get("n_embd")
+    kv = data.get("num_key_value_heads") or heads
+    head_dim = data.get("head_dim") or (hidden // heads if hidden and heads else None)
+    if not (isinstance(kv, int) and isinstance(head_dim, int)):
+        return None
+    return kv, head_dim
+
+
+def context_length(path: Union[str, Path]) -> Optional[int]:
+    """The longest sequence the model was trained for (``max_position_embeddings``/``n_positions``)."""
+    f = Path(path) / "config.json"
+    if not f.is_file():
+        return None
+    data = json.loads(f.read_text(encoding="utf-8"))
+    for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+        v = data.get(key)
+        if isinstance(v, int) and 0 < v < 10_000_000:
+            return v
+    return None

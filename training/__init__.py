@@ -1,0 +1,35 @@
+"""Fine-tuning: summarizers (seq2seq) and causal LMs, exported to ONNX for the runtime.
+
+    python -m training seq2seq --base minilm2minilm --data pairs.jsonl --out runs/minilm
+
+    from training import TrainConfig, train_seq2seq
+    result = train_seq2seq("minilm2minilm", "pairs.jsonl", "runs/minilm",
+                           TrainConfig(max_steps=2000, lr=5e-5))
+    result.onnx_dir   # -> python -m summarizer summarize FILE --method abstractive --model it
+
+Pieces, one concept per module: ``config`` (TrainConfig, LoraConfig), ``schedule``
+(get_lr), ``optim`` (configure_optimizer), ``data`` (preparation and reports), ``loader``
+(seeded, resumable batches), ``trainer`` (the model-agnostic loop), ``checkpoint``
+(pickle-free resumable state), ``report`` (metrics JSONL, curves PNG), ``lora``,
+``seq2seq`` and ``causal`` (task glue), ``run`` (wiring, final save and export).
+
+This package may import torch and transformers; summarizer/, runtime/ and generation/
+never import it.
+"""
+from .config import LoraConfig, TrainConfig, load_config
+from .errors import ConfigError, TrainingError
+from .loader import Batch, EpochBatches
+from .lora import LoRALinear, apply_lora, merge_lora
+from .optim import configure_optimizer, decay_split
+from .run import RunResult, Task, run
+from .schedule import get_lr
+from .trainer import StepStats, Trainer, TrainResult
+from .causal import train_causal_lm  # noqa: E402  (after run: it builds on it)
+from .seq2seq import MINILM2MINILM, train_seq2seq  # noqa: E402
+
+__all__ = [
+    "Batch", "ConfigError", "EpochBatches", "LoRALinear", "LoraConfig", "MINILM2MINILM",
+    "RunResult", "StepStats", "Task", "TrainConfig", "TrainResult", "Trainer", "TrainingError",
+    "apply_lora", "configure_optimizer", "decay_split", "get_lr", "load_config", "merge_lora",
+    "run", "train_causal_lm", "train_seq2seq",
+]

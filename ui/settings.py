@@ -1,0 +1,137 @@
+"""Settings: typed defaults in a dataclass, kept in ``st.session_state``, and their page.
+
+Defaults can be given to a deployment by environment variables (read once per session):
+``CONDENSE_DEVICE``, ``CONDENSE_THREADS``, ``CONDENSE_ABSTRACTIVE_MODEL``,
+``CONDENSE_GENERATOR_MODEL`` and ``CONDENSE_BATCH_ROOT``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import List, Mapping, Optional
+
+import streamlit as st
+
+from summarizer.archive import ArchiveLimits
+from summarizer.loaders import LoaderConfig
+
+STATE_KEY = "settings"
+_ENV = {
+    "device": "CONDENSE_DEVICE", "threads": "CONDENSE_THREADS",
+    "abstractive_dir": "CONDENSE_ABSTRACTIVE_MODEL", "generator_dir": "CONDENSE_GENERATOR_MODEL",
+    "batch_root": "CONDENSE_BATCH_ROOT",
+}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    device: str = "cpu"  # "cpu" or "cuda" (onnxruntime's CUDA provider)
+    threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
+    abstractive_dir: str = ""  # exported seq2seq folder; empty = no abstractive method
+    generator_dir: str = ""  # exported causal-LM folder; empty = generation's default
+    max_upload_mb: int = 50  # per uploaded file (and per archive member)
+    max_chars: int = 1_000_000  # cleaned document length
+    max_batch_files: int = 200  # files in one batch
+    max_new_tokens: int = 512  # ceiling of the Generate page's length slider
+    batch_root: str = ""  # the only folder tree the Batch page may read by name
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "AppSettings":
+        values = {}
+        for f in fields(cls):
+            raw = env.get(_ENV.get(f.name, ""), "").strip()
+            if raw:
+                values[f.name] = int(raw) if f.type in ("int", int) else raw
+        return cls(**values)
+
+    def loader_config(self) -> LoaderConfig:
+        return LoaderConfig(max_bytes=self.max_upload_mb * 1024 * 1024, max_chars=self.max_chars)
+
+    def archive_limits(self) -> ArchiveLimits:
+        per_file = self.max_upload_mb * 1024 * 1024
+        return ArchiveLimits(max_files=self.max_batch_files, max_file_bytes=per_file,
+                             max_total_bytes=max(per_file, 4 * per_file))
+
+    def abstractive_config(self):
+        """An AbstractiveConfig for the configured folder, or None when there is none."""
+        if not self.abstractive_dir.strip():
+            return None
+        from summarizer.abstractive import AbstractiveConfig
+
+        return AbstractiveConfig(model_dir=self.abstractive_dir.strip(), device=self.device,
+                                 threads=self.threads)
+
+
+def get_settings() -> AppSettings:
+    """This session's settings (environment defaults on first use)."""
+    if STATE_KEY not in st.session_state:
+        st.session_state[STATE_KEY] = AppSettings.from_env()
+    return st.session_state[STATE_KEY]
+
+
+def available_devices() -> List[str]:
+    """"cpu", plus "cuda" when this onnxruntime has the CUDA provider."""
+    import onnxruntime as ort
+
+    return ["cpu"] + (["cuda"] if "CUDAExecutionProvider" in ort.get_available_providers() else [])
+
+
+def folder_problem(path: str, *, need: str = "onnx") -> Optional[str]:
+    """Why ``path`` is not a usable exported model folder, or None when it looks fine."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return f"{path}: no such folder"
+    if need == "onnx" and not any(folder.glob("*.onnx")):
+        return f"{path}: holds no .onnx graph; export a model into it first (python -m export onnx ...)"
+    return None
+
+
+def settings_ui() -> AppSettings:
+    """The Settings page; returns (and stores) the settings the widgets now show."""
+    current = get_settings()
+    st.header("Settings")
+    st.caption("Kept for this browser session. Models load once per server process and are "
+               "shared by every session.")
+    devices = available_devices()
+    c1, c2 = st.columns(2)
+    device = c1.selectbox("Device", devices, key="set.device",
+                          index=devices.index(current.device) if current.device in devices else 0,
+                          help="CUDA is offered when onnxruntime has its CUDA provider")
+    threads = c2.number_input("Threads (0 = one per core)", 0, os.cpu_count() or 64,
+                              current.threads, key="set.threads")
+    st.subheader("Model folders")
+    abstractive_dir = st.text_input("Abstractive model folder (exported seq2seq)",
+                                    current.abstractive_dir, key="set.abstractive",
+                                    placeholder="models/bart-cnn")
+    generator_dir = st.text_input("Generator folder (exported causal LM; empty = default)",
+                                  current.generator_dir, key="set.generator",
+                                  placeholder="empty: the model `python -m generation setup` prepares")
+    for path in (abstractive_dir, generator_dir):
+        problem = folder_problem(path) if path.strip() else None
+        if problem:
+            st.warning(problem)
+    st.subheader("Limits")
+    c1, c2, c3, c4 = st.columns(4)
+    max_upload_mb = c1.number_input("Upload size (MB)", 1, 1024, current.max_upload_mb,
+                                    key="set.upload")
+    max_chars = c2.number_input("Document length (characters)", 1_000, 5_000_000,
+                                current.max_chars, step=10_000, key="set.chars")
+    max_batch_files = c3.number_input("Batch size (files)", 1, 10_000, current.max_batch_files,
+                                      key="set.batch")
+    max_new_tokens = c4.number_input("Generation length (tokens)", 16, 4096,
+                                     current.max_new_tokens, key="set.tokens")
+    st.subheader("Batch folders")
+    batch_root = st.text_input("Batch root folder (the Batch page reads only under it)",
+                               current.batch_root, key="set.root", placeholder="/data/documents")
+    if batch_root.strip() and not Path(batch_root).expanduser().is_dir():
+        st.warning(f"{batch_root}: no such folder")
+    updated = replace(current, device=device, threads=int(threads),
+                      abstractive_dir=abstractive_dir.strip(), generator_dir=generator_dir.strip(),
+                      max_upload_mb=int(max_upload_mb), max_chars=int(max_chars),
+                      max_batch_files=int(max_batch_files), max_new_tokens=int(max_new_tokens),
+                      batch_root=batch_root.strip())
+    st.session_state[STATE_KEY] = updated
+    with st.expander("Current settings"):
+        st.json(asdict(updated))
+    return updated

@@ -1,0 +1,67 @@
+"""Widgets more than one page uses. Each returns plain values; none computes anything."""
+from __future__ import annotations
+
+from functools import partial
+from typing import List, Optional, Sequence
+
+import streamlit as st
+
+from export.results import WRITERS, ResultRow
+from summarizer.errors import CondenseError
+from summarizer.loaders import SUPPORTED_EXTENSIONS, document_from_text, load_bytes
+from summarizer.types import Budget, Document
+
+from .settings import AppSettings
+
+UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
+LENGTH_KINDS = ["sentences", "ratio", "words"]
+DOWNLOAD_LABELS = {"csv": "CSV", "jsonl": "JSONL", "md": "Markdown", "docx": "DOCX"}
+
+
+def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Optional[Document]:
+    """Pasted text or one uploaded file as a Document; None until there is input.
+
+    A file wins over pasted text. Problems (bad file, too long) are shown, not raised.
+    """
+    upload = st.file_uploader("Upload a document", type=UPLOAD_TYPES, key=f"{prefix}.upload",
+                              max_upload_size=settings.max_upload_mb)
+    pasted = st.text_area("…or paste text", height=height, key=f"{prefix}.text")
+    try:
+        if upload is not None:
+            return load_bytes(upload.getvalue(), upload.name, config=settings.loader_config())
+        if pasted.strip():
+            return document_from_text(pasted, source="pasted text", config=settings.loader_config())
+    except CondenseError as e:
+        st.error(str(e))
+    return None
+
+
+def budget_ui(prefix: str, *, default_kind: str = "ratio") -> Budget:
+    """Length of the summary: sentences, a ratio of the sentences, or a word ceiling."""
+    c1, c2 = st.columns([1, 2])
+    kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
+                    horizontal=True, key=f"{prefix}.kind")
+    if kind == "sentences":
+        return Budget(sentences=int(c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")))
+    if kind == "ratio":
+        return Budget(ratio=float(c2.slider("Ratio of sentences", 0.05, 1.0, 0.2, 0.05,
+                                            key=f"{prefix}.ratio")))
+    return Budget(words=int(c2.number_input("Words", 10, 10_000, 100, step=10, key=f"{prefix}.words")))
+
+
+def downloads_ui(rows: Sequence[ResultRow], *, prefix: str, stem: str, title: str,
+                 formats: Sequence[str] = ("csv", "jsonl", "md", "docx")) -> None:
+    """One download button per format; downloading does not rerun the page."""
+    columns = st.columns(len(formats))
+    for column, fmt in zip(columns, formats):
+        writer, mime = WRITERS[fmt]
+        # A callable is run only when the button is clicked: no file is built per rerun.
+        kwargs = {"title": title} if fmt in ("md", "docx") else {}
+        data = partial(writer, list(rows), **kwargs)
+        column.download_button(DOWNLOAD_LABELS[fmt], data, file_name=f"{stem}.{fmt}", mime=mime,
+                               key=f"{prefix}.dl.{fmt}", on_click="ignore", icon=":material/download:")
+
+
+def notes_ui(notes: List[str]) -> None:
+    for note in notes:
+        st.info(note)
