@@ -78,11 +78,18 @@ def _jieba():
     return jieba
 
 
-@lru_cache(maxsize=None)
-def _segmenter(lang: str):
-    import pysbd
+_local = threading.local()
 
-    return pysbd.Segmenter(language=lang, clean=False)
+
+def _segmenter(lang: str):
+    """One pySBD segmenter per thread: a Segmenter keeps the text it is working on in
+    its own attributes, so threads sharing one split each other's documents."""
+    cache = _local.__dict__.setdefault("segmenters", {})
+    if lang not in cache:
+        import pysbd
+
+        cache[lang] = pysbd.Segmenter(language=lang, clean=False)
+    return cache[lang]
 
 
 @lru_cache(maxsize=None)

@@ -168,3 +168,15 @@ def test_folder_exported_by_optimum_itself_loads(models, tmp_path):
     settings = dict(num_beams=2, max_new_tokens=8)
     np.testing.assert_array_equal(_ours(tmp_path / "optimum", ids, mask, **settings),
                                   _theirs(ckpt, ids, mask, **settings))
+
+
+def test_one_model_shared_by_threads(models):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, folder = models["t5"]
+    summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=8, num_beams=2))
+    config = summarizer.generation_config(8)
+    expected = [summarizer.generate_texts([t], config)[0] for t in CORPUS]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda t: summarizer.generate_texts([t], config)[0], CORPUS * 2))
+    assert got == expected * 2

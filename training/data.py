@@ -110,12 +110,11 @@ def prepare_pairs(path: Union[str, Path], tokenizer, *, max_source_tokens: int,
         raise TrainingError(f"{path}: no training pairs after deduplication and the split "
                             f"({len(unique)} unique pairs; positions 0 and 1 of every 10 are "
                             "test and validation)", "Give it at least 3 distinct pairs")
-    targets = {p.id: target_text(p) for p in train_pairs + validation_pairs}
-    repaired = sum(targets[p.id] != p.summary.strip() for p in train_pairs + validation_pairs)
+    repaired = sum(target_text(p) != p.summary.strip() for p in train_pairs + validation_pairs)
 
     def encode(ps: Sequence[Pair], sources: Sequence[str]) -> Tuple[List[Example], SplitReport]:
         src, src_len = encode_truncated(tokenizer, sources, max_source_tokens)
-        tgt_texts = [targets[p.id] for p in ps]
+        tgt_texts = [target_text(p) for p in ps]
         tgt, tgt_len = encode_truncated(tokenizer, tgt_texts, max_target_tokens,
                                         drop_first=decoder_start_token_id)
         examples = [Example(p.id, s, t, tt) for p, s, t, tt in zip(ps, src, tgt, tgt_texts)]

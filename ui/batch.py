@@ -134,7 +134,11 @@ def run_tasks(tasks: Sequence[Task], config: BatchConfig) -> Tuple[List[dict], f
     records: List[dict] = []
     start = time.monotonic()
     for task in tasks:
-        records.append(summarize_task(task, config))
+        record = summarize_task(task, config)
+        rid, path = task[0], task[1]
+        if record["error"] and path:  # name the file as the user knows it, not our temp path
+            record["error"] = record["error"].replace(path, rid)
+        records.append(record)
         failed = sum(r["error"] is not None for r in records)
         elapsed = time.monotonic() - start
         bar.progress(len(records) / len(tasks),

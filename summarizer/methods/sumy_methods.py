@@ -82,7 +82,8 @@ class SumyMethod(RankingSummarizer):
         summarizer.stop_words = stopwords(tokenizer.lang)
         for key, value in self.options.items():
             setattr(summarizer, key, value)
-        ratings = sumy_ratings(summarizer, sumy_document(sentences, tokenizer))
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaNs are zeroed by the base
+            ratings = sumy_ratings(summarizer, sumy_document(sentences, tokenizer))
         if not ratings:  # sumy returns early for documents without content words
             return np.zeros(len(sentences))
         assert len(ratings) == len(sentences), (len(ratings), len(sentences))

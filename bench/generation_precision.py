@@ -1,0 +1,131 @@
+"""Which precision should the default generator ship? Perplexity and next-token agreement
+of int8 variants against the fp32 export, on held-out texts (``bench/heldout_texts.py``).
+
+    python bench/generation_precision.py [--fp32 DIR] [--work DIR]
+
+``--fp32``: an fp32 export of the default model (default: made under ``--work`` with
+``python -m export gguf``). Variants, each a copy of that folder whose ``model.onnx`` is
+quantized with onnxruntime's ``quantize_dynamic`` (int8 weights, QInt8):
+
+* ``int8-tensor``: one scale per weight tensor (``python -m export onnx --quantize int8``);
+* ``int8-channel``: one scale per output channel;
+* ``int8-channel-lmhead-fp32`` / ``int8-tensor-lmhead-fp32``: the same with the output
+  projection (``lm_head``) left in fp32.
+
+Measured on every held-out text, teacher-forced (the text's own tokens as the prefix):
+perplexity (exp of the mean negative log-likelihood over all predicted tokens), the share
+of positions whose argmax equals fp32's ("top-1 agreement"), and the mean KL divergence
+from fp32's next-token distribution. Results go to ``--json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.heldout_texts import TEXTS  # noqa: E402
+from generation.default_model import DEFAULT_MODEL  # noqa: E402
+
+VARIANTS = {  # name -> (per_channel, keep lm_head in fp32)
+    "int8-tensor": (False, False),
+    "int8-channel": (True, False),
+    "int8-tensor-lmhead-fp32": (False, True),
+    "int8-channel-lmhead-fp32": (True, True),
+}
+
+
+def make_fp32(work: Path) -> Path:
+    folder = work / "fp32"
+    if not (folder / "model.onnx").is_file():
+        subprocess.run([sys.executable, "-m", "export", "gguf", str(DEFAULT_MODEL.gguf_path()),
+                        "--out", str(folder)], cwd=ROOT, check=True)
+    return folder
+
+
+def make_variant(fp32: Path, out: Path, *, per_channel: bool, keep_lm_head: bool) -> Path:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if (out / "model.onnx").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for f in fp32.iterdir():
+        if f.name != "model.onnx":
+            shutil.copy(f, out / f.name)
+    graph = onnx.load(str(fp32 / "model.onnx"), load_external_data=False).graph
+    exclude = [n.name for n in graph.node if keep_lm_head and "lm_head" in n.name]
+    quantize_dynamic(fp32 / "model.onnx", out / "model.onnx", weight_type=QuantType.QInt8,
+                     per_channel=per_channel, nodes_to_exclude=exclude)
+    return out
+
+
+def score(folder: Path, reference: list | None) -> tuple[dict, list]:
+    """Perplexity and, against ``reference`` log-probs, agreement and KL; returns the
+    per-text log-probs for use as the next call's reference."""
+    from tokenizers import Tokenizer
+
+    from runtime.causal import CausalOnnx
+    from runtime.processors import log_softmax
+    from runtime.session import SessionConfig
+
+    model = CausalOnnx.load(folder, SessionConfig(intra_op_threads=2))
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    nll, agree, kl, n = 0.0, 0, 0.0, 0
+    logps = []
+    start = time.perf_counter()
+    for i, text in enumerate(TEXTS):
+        ids = np.asarray([tok.encode(text, add_special_tokens=False).ids], dtype=np.int64)
+        logp = log_softmax(model.all_logits(ids, np.ones_like(ids))[0, :-1])  # (T-1, V)
+        target = ids[0, 1:]
+        nll -= float(logp[np.arange(len(target)), target].sum())
+        n += len(target)
+        if reference is not None:
+            ref = reference[i]
+            agree += int((logp.argmax(-1) == ref.argmax(-1)).sum())
+            kl += float((np.exp(ref) * (ref - logp)).sum())
+        logps.append(logp)
+    out = {"perplexity": float(np.exp(nll / n)), "tokens": n,
+           "score_s": time.perf_counter() - start,
+           "size_mb": (folder / "model.onnx").stat().st_size / 2**20}
+    if reference is not None:
+        out.update(top1_agreement=agree / n, mean_kl=kl / n)
+    return out, logps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fp32", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "generation" / "work")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "generation" / "precision.json")
+    args = parser.parse_args()
+    fp32 = args.fp32 or make_fp32(args.work)
+    results = {}
+    base, reference = score(fp32, None)
+    results["fp32"] = base
+    print(f"fp32: {base}", flush=True)
+    for name, (per_channel, keep) in VARIANTS.items():
+        t = time.perf_counter()
+        folder = make_variant(fp32, args.work / name, per_channel=per_channel, keep_lm_head=keep)
+        quant_s = time.perf_counter() - t
+        results[name], _ = score(folder, reference)
+        results[name]["quantize_s"] = quant_s
+        print(f"{name}: {results[name]}", flush=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"texts": len(TEXTS), "results": results}, indent=2) + "\n")
+    print(f"{'variant':28} {'ppl':>8} {'top-1 agree':>12} {'mean KL':>9} {'MB':>6}")
+    for name, r in results.items():
+        print(f"{name:28} {r['perplexity']:8.3f} {r.get('top1_agreement', 1.0):12.4f} "
+              f"{r.get('mean_kl', 0.0):9.5f} {r['size_mb']:6.0f}")
+
+
+if __name__ == "__main__":
+    main()

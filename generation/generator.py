@@ -1,0 +1,199 @@
+"""Text generation with an exported causal language model on ONNX Runtime.
+
+    from generation import Generator
+    gen = Generator.load("models/smollm2")            # a `python -m export` folder
+    text = gen.generate("Write a headline about rain.", max_new_tokens=40, seed=1)
+    for piece in gen.stream([{"role": "user", "content": "Hi!"}], temperature=0):
+        print(piece, end="", flush=True)
+
+A prompt is a string (tokenized as is, with the tokenizer's special tokens, as
+transformers' ``tokenizer(prompt)`` does) or a list of chat messages, rendered with the
+model's chat template (``generation/chat.py``) and tokenized without adding any. Decoding
+settings are keyword arguments (``Decoding`` fields); unset ones come from the
+generator's defaults. ``temperature`` 0 is greedy, ``num_beams`` > 1 beam search (via
+``runtime.search.beam_search``; it streams its text only at the end), anything else
+sampling with a ``np.random.Generator`` seeded per call. End tokens come from the
+folder's ``generation_config.json``.
+
+A ``Generator`` holds only read-only things (sessions, tokenizer, template); every call
+keeps its state in local variables, so one instance serves many threads.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from runtime.causal import CausalFolderError, CausalOnnx, context_length
+from runtime.search import beam_search
+from runtime.session import SessionConfig
+
+from .chat import ChatTemplate, Message
+from .decoding import Decoding, sample_steps
+from .errors import GenerationError
+from .streaming import TextStream, stop_index
+
+Prompt = Union[str, Sequence[Message]]
+
+
+class Generator:
+    def __init__(self, model: CausalOnnx, tokenizer, *, chat_template: Optional[ChatTemplate] = None,
+                 defaults: Decoding = Decoding(), context: Optional[int] = None, name: str = "") -> None:
+        """``tokenizer``: a ``tokenizers.Tokenizer`` (padding and truncation off)."""
+        self.model = model
+        self.tokenizer = tokenizer
+        self.chat_template = chat_template
+        self.defaults = defaults
+        self.context = context
+        self.name = name
+        config = model.generation_config
+        self.eos: Tuple[int, ...] = tuple(config.eos_token_id)
+        self.pad: int = config.pad_token_id if config.pad_token_id is not None else (
+            self.eos[0] if self.eos else 0)
+
+    @classmethod
+    def load(cls, path: Union[str, Path], *, device: str = "cpu", threads: int = 0,
+             defaults: Decoding = Decoding()) -> "Generator":
+        from tokenizers import Tokenizer
+
+        path = Path(path)
+        try:
+            model = CausalOnnx.load(path, SessionConfig(device=device, intra_op_threads=threads))
+        except CausalFolderError as e:
+            raise GenerationError(str(e)) from e
+        if not (path / "tokenizer.json").is_file():
+            raise GenerationError(f"{path}: no tokenizer.json. Export the model with "
+                                  "`python -m export onnx MODEL --task causal-lm`, which saves it")
+        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return cls(model, tokenizer, chat_template=ChatTemplate.from_model_dir(path),
+                   defaults=defaults, context=context_length(path), name=path.name)
+
+    @property
+    def notes(self) -> Tuple[str, ...]:
+        return self.model.notes
+
+    # -- prompts -----------------------------------------------------------------------
+    def apply_chat_template(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+        if self.chat_template is None:
+            raise GenerationError(
+                f"{self.name or 'this model'} has no chat template (a base model): pass the "
+                "prompt as plain text instead of messages")
+        return self.chat_template.render(messages, add_generation_prompt=add_generation_prompt)
+
+    def encode(self, prompts: Sequence[Prompt]) -> Tuple[np.ndarray, np.ndarray]:
+        """Left-padded (B, T) ids and attention mask, as transformers pads decoder-only models."""
+        rows: List[List[int]] = []
+        for p in prompts:
+            if isinstance(p, str):
+                rows.append(self.tokenizer.encode(p, add_special_tokens=True).ids)
+            else:  # the template already wrote every special token
+                rows.append(self.tokenizer.encode(self.apply_chat_template(p), add_special_tokens=False).ids)
+        if any(not r for r in rows):
+            raise GenerationError("an empty prompt has no token to continue from: give some text")
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r):] = r
+            mask[i, width - len(r):] = 1
+        return ids, mask
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    # -- generation --------------------------------------------------------------------
+    def settings(self, decoding: Optional[Decoding] = None, **overrides) -> Decoding:
+        """``decoding`` (default: the generator's defaults) with the keyword overrides."""
+        return (decoding or self.defaults).override(**overrides)
+
+    def generate(self, prompt: Prompt, *, decoding: Optional[Decoding] = None, **settings) -> str:
+        """The generated text (prompt not included), cut before the first stop string.
+        Settings: ``max_new_tokens, min_new_tokens, temperature, top_k, top_p,
+        repetition_penalty, no_repeat_ngram_size, num_beams, stop, seed``."""
+        return "".join(self.stream(prompt, decoding=decoding, **settings))
+
+    def stream(self, prompt: Prompt, *, decoding: Optional[Decoding] = None, **settings) -> Iterator[str]:
+        """Pieces of the generated text as tokens arrive; they join to ``generate``'s text.
+        A piece never ends inside a character or inside a possible stop string."""
+        d = self.settings(decoding, **settings)
+        ids, mask = self._prepare([prompt], d)
+        if d.num_beams > 1:
+            text = self._beam_texts(ids, mask, d)[0]
+            if text:
+                yield text
+            return
+        stream = TextStream(self.decode, d.stop)
+        done = np.zeros(1, dtype=bool)
+        steps = sample_steps(self.model, self.model.start(mask), ids, decoding=d, eos=self.eos,
+                             pad=self.pad, rng=np.random.default_rng(d.seed), done=done)
+        for tokens, active in steps:
+            if active[0] and not done[0]:  # an end token is not text
+                piece = stream.push(int(tokens[0]))
+                if piece:
+                    yield piece
+                if stream.stopped:
+                    done[0] = True
+        rest = stream.finish()
+        if rest:
+            yield rest
+
+    def generate_batch(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
+                       **settings) -> List[str]:
+        """One text per prompt, decoded together in one left-padded batch. Greedy and beam
+        results equal one-by-one calls; sampled ones differ (the rows share one random stream)."""
+        d = self.settings(decoding, **settings)
+        if not prompts:
+            return []
+        ids, mask = self._prepare(prompts, d)
+        if d.num_beams > 1:
+            return self._beam_texts(ids, mask, d)
+        streams = [TextStream(self.decode, d.stop) for _ in prompts]
+        done = np.zeros(len(prompts), dtype=bool)
+        steps = sample_steps(self.model, self.model.start(mask), ids, decoding=d, eos=self.eos,
+                             pad=self.pad, rng=np.random.default_rng(d.seed), done=done)
+        for tokens, active in steps:
+            for row in np.flatnonzero(active & ~done):
+                streams[row].push(int(tokens[row]))
+                done[row] |= streams[row].stopped
+        return [s.text for s in streams]
+
+    def generate_ids(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
+                     **settings) -> np.ndarray:
+        """Token ids (B, T) as transformers' ``generate`` returns them: the left-padded
+        prompts, then the new tokens, finished rows padded. Stop strings do not apply."""
+        d = self.settings(decoding, **settings)
+        ids, mask = self._prepare(prompts, d)
+        if d.num_beams > 1:
+            config = d.search_config(self.model.generation_config, pad=self.pad)
+            return beam_search(self.model, self.model.start(mask, repeat=d.num_beams), ids, config).sequences
+        done = np.zeros(len(prompts), dtype=bool)
+        steps = sample_steps(self.model, self.model.start(mask), ids, decoding=d, eos=self.eos,
+                             pad=self.pad, rng=np.random.default_rng(d.seed), done=done)
+        new = [tokens for tokens, _ in steps]
+        return np.concatenate([ids] + [t[:, None] for t in new], axis=1)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _prepare(self, prompts: Sequence[Prompt], d: Decoding) -> Tuple[np.ndarray, np.ndarray]:
+        ids, mask = self.encode(prompts)
+        if self.context and ids.shape[1] + d.max_new_tokens > self.context:
+            raise GenerationError(
+                f"the prompt ({ids.shape[1]} tokens) plus max_new_tokens ({d.max_new_tokens}) is "
+                f"longer than the model's context of {self.context} tokens: shorten the prompt "
+                "or lower max_new_tokens")
+        return ids, mask
+
+    def _beam_texts(self, ids: np.ndarray, mask: np.ndarray, d: Decoding) -> List[str]:
+        config = d.search_config(self.model.generation_config, pad=self.pad)
+        state = self.model.start(mask, repeat=d.num_beams)
+        sequences = beam_search(self.model, state, ids, config).sequences[:, ids.shape[1]:]
+        texts = []
+        for row in sequences.tolist():
+            end = next((i for i, t in enumerate(row) if t in self.eos), len(row))
+            text = self.decode(row[:end])  # what follows the end token is padding
+            cut = stop_index(text, d.stop)
+            texts.append(text if cut < 0 else text[:cut])
+        return texts
+
