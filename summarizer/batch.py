@@ -19,12 +19,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
 
 from .errors import CondenseError, DocumentError
 from .loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
 from .registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
 from .types import DEFAULT_BUDGET, Budget
+
+if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive batches
+    from .abstractive import AbstractiveConfig
 
 FIELDS = ("id", "summary", "method", "error")
 
@@ -37,7 +40,7 @@ class BatchConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     loader: LoaderConfig = LoaderConfig()
     progress: bool = True
-    abstractive: Optional[object] = None  # AbstractiveConfig for method "abstractive"
+    abstractive: Optional["AbstractiveConfig"] = None  # for method "abstractive"
 
 
 @dataclass(frozen=True)

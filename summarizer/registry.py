@@ -1,7 +1,7 @@
 """Method names -> summarizers, and the one-call API ``summarize``."""
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Union
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Union
 
 from .base import Summarizer
 from .errors import UnknownMethodError
@@ -10,6 +10,9 @@ from .methods.pacsum import PacSum
 from .methods.sumy_methods import KLSum, LexRank, LSA, Luhn, SumBasic, SumyTextRank
 from .methods.textrank import TextRank
 from .types import DEFAULT_BUDGET, Budget, Document, Summary
+
+if TYPE_CHECKING:
+    from .abstractive import AbstractiveConfig
 
 # Chosen by ROUGE on the BBC validation split; see README "Choosing the default".
 DEFAULT_METHOD = "textrank"
@@ -31,7 +34,7 @@ ABSTRACTIVE = "abstractive"
 METHODS = (*EXTRACTIVE_METHODS, ABSTRACTIVE)
 
 
-def get_summarizer(name: str, *, abstractive=None) -> Summarizer:
+def get_summarizer(name: str, *, abstractive: Optional["AbstractiveConfig"] = None) -> Summarizer:
     """A summarizer by name; ``abstractive`` (an ``AbstractiveConfig``) is required for
     the abstractive method and names the exported model folder."""
     if name == ABSTRACTIVE:
@@ -55,7 +58,7 @@ def summarize(
     method: str = DEFAULT_METHOD,
     budget: Budget = DEFAULT_BUDGET,
     lang: Optional[str] = None,
-    abstractive=None,
+    abstractive: Optional["AbstractiveConfig"] = None,
 ) -> Summary:
     """Summarize a Document, or a plain string (cleaned, language detected unless given)."""
     if isinstance(document, str):
