@@ -35,11 +35,14 @@ sys.path.insert(0, str(ROOT))
 from bench.heldout_texts import TEXTS  # noqa: E402
 from generation.default_model import DEFAULT_MODEL  # noqa: E402
 
-VARIANTS = {  # name -> (per_channel, keep lm_head in fp32)
-    "int8-tensor": (False, False),
-    "int8-channel": (True, False),
-    "int8-tensor-lmhead-fp32": (False, True),
-    "int8-channel-lmhead-fp32": (True, True),
+VARIANTS = {  # name -> how: dynamic int8 (per_channel, keep lm_head fp32, op types) or weight-only
+    "int8-tensor": dict(per_channel=False),
+    "int8-channel": dict(per_channel=True),
+    "int8-tensor-lmhead-fp32": dict(per_channel=False, keep_lm_head=True),
+    "int8-channel-lmhead-fp32": dict(per_channel=True, keep_lm_head=True),
+    "int8-channel-matmul-only": dict(per_channel=True, ops=("MatMul",)),
+    "int8-weight-only": dict(weight_only=True),
+    "int8-weight-only-acc4": dict(weight_only=True, accuracy_level=4),
 }
 
 
@@ -51,7 +54,9 @@ def make_fp32(work: Path) -> Path:
     return folder
 
 
-def make_variant(fp32: Path, out: Path, *, per_channel: bool, keep_lm_head: bool) -> Path:
+def make_variant(fp32: Path, out: Path, *, per_channel: bool = False, keep_lm_head: bool = False,
+                 ops: tuple | None = None, weight_only: bool = False,
+                 accuracy_level: int | None = None) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -61,10 +66,20 @@ def make_variant(fp32: Path, out: Path, *, per_channel: bool, keep_lm_head: bool
     for f in fp32.iterdir():
         if f.name != "model.onnx":
             shutil.copy(f, out / f.name)
+    if weight_only:  # int8 weights in blocks of 32 (MatMulNBits); accuracy_level 4: int8
+        # compute with activations quantized per block, else fp32 compute
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        q = MatMulNBitsQuantizer(onnx.load(str(fp32 / "model.onnx")), bits=8, block_size=32,
+                                 is_symmetric=True, accuracy_level=accuracy_level)
+        q.process()
+        q.model.save_model_to_file(str(out / "model.onnx"), use_external_data_format=False)
+        return out
     graph = onnx.load(str(fp32 / "model.onnx"), load_external_data=False).graph
     exclude = [n.name for n in graph.node if keep_lm_head and "lm_head" in n.name]
     quantize_dynamic(fp32 / "model.onnx", out / "model.onnx", weight_type=QuantType.QInt8,
-                     per_channel=per_channel, nodes_to_exclude=exclude)
+                     per_channel=per_channel, nodes_to_exclude=exclude,
+                     op_types_to_quantize=list(ops) if ops else None)
     return out
 
 
@@ -112,9 +127,9 @@ def main() -> None:
     base, reference = score(fp32, None)
     results["fp32"] = base
     print(f"fp32: {base}", flush=True)
-    for name, (per_channel, keep) in VARIANTS.items():
+    for name, how in VARIANTS.items():
         t = time.perf_counter()
-        folder = make_variant(fp32, args.work / name, per_channel=per_channel, keep_lm_head=keep)
+        folder = make_variant(fp32, args.work / name, **how)
         quant_s = time.perf_counter() - t
         results[name], _ = score(folder, reference)
         results[name]["quantize_s"] = quant_s

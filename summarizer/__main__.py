@@ -2,7 +2,8 @@
 
     python -m summarizer summarize FILE [--method M] [--sentences N | --ratio R | --words W]
                                         [--lang auto|en|zh] [--format text|json]
-    python -m summarizer batch INPUT --out OUT [--method M] [length flags]
+    python -m summarizer batch INPUT --out OUT [--method M] [length flags] [--workers N]
+                                     [--engine local|ray] [--ray-address ADDR]
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
 
@@ -97,6 +98,8 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchConfig, run_batch
 
+    if args.ray_address and args.engine != "ray":
+        raise CondenseError("--ray-address needs --engine ray")
     config = BatchConfig(
         method=args.method, budget=_budget(args), lang=_lang(args),
         loader=_loader_config(args), progress=not args.no_progress,
@@ -104,7 +107,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         **({"workers": args.workers} if args.workers else
            {"workers": 1} if args.method == "abstractive" else {}),
     )
-    stats = run_batch(args.input, args.out, config)
+    if args.engine == "ray":
+        from .ray_engine import RayConfig, run_batch_ray
+
+        ray_config = RayConfig(address=args.ray_address, workers=args.workers)
+        stats = run_batch_ray(args.input, args.out, config, ray_config)
+    else:
+        stats = run_batch(args.input, args.out, config)
     print(
         f"{stats.total} documents: {stats.summarized} summarized, {stats.failed} failed, "
         f"{stats.skipped} already done -> {args.out}",
@@ -148,10 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_summarize)
 
     b = sub.add_parser("batch", help="summarize a folder or a JSONL file of articles")
-    b.add_argument("input", help='folder (recursive) or .jsonl of {"id", "article"}')
-    b.add_argument("--out", required=True, help="results .jsonl or .csv")
+    b.add_argument("input", help='folder (recursive), or .jsonl/.parquet of {"id", "article"}')
+    b.add_argument("--out", required=True, help="results .jsonl, .csv or .parquet")
     b.add_argument("--method", default=DEFAULT_METHOD, choices=methods)
-    b.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    b.add_argument("--workers", type=int, default=None,
+                   help="processes, or Ray actors (default: all cores, or all of the Ray cluster's)")
+    b.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local processes, or Ray Data (pip install -r requirements-ray.txt)")
+    b.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (auto, HOST:6379); default: start a local instance")
     b.add_argument("--no-progress", action="store_true")
     _add_budget(b)
     _add_model(b)

@@ -43,7 +43,8 @@ class ArchiveLimits:
     max_ratio: float = 100.0  # uncompressed / compressed size of one entry
 
     def __post_init__(self) -> None:
-        if min(self.max_files, self.max_file_bytes, self.max_total_bytes) < 1 or self.max_ratio <= 1:
+        sizes = (self.max_files, self.max_file_bytes, self.max_total_bytes)
+        if min(sizes) < 1 or self.max_ratio <= 1:
             raise ValueError(f"archive limits must be positive (ratio > 1), got {self}")
 
 
@@ -205,7 +206,8 @@ def _plan(infos: List[zipfile.ZipInfo], limits: ArchiveLimits):
                                f"(over {limits.max_ratio:g}); it looks like a zip bomb")
         declared += info.file_size
         if declared > limits.max_total_bytes:
-            raise ArchiveError(f"refused the archive: it unpacks to over {limits.max_total_bytes:,} "
+            raise ArchiveError("refused the archive: it unpacks to over "
+                               f"{limits.max_total_bytes:,} "
                                "bytes. Split it, or upload fewer files")
         plan.append((info, rel))
     return plan, skipped

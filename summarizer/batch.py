@@ -1,4 +1,4 @@
-"""Summarize a folder of files or a JSONL of articles, crash-safe and resumable.
+"""Summarize a folder of files, a JSONL or a Parquet file of articles, crash-safe and resumable.
 
 Every finished document is appended, one JSON line each and flushed at once, to a
 journal beside the output (``.<OUT name>.journal``). A run killed at any point loses at
@@ -7,6 +7,9 @@ finished OUT, if there is one), skips the documents already summarized and retri
 ones that failed. Only when every document has a record is OUT written, to a temporary
 file that is then renamed over OUT, so OUT is either the old complete file or the new
 complete file, never half of one.
+
+The per-document work (``task_record``) and the journal (``Journal``) are shared with the
+Ray engine (``summarizer.ray_engine``), so both engines give the same records.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from .base import Summarizer
 from .errors import CondenseError, DocumentError
 from .loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
 from .registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
@@ -30,6 +34,7 @@ if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive
     from .abstractive import AbstractiveConfig
 
 FIELDS = ("id", "summary", "method", "error")
+OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,17 @@ def iter_tasks(source: Path) -> Iterator[Task]:
                 continue
             yield rid, str(path), None, None
         return
+    if source.suffix == ".parquet" and source.is_file():
+        import pyarrow.parquet as pq
+
+        ids = parquet_ids(source)
+        articles = pq.read_table(source, columns=["article"]).column("article").to_pylist()
+        yield from (article_task(source, rid, a) for rid, a in zip(ids, articles))
+        return
     if source.suffix != ".jsonl" or not source.is_file():
         raise DocumentError(
-            str(source), "batch input must be a folder or a .jsonl file",
-            'Give a folder of documents or a JSONL file of {"id", "article"} records',
+            str(source), "batch input must be a folder or a .jsonl or .parquet file",
+            'Give a folder of documents or a JSONL (or Parquet) file of {"id", "article"} records',
         )
     with source.open(encoding="utf-8", errors="replace") as f:
         for n, line in enumerate(f, 1):
@@ -86,15 +98,51 @@ def iter_tasks(source: Path) -> Iterator[Task]:
                 yield f"line-{n}", None, None, f"{source}: line {n} is not a JSON object. Write {{\"id\", \"article\"}}"
                 continue
             rid = str(rec.get("id") if rec.get("id") is not None else f"line-{n}")
-            article = rec.get("article")
-            if not isinstance(article, str):
-                yield rid, None, None, f"{source}: record {rid!r} has no 'article' text. Add an \"article\" field"
-                continue
-            yield rid, None, article, None
+            yield article_task(source, rid, rec.get("article"))
 
 
-def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
-    (rid, path, text, error), config = args
+def article_task(source: Path, rid: str, article: object) -> Task:
+    """The task of one JSONL record or Parquet row: its article, or why it has none."""
+    if not isinstance(article, str):
+        return rid, None, None, f"{source}: record {rid!r} has no 'article' text. Add an \"article\" field"
+    return rid, None, article, None
+
+
+def parquet_ids(source: Path) -> List[str]:
+    """The ``id`` column of a Parquet input as strings, in row order (reads no articles).
+    Raises when a column is missing or an id is null: a row needs an id to be resumed."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(source).names
+    missing = [c for c in ("id", "article") if c not in names]
+    if missing:
+        raise DocumentError(str(source), f"no {', '.join(map(repr, missing))} column (has {names})",
+                            "Write a table with an 'id' and an 'article' column")
+    ids = pq.read_table(source, columns=["id"]).column("id").to_pylist()
+    nulls = [n for n, i in enumerate(ids, 1) if i is None]
+    if nulls:
+        raise DocumentError(str(source), f"rows {nulls[:5]} have no id", "Give every row an id")
+    return [str(i) for i in ids]
+
+
+def check_unique(source: Path, ids: Sequence[str]) -> None:
+    dupes = sorted(i for i, c in Counter(ids).items() if c > 1)
+    if dupes:
+        raise DocumentError(str(source), f"duplicate ids {dupes[:5]}", "Give every record a unique id")
+
+
+def check_output(out: Path) -> None:
+    if out.suffix not in OUTPUT_SUFFIXES:
+        raise DocumentError(str(out), "the output must end in .jsonl, .csv or .parquet",
+                            "Choose --out results.jsonl, results.csv or results.parquet")
+
+
+def task_record(task: Task, config: BatchConfig, *,
+                summarizer: Optional[Summarizer] = None) -> Dict[str, Optional[str]]:
+    """One document's record. Never raises for a bad document: its ``error`` says why.
+    ``summarizer``: one built already (an engine's worker builds it once); default:
+    built here from ``config``."""
+    rid, path, text, error = task
     record: Dict[str, Optional[str]] = {"id": rid, "summary": None, "method": config.method, "error": error}
     if error is not None:
         return record
@@ -103,13 +151,18 @@ def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
             doc = load_document(path, config=config.loader, lang=config.lang)
         else:
             doc = document_from_text(text or "", source=rid, lang=config.lang, config=config.loader)
-        summarizer = get_summarizer(config.method, abstractive=config.abstractive)
+        if summarizer is None:
+            summarizer = get_summarizer(config.method, abstractive=config.abstractive)
         record["summary"] = summarizer(doc, config.budget).text
     except CondenseError as e:
         record["error"] = str(e)
     except Exception as e:  # one bad document must never stop the batch
         record["error"] = f"{rid}: unexpected {type(e).__name__}: {e}. Please report this file"
     return record
+
+
+def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
+    return task_record(*args)  # one picklable argument, for Pool.imap_unordered
 
 
 def tasks_for_files(folder: Path, paths: List[Path]) -> List[Task]:
@@ -124,7 +177,7 @@ def tasks_for_files(folder: Path, paths: List[Path]) -> List[Task]:
 def summarize_task(task: Task, config: BatchConfig) -> Dict[str, Optional[str]]:
     """One document's record, summarized in this process (what run_batch does per
     document), for callers that report progress themselves, such as the app."""
-    return _work((task, config))
+    return task_record(task, config)
 
 
 def journal_path(out: Path) -> Path:
@@ -132,11 +185,15 @@ def journal_path(out: Path) -> Path:
 
 
 def read_records(path: Path) -> Dict[str, dict]:
-    """Records of a finished OUT (.jsonl or .csv) or a journal, by id; later lines win.
-    A torn last line (the writer was killed mid-write) is ignored."""
+    """Records of a finished OUT (.jsonl, .csv or .parquet) or a journal, by id; later
+    lines win. A torn last line (the writer was killed mid-write) is ignored."""
     if not path.is_file():
         return {}
     out: Dict[str, dict] = {}
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return {str(r["id"]): r for r in pq.read_table(path).to_pylist()}
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
             for rec in csv.DictReader(f):
@@ -167,67 +224,112 @@ def _open_journal(path: Path):
     return path.open("a", encoding="utf-8")
 
 
-def write_atomic(out: Path, records: List[dict]) -> None:
+def _encode(out: Path, records: List[dict]) -> bytes:
+    rows = [{k: r.get(k) for k in FIELDS} for r in records]
+    if out.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pa.schema([(k, pa.string()) for k in FIELDS])
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink)
+        return sink.getvalue().to_pybytes()
     buf = io.StringIO()
     if out.suffix == ".csv":
         w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
         w.writeheader()
-        for r in records:
-            w.writerow({k: r.get(k) for k in FIELDS})
+        w.writerows(rows)
     else:
-        for r in records:
-            buf.write(json.dumps({k: r.get(k) for k in FIELDS}, ensure_ascii=False) + "\n")
+        for r in rows:
+            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def write_atomic(out: Path, records: List[dict]) -> None:
+    data = _encode(out, records)
     for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a run killed mid-write
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8", newline="") as f:
-        f.write(buf.getvalue())
+    with tmp.open("wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, out)
 
 
+class Journal:
+    """The records of one OUT: those of earlier runs (a finished OUT, then its journal), and
+    each new one, appended and flushed as it completes. ``finish`` writes OUT atomically.
+
+        journal = Journal(out, method)
+        todo = [t for t in tasks if t[0] not in journal.finished]
+        with journal:
+            for rec in records: journal.keep(rec)
+        journal.finish(ids)
+    """
+
+    def __init__(self, out: Path, method: str) -> None:
+        self.out, self.path = out, journal_path(out)
+        self.done: Dict[str, dict] = {**read_records(out), **read_records(self.path)}
+        self.finished = {i for i, r in self.done.items()
+                         if r.get("error") is None and r.get("method") == method}
+        self.failed = 0
+        self._log = None
+
+    def __enter__(self) -> "Journal":
+        self._log = _open_journal(self.path)
+        return self
+
+    def keep(self, rec: dict) -> None:
+        self.failed += rec["error"] is not None
+        self._log.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self._log.flush()  # survives SIGKILL of this process; fsync happens at the end
+        self.done[rec["id"]] = rec
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.fsync(self._log.fileno())
+        self._log.close()
+
+    def finish(self, ids: Sequence[str]) -> None:
+        """Write OUT with one record per id, in this order, and drop the journal."""
+        write_atomic(self.out, [self.done[i] for i in ids])
+        self.path.unlink(missing_ok=True)
+
+
+def check_method(config: BatchConfig) -> None:
+    """Fail before any work on an unknown method or an abstractive run without a model."""
+    if config.method not in METHODS or (config.method == ABSTRACTIVE and config.abstractive is None):
+        get_summarizer(config.method, abstractive=config.abstractive)
+
+
 def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchConfig()) -> BatchStats:
     source, out = Path(source), Path(out)
-    if out.suffix not in (".jsonl", ".csv"):
-        raise DocumentError(str(out), "the output must end in .jsonl or .csv", "Choose --out results.jsonl or results.csv")
-    if config.method not in METHODS:  # fail before any work
-        get_summarizer(config.method)
+    check_output(out)
+    check_method(config)
     if config.method == ABSTRACTIVE:
         get_summarizer(config.method, abstractive=config.abstractive)  # model loads here
     tasks = list(iter_tasks(source))
     ids = [t[0] for t in tasks]
-    dupes = sorted(i for i, c in Counter(ids).items() if c > 1)
-    if dupes:
-        raise DocumentError(str(source), f"duplicate ids {dupes[:5]}", "Give every record a unique id")
-    journal = journal_path(out)
-    done = {**read_records(out), **read_records(journal)}
-    finished = {i for i, r in done.items() if r.get("error") is None and r.get("method") == config.method}
-    todo = [t for t in tasks if t[0] not in finished]
-    failed = 0
+    check_unique(source, ids)
+    journal = Journal(out, config.method)
+    todo = [t for t in tasks if t[0] not in journal.finished]
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="summarizing", unit="doc", file=sys.stderr,
                disable=not config.progress, dynamic_ncols=True)
-    with _open_journal(journal) as log:
-        def keep(rec):
-            nonlocal failed
-            failed += rec["error"] is not None
-            log.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            log.flush()  # survives SIGKILL of this process; fsync happens at the end
-            done[rec["id"]] = rec
-            bar.update(1)
-
+    with journal:
         jobs = [(t, config) for t in todo]
         if config.workers > 1 and len(jobs) > 1:
             with get_context("spawn").Pool(config.workers) as pool:
-                for rec in pool.imap_unordered(_work, jobs, chunksize=4):
-                    keep(rec)
+                records = pool.imap_unordered(_work, jobs, chunksize=4)
+                for rec in records:
+                    journal.keep(rec)
+                    bar.update(1)
         else:
             for job in jobs:
-                keep(_work(job))
-        os.fsync(log.fileno())
+                journal.keep(_work(job))
+                bar.update(1)
     bar.close()
-    write_atomic(out, [done[i] for i in ids])
-    journal.unlink(missing_ok=True)
-    return BatchStats(len(tasks), len(tasks) - len(todo), len(todo) - failed, failed)
+    journal.finish(ids)
+    return BatchStats(len(tasks), len(tasks) - len(todo), len(todo) - journal.failed, journal.failed)

@@ -15,7 +15,8 @@ from typing import Dict, FrozenSet, List, Mapping, Sequence, Tuple
 from .rouge import ROUGE_TYPES, make_scorer, score_pair
 
 # A CJK ideograph alone, or a run of letters/digits of any script (as in rouge.py).
-_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
 Span = Tuple[int, int]
 
 
@@ -43,7 +44,7 @@ def shared_spans(summaries: Mapping[str, str], *, stop: FrozenSet[str] = frozens
     vocab = {name: {t for t, _ in toks} for name, toks in tokens.items()}
     out: Dict[str, List[Span]] = {}
     for name, toks in tokens.items():
-        others = set().union(*(v for n, v in vocab.items() if n != name)) if len(vocab) > 1 else set()
+        others = set().union(*(v for n, v in vocab.items() if n != name))
         out[name] = [span for t, span in toks if t in others]
     return out
 
@@ -57,8 +58,8 @@ def rouge_matrix(summaries: Mapping[str, str], *, rouge_type: str = "rouge1") ->
     values = [[100.0 if i == j else 0.0 for j in range(len(names))] for i in range(len(names))]
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            f = score_pair(summaries[names[j]], summaries[names[i]], scorer=scorer)[rouge_type].fmeasure
-            values[i][j] = values[j][i] = f
+            scores = score_pair(summaries[names[j]], summaries[names[i]], scorer=scorer)
+            values[i][j] = values[j][i] = scores[rouge_type].fmeasure
     return RougeMatrix(names, rouge_type, tuple(tuple(r) for r in values))
 
 

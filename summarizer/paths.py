@@ -36,7 +36,8 @@ def resolve_under(root: PathLike, name: PathLike) -> Path:
     base = base.resolve(strict=True)
     text = str(name).strip()
     if Path(text).is_absolute():
-        raise OutsideRootError(f"{name}: give a path relative to the batch root, not an absolute one")
+        raise OutsideRootError(f"{name}: give a path relative to the batch root, "
+                               "not an absolute one")
     target = (base / text).resolve(strict=False)
     if not is_within(target, base):
         raise OutsideRootError(f"{name}: resolves outside the batch root {base}. "

@@ -6,10 +6,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 INFERENCE = ("summarizer", "generation", "runtime")
-FORBIDDEN = ("torch", "transformers", "streamlit", "optimum")
+FORBIDDEN = ("torch", "transformers", "streamlit", "optimum", "training")
 
 
-def test_inference_packages_import_no_torch_transformers_or_streamlit():
+def test_inference_packages_import_no_torch_transformers_streamlit_or_training():
     modules = sorted(
         ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for pkg in INFERENCE for p in (ROOT / pkg).rglob("*.py") if p.name != "__main__.py"
@@ -27,7 +27,7 @@ def test_inference_packages_import_no_torch_transformers_or_streamlit():
 
 
 def test_no_package_imports_app_and_no_pickle():
-    for pkg in ("summarizer", "generation", "runtime", "export"):
+    for pkg in ("summarizer", "generation", "runtime", "export", "training"):
         for path in (ROOT / pkg).rglob("*.py"):
             tree = ast.parse(path.read_text(), str(path))
             for node in ast.walk(tree):
@@ -38,3 +38,17 @@ def test_no_package_imports_app_and_no_pickle():
                     names = [node.module]
                 for name in names:
                     assert name.split(".")[0] not in ("app", "pickle"), f"{path} imports {name}"
+
+
+def test_only_the_app_shell_and_ui_import_streamlit():
+    for pkg in ("summarizer", "generation", "runtime", "export", "training"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            tree = ast.parse(path.read_text(), str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                assert all(n.split(".")[0] != "streamlit" for n in names), f"{path} imports streamlit"

@@ -138,7 +138,7 @@ def test_killed_batch_resumes_with_every_record_once(tmp_path, kill_after):
 def test_bad_output_suffix_and_input(tmp_path):
     from summarizer.errors import DocumentError
 
-    with pytest.raises(DocumentError, match="must end in .jsonl or .csv"):
+    with pytest.raises(DocumentError, match="must end in .jsonl, .csv or .parquet"):
         run_batch(tmp_path, tmp_path / "out.txt", CONFIG)
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(DocumentError, match="folder or a .jsonl"):

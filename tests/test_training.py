@@ -3,7 +3,6 @@ gradient accumulation, clipping, identical resumption, LoRA merging, data prepar
 and short end-to-end runs that export and summarize through the ONNX runtime."""
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,14 +12,42 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokeni
 from summarizer.datasets import deduplicate, load_pairs, split
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_seq2seq, special_ids
 from training import (
-    Batch, ConfigError, EpochBatches, LoraConfig, LoRALinear, TrainConfig, Trainer, apply_lora,
-    configure_optimizer, decay_split, get_lr, load_config, merge_lora,
+    Batch,
+    ConfigError,
+    EpochBatches,
+    LoraConfig,
+    LoRALinear,
+    TrainConfig,
+    Trainer,
+    apply_lora,
+    configure_optimizer,
+    decay_split,
+    get_lr,
+    load_config,
+    merge_lora,
 )
-from training.data import Example, encode_truncated, pack_blocks, prepare_corpus, prepare_pairs, target_text
+from training.data import (
+    Example,
+    encode_truncated,
+    pack_blocks,
+    prepare_corpus,
+    prepare_pairs,
+    target_text,
+)
 from training.loader import fixed_batches
 from training.seq2seq import collate_pairs, seq2seq_loss
 
 BART = special_ids("bart")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and on a shared 2-core machine two OpenMP
+    threads that wait for each other make a step 50x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +294,7 @@ def test_lora_merge_matches_the_adapter(bart_dir):
         inputs = {k: v for k, v in batch.items() if k != "labels"}
         assert torch.equal(model(**inputs).logits, base_logits)  # B = 0: starts at the base model
         g = torch.Generator().manual_seed(0)
-        for n, m in model.named_modules():
+        for m in model.modules():
             if isinstance(m, LoRALinear):
                 m.lora_B.copy_(torch.randn(m.lora_B.shape, generator=g) * 0.5)
         adapted = model(**inputs).logits
@@ -398,7 +425,7 @@ def test_seq2seq_end_to_end_cli_export_and_summarize(bart_dir, tmp_path, capsys)
 
     text = " ".join(CORPUS[:2])
     summary = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(out / "onnx"), max_new_tokens=12,
-                                                      num_beams=1))(Document(text, "en"), Budget(ratio=0.2))
+                                                      num_beams=1, threads=1))(Document(text, "en"), Budget(ratio=0.2))
     model = AutoModelForSeq2SeqLM.from_pretrained(out / "model").eval()
     tok = AutoTokenizer.from_pretrained(out / "model")
     with torch.no_grad():
@@ -410,8 +437,8 @@ def test_seq2seq_end_to_end_cli_export_and_summarize(bart_dir, tmp_path, capsys)
 
 
 def test_causal_lm_with_lora_merges_and_exports(tmp_path):
-    from training import train_causal_lm
     from export import ExportConfig
+    from training import train_causal_lm
 
     base = make_tiny_causal("llama", tmp_path / "llama")
     corpus = tmp_path / "corpus.jsonl"

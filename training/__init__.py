@@ -16,6 +16,7 @@ Pieces, one concept per module: ``config`` (TrainConfig, LoraConfig), ``schedule
 This package may import torch and transformers; summarizer/, runtime/ and generation/
 never import it.
 """
+from .causal import train_causal_lm
 from .config import LoraConfig, TrainConfig, load_config
 from .errors import ConfigError, TrainingError
 from .loader import Batch, EpochBatches
@@ -23,13 +24,30 @@ from .lora import LoRALinear, apply_lora, merge_lora
 from .optim import configure_optimizer, decay_split
 from .run import RunResult, Task, run
 from .schedule import get_lr
+from .seq2seq import MINILM2MINILM, train_seq2seq
 from .trainer import StepStats, Trainer, TrainResult
-from .causal import train_causal_lm  # noqa: E402  (after run: it builds on it)
-from .seq2seq import MINILM2MINILM, train_seq2seq  # noqa: E402
 
 __all__ = [
-    "Batch", "ConfigError", "EpochBatches", "LoRALinear", "LoraConfig", "MINILM2MINILM",
-    "RunResult", "StepStats", "Task", "TrainConfig", "TrainResult", "Trainer", "TrainingError",
-    "apply_lora", "configure_optimizer", "decay_split", "get_lr", "load_config", "merge_lora",
-    "run", "train_causal_lm", "train_seq2seq",
+    "MINILM2MINILM",
+    "Batch",
+    "ConfigError",
+    "EpochBatches",
+    "LoRALinear",
+    "LoraConfig",
+    "RunResult",
+    "StepStats",
+    "Task",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "TrainingError",
+    "apply_lora",
+    "configure_optimizer",
+    "decay_split",
+    "get_lr",
+    "load_config",
+    "merge_lora",
+    "run",
+    "train_causal_lm",
+    "train_seq2seq",
 ]

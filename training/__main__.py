@@ -77,7 +77,7 @@ def _add_settings(parser: argparse.ArgumentParser) -> None:
                 group.add_argument(flag, dest=dest, type=_flag_type(hints[f.name]),
                                    default=argparse.SUPPRESS, metavar=f.name.upper(), help=helptext)
     group.add_argument("--lora", dest="lora_on", action="store_true", default=argparse.SUPPRESS,
-                       help="train low-rank adapters (default rank and alpha) instead of all weights")
+                       help="train low-rank adapters (default rank, alpha) instead of all weights")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,13 +110,16 @@ def _parser() -> argparse.ArgumentParser:
 def _config(args: argparse.Namespace) -> TrainConfig:
     """Defaults < --config file < flags."""
     given = vars(args)
-    overrides: Dict[str, Any] = {f.name: given[f.name] for f in fields(TrainConfig) if f.name in given}
+    overrides: Dict[str, Any] = {f.name: given[f.name] for f in fields(TrainConfig)
+                                 if f.name in given}
     if "out" in given:
         overrides["out"] = str(given["out"])
-    lora = {f.name: given[f"lora_{f.name}"] for f in fields(LoraConfig) if f"lora_{f.name}" in given}
+    lora = {f.name: given[f"lora_{f.name}"] for f in fields(LoraConfig)
+            if f"lora_{f.name}" in given}
     base = load_config(args.config)
     if lora or "lora_on" in given:
-        start = {} if base.lora is None else {f.name: getattr(base.lora, f.name) for f in fields(LoraConfig)}
+        start = {} if base.lora is None else {
+            f.name: getattr(base.lora, f.name) for f in fields(LoraConfig)}
         overrides["lora"] = {**start, **lora}
     return load_config(args.config, overrides=overrides)
 
@@ -152,14 +155,16 @@ def _run(args: argparse.Namespace, config: TrainConfig) -> int:
         return 0
     export = None if args.no_export else ExportConfig(quantize=args.quantize)
     if args.command == "seq2seq":
-        result = train_seq2seq(args.base, args.data, config.out, config, resume=args.resume, export=export)
+        result = train_seq2seq(args.base, args.data, config.out, config, resume=args.resume,
+                               export=export)
     else:
         result = train_causal_lm(args.base, args.corpus, config.out, config, resume=args.resume,
                                  export=export)
     t = result.train
-    best = "last weights (nothing measured)" if t.best_value is None else f"{t.best_metric} {t.best_value:.4f}"
-    log.info("%d steps%s; best: step %s, %s", t.steps, " (stopped early)" if t.stopped_early else "",
-             t.best_step, best)
+    best = ("last weights (nothing measured)" if t.best_value is None
+            else f"{t.best_metric} {t.best_value:.4f}")
+    log.info("%d steps%s; best: step %s, %s", t.steps,
+             " (stopped early)" if t.stopped_early else "", t.best_step, best)
     log.info("metrics %s, curves %s, model %s", t.metrics_path, t.curve_path, result.model_dir)
     if result.onnx_dir is not None and args.command == "seq2seq":
         log.info("exported to %s; summarize with:\n  python -m summarizer summarize FILE "

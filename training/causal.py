@@ -53,7 +53,8 @@ def causal_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tens
 
 def causal_lm_task(base: str, corpus: str | Path, config: TrainConfig) -> Tuple[Task, CorpusData]:
     model, tokenizer = load_causal(base)
-    limit = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    limit = (getattr(model.config, "max_position_embeddings", None)
+             or getattr(model.config, "n_positions", None))
     if limit is not None and config.max_source_tokens > limit:
         raise TrainingError(f"the block size (max_source_tokens) {config.max_source_tokens} is "
                             f"over {base}'s {limit} positions", f"Set it to at most {limit}")
@@ -61,7 +62,8 @@ def causal_lm_task(base: str, corpus: str | Path, config: TrainConfig) -> Tuple[
     if eos is None:
         raise TrainingError(f"{base}'s tokenizer has no end-of-text token",
                             "Set eos_token in its tokenizer_config.json")
-    prepared = prepare_corpus(corpus, tokenizer, block_size=config.max_source_tokens, eos_token_id=eos)
+    prepared = prepare_corpus(corpus, tokenizer, block_size=config.max_source_tokens,
+                              eos_token_id=eos)
     task = Task(kind="causal-lm", model=model, tokenizer=tokenizer, train=prepared.train,
                 validation=prepared.validation, collate=collate_blocks, loss_fn=causal_loss,
                 data_report=prepared.report.to_json())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
@@ -158,7 +158,8 @@ def load_config(path: Union[str, Path, None] = None, *,
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: cannot be parsed ({e})", "Fix its syntax") from e
         if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be a table/object", "Write key = value pairs")
+            raise ConfigError(f"{path}: the top level must be a table/object",
+                              "Write key = value pairs")
     data.update(overrides or {})  # an overriding lora table replaces the file's whole table
     return from_dict(data)
 

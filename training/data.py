@@ -117,7 +117,8 @@ def prepare_pairs(path: Union[str, Path], tokenizer, *, max_source_tokens: int,
         tgt_texts = [target_text(p) for p in ps]
         tgt, tgt_len = encode_truncated(tokenizer, tgt_texts, max_target_tokens,
                                         drop_first=decoder_start_token_id)
-        examples = [Example(p.id, s, t, tt) for p, s, t, tt in zip(ps, src, tgt, tgt_texts)]
+        rows = zip(ps, src, tgt, tgt_texts, strict=True)
+        examples = [Example(p.id, s, t, text) for p, s, t, text in rows]
         return examples, SplitReport(
             examples=len(examples), truncated_sources=sum(n > max_source_tokens for n in src_len),
             truncated_targets=sum(n > max_target_tokens for n in tgt_len),
@@ -159,7 +160,7 @@ def encode_truncated(tokenizer, texts: Sequence[str], limit: int, *,
     if long:
         cut = tokenizer([texts[i] for i in long], truncation=True, max_length=limit + lead,
                         verbose=False)["input_ids"]
-        for i, ids in zip(long, cut):
+        for i, ids in zip(long, cut, strict=True):
             full[i] = ids
     return [tuple(ids[lead:]) for ids in full], lengths
 

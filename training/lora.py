@@ -81,7 +81,8 @@ def apply_lora(model: nn.Module, cfg: LoraConfig) -> List[str]:
     names = [n for n, m in model.named_modules()
              if isinstance(m, nn.Linear) and n.rsplit(".", 1)[-1] in targets]
     if not names:
-        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                         if isinstance(m, nn.Linear)})
         raise ConfigError(f"no nn.Linear layer is named {' or '.join(targets)}",
                           f"Set lora.targets to some of: {', '.join(leaves) or '(none)'}")
     for name in names:

@@ -38,4 +38,5 @@ def configure_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW
     ]
     fused = ("fused" in inspect.signature(torch.optim.AdamW).parameters
              and all(params[n].is_cuda for n in decay + no_decay))
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, **({"fused": True} if fused else {}))
+    extra = {"fused": True} if fused else {}
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, **extra)

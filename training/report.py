@@ -39,23 +39,24 @@ class MetricsLog:
 
 def plot_curves(records: List[Dict[str, Any]], path: Path, *, title: Optional[str] = None) -> Path:
     """Training and validation loss against step, and ROUGE F1 (if evaluated) beside them."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
+    # The object API with the Agg canvas: no pyplot, no global figure state, no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     train = [r for r in records if r["kind"] == "train"]
     evals = [r for r in records if r["kind"] == "eval"]
     rouge_keys = sorted({k for r in evals for k in r if k.startswith("rouge")})
-    fig, axes = plt.subplots(1, 2 if rouge_keys else 1, figsize=(11 if rouge_keys else 6, 4),
-                             squeeze=False)
+    fig = Figure(figsize=(11 if rouge_keys else 6, 4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2 if rouge_keys else 1, squeeze=False)
     ax = axes[0][0]
     if train:
         ax.plot([r["step"] for r in train], [r["loss"] for r in train], lw=0.8, alpha=0.6,
                 label="train loss")
     val = [r for r in evals if "val_loss" in r]
     if val:
-        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="validation loss")
+        ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-",
+                label="validation loss")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("cross-entropy per target token")
     ax.legend()
@@ -74,5 +75,4 @@ def plot_curves(records: List[Dict[str, Any]], path: Path, *, title: Optional[st
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

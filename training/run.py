@@ -86,7 +86,8 @@ def fingerprint(examples: Sequence[Any]) -> str:
 
 
 def run(task: Task, config: TrainConfig, out: Path, *, resume: bool = False,
-        export: Optional[ExportConfig] = ExportConfig(), stop_at: Optional[int] = None) -> RunResult:
+        export: Optional[ExportConfig] = ExportConfig(),
+        stop_at: Optional[int] = None) -> RunResult:
     """Train ``task`` into ``out``; ``resume`` continues from ``out/checkpoint``.
 
     ``export=None`` skips the ONNX export; ``stop_at`` pauses after that step (checkpoint
@@ -114,8 +115,9 @@ def run(task: Task, config: TrainConfig, out: Path, *, resume: bool = False,
     elif find_checkpoint(trainer.checkpoint_dir) is not None:
         raise TrainingError(f"{out} already holds a training run",
                             "Pass --resume to continue it, or choose another --out")
-    (out / "train_config.json").write_text(json.dumps(trainer.config.to_json(), indent=1), encoding="utf-8")
-    (out / "data_report.json").write_text(json.dumps(task.data_report, indent=1), encoding="utf-8")
+    for name, data in (("train_config.json", trainer.config.to_json()),
+                       ("data_report.json", task.data_report)):
+        (out / name).write_text(json.dumps(data, indent=1), encoding="utf-8")
     result = trainer.fit(stop_at=stop_at)
     if result.steps < trainer.config.max_steps and not result.stopped_early:
         return RunResult(out, result, False, None, None, lora_names)

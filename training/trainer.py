@@ -174,7 +174,8 @@ class Trainer:
             save_weights(self.model, self._best_file())
             return True
         minimize = name.endswith("loss")
-        better = self.best_value is None or (value < self.best_value if minimize else value > self.best_value)
+        better = self.best_value is None or (
+            value < self.best_value if minimize else value > self.best_value)
         if better:
             self.best_step, self.best_value, self.bad_evals = self.step, value, 0
             save_weights(self.model, self._best_file())
@@ -209,14 +210,16 @@ class Trainer:
                 metrics = self.evaluate()
                 self.metrics.write({"kind": "eval", "step": self.step, **metrics})
                 improved = self._improved(metrics)
-                self._say(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-                          + (" (best)" if improved and metrics else ""))
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                best = " (best)" if improved and metrics else ""
+                self._say(f"step {self.step}: {shown}{best}")
                 stopped_early = cfg.patience is not None and self.bad_evals >= cfg.patience
             pausing = stop_at is not None and self.step >= stop_at
             if self.step % cfg.checkpoint_every == 0 or last or stopped_early or pausing:
                 self.save_checkpoint()
             if stopped_early:
-                self._say(f"early stop: no better {cfg.best_metric} in {self.bad_evals} evaluations")
+                self._say(f"early stop: no better {cfg.best_metric} "
+                          f"in {self.bad_evals} evaluations")
             if stopped_early or pausing:
                 break
         bar.close()
@@ -237,7 +240,8 @@ class Trainer:
         state = {"step": self.step, "data": self.train.state(), "best_step": self.best_step,
                  "best_value": self.best_value, "bad_evals": self.bad_evals,
                  "config": self.config.to_json(), "fingerprint": self.fingerprint}
-        save_checkpoint(self.checkpoint_dir, model=self.model, optimizer=self.optimizer, state=state)
+        save_checkpoint(self.checkpoint_dir, model=self.model, optimizer=self.optimizer,
+                        state=state)
 
     def resume(self) -> bool:
         """Continue from ``checkpoint/`` if there is one: model, optimizer, step, data

@@ -71,7 +71,8 @@ def request_ui(settings: AppSettings) -> Tuple[Optional[BatchRequest], bool]:
     with c2:
         budget = budget_ui("batch")
     refs = st.file_uploader("References for ROUGE (optional): a pairs file with id and summary",
-                            type=["jsonl", "csv"], key="batch.refs")
+                            type=["jsonl", "csv"], key="batch.refs",
+                            max_upload_size=settings.max_upload_mb)
     references = (refs.name, refs.getvalue()) if refs is not None else None
     ready = bool(uploads) or folder is not None
     run = st.button("Summarize all", type="primary", key="batch.run", disabled=not ready)

@@ -32,9 +32,10 @@ def read_pairs(name: str, data: bytes) -> List[Pair]:
         return load_pairs(path)
 
 
-def pairs_ui() -> Optional[List[Pair]]:
+def pairs_ui(settings: AppSettings) -> Optional[List[Pair]]:
     upload = st.file_uploader("Pairs file: .jsonl or .csv with article and summary fields",
-                              type=["jsonl", "csv"], key="eval.pairs")
+                              type=["jsonl", "csv"], key="eval.pairs",
+                              max_upload_size=settings.max_upload_mb)
     if upload is None:
         return None
     try:
@@ -103,7 +104,7 @@ def report_ui(report: EvaluationReport) -> None:
 
 def page(settings: AppSettings) -> None:
     st.header("Evaluate")
-    pairs = pairs_ui()
+    pairs = pairs_ui(settings)
     if pairs is None:
         st.caption("Upload a pairs file to score methods with ROUGE.")
         return

@@ -83,7 +83,8 @@ def folder_problem(path: str, *, need: str = "onnx") -> Optional[str]:
     if not folder.is_dir():
         return f"{path}: no such folder"
     if need == "onnx" and not any(folder.glob("*.onnx")):
-        return f"{path}: holds no .onnx graph; export a model into it first (python -m export onnx ...)"
+        return (f"{path}: holds no .onnx graph; export a model into it first "
+                "(python -m export onnx ...)")
     return None
 
 
@@ -106,7 +107,7 @@ def settings_ui() -> AppSettings:
                                     placeholder="models/bart-cnn")
     generator_dir = st.text_input("Generator folder (exported causal LM; empty = default)",
                                   current.generator_dir, key="set.generator",
-                                  placeholder="empty: the model `python -m generation setup` prepares")
+                                  placeholder="empty: what `python -m generation setup` prepares")
     for path in (abstractive_dir, generator_dir):
         problem = folder_problem(path) if path.strip() else None
         if problem:

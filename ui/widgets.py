@@ -42,11 +42,13 @@ def budget_ui(prefix: str, *, default_kind: str = "ratio") -> Budget:
     kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
                     horizontal=True, key=f"{prefix}.kind")
     if kind == "sentences":
-        return Budget(sentences=int(c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")))
+        count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")
+        return Budget(sentences=int(count))
     if kind == "ratio":
         return Budget(ratio=float(c2.slider("Ratio of sentences", 0.05, 1.0, 0.2, 0.05,
                                             key=f"{prefix}.ratio")))
-    return Budget(words=int(c2.number_input("Words", 10, 10_000, 100, step=10, key=f"{prefix}.words")))
+    words = c2.number_input("Words", 10, 10_000, 100, step=10, key=f"{prefix}.words")
+    return Budget(words=int(words))
 
 
 def downloads_ui(rows: Sequence[ResultRow], *, prefix: str, stem: str, title: str,
@@ -59,7 +61,8 @@ def downloads_ui(rows: Sequence[ResultRow], *, prefix: str, stem: str, title: st
         kwargs = {"title": title} if fmt in ("md", "docx") else {}
         data = partial(writer, list(rows), **kwargs)
         column.download_button(DOWNLOAD_LABELS[fmt], data, file_name=f"{stem}.{fmt}", mime=mime,
-                               key=f"{prefix}.dl.{fmt}", on_click="ignore", icon=":material/download:")
+                               key=f"{prefix}.dl.{fmt}", on_click="ignore",
+                               icon=":material/download:")
 
 
 def notes_ui(notes: List[str]) -> None:
