@@ -73,8 +73,12 @@ class TrainResult:
 
 def autocast_for(precision: str, device: torch.device) -> Callable[[], ContextManager]:
     """``auto``: bf16 autocast on a CUDA device that supports it, plain fp32 elsewhere."""
-    if device.type == "cuda" and precision in ("auto", "bf16") and torch.cuda.is_bf16_supported():
-        return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cuda" and precision in ("auto", "bf16"):
+        if torch.cuda.is_bf16_supported():
+            return lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+        if precision == "bf16":
+            raise TrainingError("this CUDA device does not support bf16",
+                                "Use --precision fp32 (or auto, which falls back to it)")
     if precision == "bf16" and device.type == "cpu":
         return lambda: torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext
@@ -199,8 +203,9 @@ class Trainer:
         self.model.train()
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not cfg.progress,
                    unit="step", dynamic_ncols=True, desc="training")
-        stopped_early = False
-        while self.step < cfg.max_steps:
+        # A resumed run that had already stopped early stays stopped.
+        stopped_early = cfg.patience is not None and self.bad_evals >= cfg.patience
+        while self.step < cfg.max_steps and not stopped_early:
             stats = self.train_step()
             self.metrics.write({"kind": "train", **asdict(stats)})
             bar.update(1)
