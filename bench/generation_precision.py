@@ -119,8 +119,9 @@ def score(folder: Path, reference: list | None) -> tuple[dict, list]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fp32", type=Path, default=None)
-    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "results" / "generation" / "work")
-    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "generation" / "precision.json")
+    results = ROOT / "bench" / "results" / "generation"
+    parser.add_argument("--work", type=Path, default=results / "work")
+    parser.add_argument("--json", type=Path, default=results / "precision.json")
     args = parser.parse_args()
     fp32 = args.fp32 or make_fp32(args.work)
     results = {}

@@ -55,8 +55,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "gguf":
             from .gguf import export_gguf
 
-            result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=ExportConfig(
-                task="causal-lm", quantize=args.quantize, per_channel=args.per_channel))
+            config = ExportConfig(task="causal-lm", quantize=args.quantize,
+                                  per_channel=args.per_channel, validate=False)
+            result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config)
         else:
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize))

@@ -73,9 +73,11 @@ class ChatTemplate:
 
         checked = [_check(i, m) for i, m in enumerate(messages)]
         if not checked:
-            raise ChatTemplateError("no messages: give at least one {'role': 'user', 'content': ...}")
+            raise ChatTemplateError(
+                "no messages: give at least one {'role': 'user', 'content': ...}")
         try:
-            return self._compiled.render(messages=checked, add_generation_prompt=add_generation_prompt,
+            return self._compiled.render(messages=checked,
+                                         add_generation_prompt=add_generation_prompt,
                                          **{**self.special, **variables})
         except TemplateError as e:
             raise ChatTemplateError(f"the chat template failed to render: {e}") from e

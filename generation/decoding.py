@@ -12,7 +12,7 @@ With ``temperature == 0`` it picks the argmax of the processed logits, which is 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Iterator, Optional, Sequence, Tuple
+from typing import Any, Iterator, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
@@ -46,15 +46,15 @@ class Decoding:
         if self.max_new_tokens < 1:
             raise GenerationError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if not 0 <= self.min_new_tokens <= self.max_new_tokens:
-            raise GenerationError(f"min_new_tokens must be between 0 and max_new_tokens, got {self.min_new_tokens}")
+            raise GenerationError("min_new_tokens must be between 0 and max_new_tokens, "
+                                  f"got {self.min_new_tokens}")
         if self.num_beams < 1:
             raise GenerationError(f"num_beams must be at least 1, got {self.num_beams}")
         if self.num_beams > 1 and self.temperature != 0:
             raise GenerationError(
                 f"beam search is deterministic: with num_beams={self.num_beams} use temperature 0 "
                 "(or num_beams 1 to sample)")
-        if isinstance(self.stop, str):
-            object.__setattr__(self, "stop", (self.stop,))
+        object.__setattr__(self, "stop", _stops(self.stop))
         try:
             self.sampling()
         except ValueError as e:
@@ -75,16 +75,37 @@ class Decoding:
         given = {k: v for k, v in changes.items() if v is not None}
         if given.get("num_beams", 1) > 1 and "temperature" not in given:
             given["temperature"] = 0.0
-        if "stop" in given:
-            given["stop"] = (given["stop"],) if isinstance(given["stop"], str) else tuple(given["stop"])
         return replace(self, **given)
 
     def search_config(self, base: GenerationConfig, *, pad: int) -> GenerationConfig:
         """The beam-search settings: the model's own (length penalty, early stopping)
         with this call's length, penalties and beams."""
         return base.override(num_beams=self.num_beams, max_new_tokens=self.max_new_tokens,
-                             min_new_tokens=self.min_new_tokens, repetition_penalty=self.repetition_penalty,
+                             min_new_tokens=self.min_new_tokens,
+                             repetition_penalty=self.repetition_penalty,
                              no_repeat_ngram_size=self.no_repeat_ngram_size, pad_token_id=pad)
+
+
+class Settings(TypedDict, total=False):
+    """The keyword arguments of ``Generator.generate`` and friends: ``Decoding`` fields."""
+
+    max_new_tokens: int
+    min_new_tokens: int
+    temperature: float
+    top_k: int
+    top_p: float
+    repetition_penalty: float
+    no_repeat_ngram_size: int
+    num_beams: int
+    stop: Union[str, Sequence[str]]
+    seed: Optional[int]
+
+
+def _stops(stop: Union[str, Sequence[str]]) -> Tuple[str, ...]:
+    stops = (stop,) if isinstance(stop, str) else tuple(stop)
+    if not all(isinstance(s, str) for s in stops):
+        raise GenerationError(f"stop must be a string or a list of strings, got {stop!r}")
+    return tuple(s for s in stops if s)
 
 
 def sample_steps(model: StepModel, state: Any, prompt: np.ndarray, *, decoding: Decoding,

@@ -21,7 +21,7 @@ keeps its state in local variables, so one instance serves many threads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union, Unpack
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from runtime.search import beam_search
 from runtime.session import SessionConfig
 
 from .chat import ChatTemplate, Message
-from .decoding import Decoding, sample_steps
+from .decoding import Decoding, Settings, sample_steps
 from .errors import GenerationError
 from .streaming import TextStream, stop_index
 
@@ -38,8 +38,9 @@ Prompt = Union[str, Sequence[Message]]
 
 
 class Generator:
-    def __init__(self, model: CausalOnnx, tokenizer, *, chat_template: Optional[ChatTemplate] = None,
-                 defaults: Decoding = Decoding(), context: Optional[int] = None, name: str = "") -> None:
+    def __init__(self, model: CausalOnnx, tokenizer, *,
+                 chat_template: Optional[ChatTemplate] = None, defaults: Decoding = Decoding(),
+                 context: Optional[int] = None, name: str = "") -> None:
         """``tokenizer``: a ``tokenizers.Tokenizer`` (padding and truncation off)."""
         self.model = model
         self.tokenizer = tokenizer
@@ -76,7 +77,8 @@ class Generator:
         return self.model.notes
 
     # -- prompts -----------------------------------------------------------------------
-    def apply_chat_template(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
+    def apply_chat_template(self, messages: Sequence[Message], *,
+                            add_generation_prompt: bool = True) -> str:
         if self.chat_template is None:
             raise GenerationError(
                 f"{self.name or 'this model'} has no chat template (a base model): pass the "
@@ -90,7 +92,8 @@ class Generator:
             if isinstance(p, str):
                 rows.append(self.tokenizer.encode(p, add_special_tokens=True).ids)
             else:  # the template already wrote every special token
-                rows.append(self.tokenizer.encode(self.apply_chat_template(p), add_special_tokens=False).ids)
+                text = self.apply_chat_template(p)
+                rows.append(self.tokenizer.encode(text, add_special_tokens=False).ids)
         if any(not r for r in rows):
             raise GenerationError("an empty prompt has no token to continue from: give some text")
         width = max(len(r) for r in rows)
@@ -105,17 +108,20 @@ class Generator:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
     # -- generation --------------------------------------------------------------------
-    def settings(self, decoding: Optional[Decoding] = None, **overrides) -> Decoding:
+    def settings(self, decoding: Optional[Decoding] = None,
+                 **overrides: Unpack[Settings]) -> Decoding:
         """``decoding`` (default: the generator's defaults) with the keyword overrides."""
         return (decoding or self.defaults).override(**overrides)
 
-    def generate(self, prompt: Prompt, *, decoding: Optional[Decoding] = None, **settings) -> str:
+    def generate(self, prompt: Prompt, *, decoding: Optional[Decoding] = None,
+                 **settings: Unpack[Settings]) -> str:
         """The generated text (prompt not included), cut before the first stop string.
         Settings: ``max_new_tokens, min_new_tokens, temperature, top_k, top_p,
         repetition_penalty, no_repeat_ngram_size, num_beams, stop, seed``."""
         return "".join(self.stream(prompt, decoding=decoding, **settings))
 
-    def stream(self, prompt: Prompt, *, decoding: Optional[Decoding] = None, **settings) -> Iterator[str]:
+    def stream(self, prompt: Prompt, *, decoding: Optional[Decoding] = None,
+               **settings: Unpack[Settings]) -> Iterator[str]:
         """Pieces of the generated text as tokens arrive; they join to ``generate``'s text.
         A piece never ends inside a character or inside a possible stop string."""
         d = self.settings(decoding, **settings)
@@ -141,7 +147,7 @@ class Generator:
             yield rest
 
     def generate_batch(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
-                       **settings) -> List[str]:
+                       **settings: Unpack[Settings]) -> List[str]:
         """One text per prompt, decoded together in one left-padded batch. Greedy and beam
         results equal one-by-one calls; sampled ones differ (the rows share one random stream)."""
         d = self.settings(decoding, **settings)
@@ -161,14 +167,15 @@ class Generator:
         return [s.text for s in streams]
 
     def generate_ids(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
-                     **settings) -> np.ndarray:
+                     **settings: Unpack[Settings]) -> np.ndarray:
         """Token ids (B, T) as transformers' ``generate`` returns them: the left-padded
         prompts, then the new tokens, finished rows padded. Stop strings do not apply."""
         d = self.settings(decoding, **settings)
         ids, mask = self._prepare(prompts, d)
         if d.num_beams > 1:
             config = d.search_config(self.model.generation_config, pad=self.pad)
-            return beam_search(self.model, self.model.start(mask, repeat=d.num_beams), ids, config).sequences
+            state = self.model.start(mask, repeat=d.num_beams)
+            return beam_search(self.model, state, ids, config).sequences
         done = np.zeros(len(prompts), dtype=bool)
         steps = sample_steps(self.model, self.model.start(mask), ids, decoding=d, eos=self.eos,
                              pad=self.pad, rng=np.random.default_rng(d.seed), done=done)

@@ -49,7 +49,8 @@ class SamplingConfig:
         if not 0.0 < self.top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1] (1 turns it off), got {self.top_p}")
         if not self.repetition_penalty > 0.0:
-            raise ValueError(f"repetition_penalty must be > 0 (1 turns it off), got {self.repetition_penalty}")
+            raise ValueError("repetition_penalty must be > 0 (1 turns it off), "
+                             f"got {self.repetition_penalty}")
         if self.no_repeat_ngram_size < 0:
             raise ValueError(f"no_repeat_ngram_size must be >= 0, got {self.no_repeat_ngram_size}")
 
@@ -83,7 +84,8 @@ def top_k_filter(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def top_p_filter(scores: np.ndarray, p: float) -> np.ndarray:
-    """Nucleus filter: -inf outside the smallest top set with probability >= p (p = 1: unchanged)."""
+    """Nucleus filter: -inf outside the smallest top set with probability >= p
+    (p = 1: unchanged)."""
     if p >= 1.0:
         return scores
     order = np.argsort(scores, axis=-1, kind="stable")  # ascending, as transformers sorts
@@ -120,7 +122,9 @@ def pick(probs: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         target = float(uniforms[row]) * cdf[row, -1]
         i = int(np.searchsorted(cdf[row], target, side="right"))
         # Rounding can put the draw past the end: take the last token with probability > 0.
-        out[row] = i if i < probs.shape[1] and probs[row, i] > 0 else int(np.flatnonzero(probs[row])[-1])
+        if i >= probs.shape[1] or probs[row, i] == 0:
+            i = int(np.flatnonzero(probs[row])[-1])
+        out[row] = i
     return out
 
 

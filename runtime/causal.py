@@ -32,10 +32,11 @@ import numpy as np
 from .config import GenerationConfig
 from .session import SessionConfig, make_session, providers_for
 
-MERGED, DECODER, DECODER_WITH_PAST = "model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx"
+MERGED = "model.onnx"
+DECODER, DECODER_WITH_PAST = "decoder_model.onnx", "decoder_with_past_model.onnx"
 PAST, PRESENT = "past_key_values.", "present."
 _NUMPY_OF_ORT = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
-                 "tensor(double)": np.float64, "tensor(bfloat16)": np.float32}
+                 "tensor(double)": np.float64}
 
 
 class CausalFolderError(ValueError):
@@ -91,7 +92,8 @@ class _Graph:
         ins = session.get_inputs()
         cache = tuple((i.name, np.dtype(_NUMPY_OF_ORT.get(i.type, np.float32)), tuple(i.shape))
                       for i in ins if i.name.startswith(PAST))
-        return cls(session, tuple(i.name for i in ins), cache, tuple(o.name for o in session.get_outputs()))
+        outs = tuple(o.name for o in session.get_outputs())
+        return cls(session, tuple(i.name for i in ins), cache, outs)
 
 
 class CausalOnnx:
@@ -99,13 +101,17 @@ class CausalOnnx:
     models; ``start`` makes the state for a (left-padded) prompt batch."""
 
     def __init__(self, *, first, later=None, generation_config: GenerationConfig,
-                 cache_shape: Optional[Tuple[int, int]] = None, notes: Tuple[str, ...] = ()) -> None:
+                 cache_shape: Optional[Tuple[int, int]] = None,
+                 notes: Tuple[str, ...] = ()) -> None:
         """``first``: session of the first step (``model.onnx`` or ``decoder_model.onnx``);
         ``later``: session of cached steps (None: ``first`` serves them too, when it takes
         a cache, else every step re-runs the prefix); ``cache_shape``: (kv_heads, head_dim)
         for the empty cache when the graph's input shapes do not say."""
         self.first = _Graph.of(first)
-        self.later = _Graph.of(later) if later is not None else (self.first if self.first.cache_inputs else None)
+        if later is not None:
+            self.later: Optional[_Graph] = _Graph.of(later)
+        else:  # model.onnx serves every step; a decoder without cache inputs re-runs the prefix
+            self.later = self.first if self.first.cache_inputs else None
         self.generation_config = generation_config
         self.notes = notes
         self._empty = {name: self._empty_shape(name, shape, cache_shape) + (dtype,)
@@ -114,14 +120,16 @@ class CausalOnnx:
         self.vocab_size = out if isinstance(out, int) else None
 
     @staticmethod
-    def _empty_shape(name: str, shape: Tuple[Any, ...], fallback: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+    def _empty_shape(name: str, shape: Tuple[Any, ...],
+                     fallback: Optional[Tuple[int, int]]) -> Tuple[int, int]:
         heads, head_dim = shape[1], shape[3]
         if isinstance(heads, int) and isinstance(head_dim, int):
             return heads, head_dim
         if fallback is None:
             raise CausalFolderError(
                 f"the cache input {name} has no fixed head count or size and config.json does "
-                "not give them. Re-export the model with `python -m export onnx MODEL --task causal-lm`")
+                "not give them. Re-export the model with "
+                "`python -m export onnx MODEL --task causal-lm`")
         return fallback
 
     @property
@@ -142,7 +150,8 @@ class CausalOnnx:
                 f"{path}: not an exported causal language model (no {MERGED} or {DECODER}). "
                 f"Export it first: python -m export onnx MODEL --task causal-lm --out {path}")
         _, note = providers_for(config.device)
-        return cls(first=first, later=later, generation_config=GenerationConfig.from_model_dir(path),
+        return cls(first=first, later=later,
+                   generation_config=GenerationConfig.from_model_dir(path),
                    cache_shape=cache_shape_from_config(path), notes=(note,) if note else ())
 
     # -- decoding ----------------------------------------------------------------------
@@ -213,7 +222,8 @@ def cache_shape_from_config(path: Union[str, Path]) -> Optional[Tuple[int, int]]
 
 
 def context_length(path: Union[str, Path]) -> Optional[int]:
-    """The longest sequence the model was trained for (``max_position_embeddings``/``n_positions``)."""
+    """The longest sequence the model was trained for (``max_position_embeddings``,
+    ``n_positions`` or ``n_ctx`` of config.json), or None."""
     f = Path(path) / "config.json"
     if not f.is_file():
         return None

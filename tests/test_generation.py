@@ -87,8 +87,12 @@ SETTINGS = [
 ]
 
 
+def _name(settings):
+    return "-".join(f"{k}={v}" for k, v in settings.items())
+
+
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
+@pytest.mark.parametrize("settings", SETTINGS, ids=_name)
 def test_token_ids_identical_to_transformers_on_a_left_padded_batch(models, kind, settings):
     ckpt, folder = models[kind]
     gen = Generator.load(folder)
@@ -117,7 +121,8 @@ def test_older_optimum_layouts_decode_the_same(models, tmp_path):
     shutil.copy(split / "decoder_model.onnx", split / "decoder_with_past_model.onnx")
     gen = Generator.load(split)
     assert gen.model.has_cache and gen.model.later is not gen.model.first
-    np.testing.assert_array_equal(gen.generate_ids(PROMPTS, temperature=0, max_new_tokens=8), expected)
+    ours = gen.generate_ids(PROMPTS, temperature=0, max_new_tokens=8)
+    np.testing.assert_array_equal(ours, expected)
 
     model = AutoModelForCausalLM.from_pretrained(ckpt).eval()
     model.config.use_cache = False
@@ -127,7 +132,8 @@ def test_older_optimum_layouts_decode_the_same(models, tmp_path):
     (no_past / "model.onnx").rename(no_past / "decoder_model.onnx")
     gen = Generator.load(no_past)
     assert not gen.model.has_cache
-    np.testing.assert_array_equal(gen.generate_ids(PROMPTS, temperature=0, max_new_tokens=8), expected)
+    ours = gen.generate_ids(PROMPTS, temperature=0, max_new_tokens=8)
+    np.testing.assert_array_equal(ours, expected)
 
 
 def test_batch_equals_one_by_one_and_stream_joins_to_generate(models):
@@ -151,7 +157,8 @@ def test_same_seed_same_text_and_other_seeds_differ(models):
 
 def test_threads_share_one_generator(models):
     gen = Generator.load(models["gpt2"][1])
-    expected = [gen.generate(p, seed=i, temperature=0.8, max_new_tokens=8) for i, p in enumerate(PROMPTS)]
+    expected = [gen.generate(p, seed=i, temperature=0.8, max_new_tokens=8)
+                for i, p in enumerate(PROMPTS)]
     results = {}
 
     def work(i):
@@ -266,8 +273,9 @@ def test_stop_helpers():
 
 
 # -- chat templates -------------------------------------------------------------------
-TEMPLATE = ("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}\n"
-            "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}")
+TEMPLATE = ("{{ bos_token }}{% for m in messages %}"
+            "<|{{ m['role'] }}|>{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi 你好"}]
 
 
@@ -300,7 +308,8 @@ def test_chat_template_is_sandboxed_and_errors_are_typed(tmp_path):
     (tmp_path / "chat_template.jinja").write_text(TEMPLATE)
     (tmp_path / "tokenizer_config.json").write_text(json.dumps(
         {"bos_token": {"content": "<s>"}, "eos_token": "</s>"}))
-    assert ChatTemplate.from_model_dir(tmp_path).render(MESSAGES[1:]) == "<s><|user|>Hi 你好</s>\n<|assistant|>"
+    rendered = ChatTemplate.from_model_dir(tmp_path).render(MESSAGES[1:])
+    assert rendered == "<s><|user|>Hi 你好</s>\n<|assistant|>"
     assert ChatTemplate.from_model_dir(tmp_path / "missing") is None
 
 
@@ -314,7 +323,8 @@ def test_messages_go_through_the_template_without_extra_special_tokens(models, t
     ids, _ = gen.encode([[{"role": "user", "content": "the team"}]])
     # the template's <s> once; the tokenizer's own "<s> $A" template is not applied again
     assert ids[0].tolist().count(gen.tokenizer.token_to_id("<s>")) == 1
-    assert gen.generate([{"role": "user", "content": "the team"}], temperature=0, max_new_tokens=4) is not None
+    text = gen.generate([{"role": "user", "content": "the team"}], temperature=0, max_new_tokens=4)
+    assert isinstance(text, str)
     with pytest.raises(GenerationError, match="no chat template"):
         Generator.load(models["llama"][1]).apply_chat_template(MESSAGES)
 
@@ -416,3 +426,90 @@ def test_runtime_step_model_reorders_beams(models):
     b, _ = model.step(nxt[index], model.reorder(state, index))
     np.testing.assert_allclose(b, a[index], atol=1e-5)
     assert not np.allclose(a[0], a[2], atol=1e-3)
+
+
+# -- GGUF conversion (the default model's route, on a tiny GGUF written here) -----------
+CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
+          "'<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}"
+          "{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def make_tiny_gguf(path: Path) -> Path:
+    """A 2-layer Llama in GGUF with a byte-level BPE vocabulary and SmolLM2's header quirks:
+    eos = <|im_start|> (wrong: replies end with <|im_end|>), add_bos_token false, ChatML."""
+    import gguf
+
+    hidden, ffn, layers, heads, kv_heads = 32, 64, 2, 4, 2
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tokens = specials + sorted(pre_tokenizers.ByteLevel.alphabet()) + ["Ġt", "he", "Ġthe"]
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(layers)
+    w.add_context_length(64)
+    w.add_embedding_length(hidden)
+    w.add_feed_forward_length(ffn)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv_heads)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_rope_dimension_count(hidden // heads)
+    w.add_vocab_size(len(tokens))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types([3] * len(specials) + [1] * (len(tokens) - len(specials)))
+    w.add_token_merges(["Ġ t", "h e", "Ġt he"])
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(1)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(2)
+    w.add_add_bos_token(False)
+    w.add_chat_template(CHATML)
+    rng = np.random.default_rng(0)
+
+    def weight(*shape):
+        return (rng.normal(size=shape) * 0.3).astype(np.float32)
+
+    kv = kv_heads * hidden // heads
+    w.add_tensor("token_embd.weight", weight(len(tokens), hidden))
+    w.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
+    for i in range(layers):
+        for name, shape in (("attn_q", (hidden, hidden)), ("attn_k", (kv, hidden)),
+                            ("attn_v", (kv, hidden)), ("attn_output", (hidden, hidden)),
+                            ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)),
+                            ("ffn_down", (hidden, ffn))):
+            w.add_tensor(f"blk.{i}.{name}.weight", weight(*shape))
+        for name in ("attn_norm", "ffn_norm"):
+            w.add_tensor(f"blk.{i}.{name}.weight", np.ones(hidden, np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_gguf_conversion_fixes_the_tokenizer_and_decodes_like_transformers(tmp_path):
+    from export.gguf import convert_gguf, export_gguf
+    from export.manifest import read_manifest
+
+    gguf_file = make_tiny_gguf(tmp_path / "tiny.gguf")
+    folder = export_gguf(gguf_file, out=tmp_path / "onnx").folder
+    assert read_manifest(folder).source == str(gguf_file.resolve())
+    gen = Generator.load(folder)
+    im_end = gen.tokenizer.token_to_id("<|im_end|>")
+    assert gen.eos == (im_end,)  # not <|im_start|>, which the GGUF header names
+    bos = gen.tokenizer.token_to_id("<|im_start|>")
+    assert gen.tokenizer.encode(" the").ids == [gen.tokenizer.token_to_id("Ġthe")]  # no bos added
+    assert bos not in gen.tokenizer.encode("the").ids
+    assert gen.decode(gen.tokenizer.encode("héllo 你好").ids) == "héllo 你好"  # ByteLevel
+    messages = [{"role": "user", "content": "the"}]
+    assert gen.apply_chat_template(messages) == \
+        "<|im_start|>user\nthe<|im_end|>\n<|im_start|>assistant\n"
+
+    ckpt = convert_gguf(gguf_file, out=tmp_path / "ckpt")
+    ids, mask = gen.encode([messages])
+    model = AutoModelForCausalLM.from_pretrained(ckpt).eval()
+    with torch.no_grad():
+        expected = model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                                  do_sample=False, max_new_tokens=10).numpy()
+    np.testing.assert_array_equal(gen.generate_ids([messages], temperature=0, max_new_tokens=10),
+                                  expected)

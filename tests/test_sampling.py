@@ -135,8 +135,8 @@ def test_sample_next_uses_one_uniform_per_row_and_the_filtered_distribution():
     cfg = SamplingConfig(temperature=1.0, top_p=0.75)  # only tokens 2 (0.5) and 0 (0.3)
     u = np.random.default_rng(7).random(2)
     expected = pick(softmax(warp(logits, cfg)), u)
-    assert sample_next(logits, np.zeros((2, 1), dtype=np.int64), cfg, np.random.default_rng(7)).tolist() \
-        == expected.tolist()
+    ids = np.zeros((2, 1), dtype=np.int64)
+    assert sample_next(logits, ids, cfg, np.random.default_rng(7)).tolist() == expected.tolist()
     rng = np.random.default_rng(1)
     draws = np.concatenate([sample_next(logits, np.zeros((2, 1), dtype=np.int64), cfg, rng)
                             for _ in range(1500)])
