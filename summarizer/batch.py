@@ -78,7 +78,7 @@ def iter_tasks(source: Path) -> Iterator[Task]:
 
         ids = parquet_ids(source)
         articles = pq.read_table(source, columns=["article"]).column("article").to_pylist()
-        yield from (article_task(source, rid, a) for rid, a in zip(ids, articles))
+        yield from (article_task(source, rid, a) for rid, a in zip(ids, articles, strict=True))
         return
     if source.suffix != ".jsonl" or not source.is_file():
         raise DocumentError(

@@ -5,7 +5,7 @@ can span a cluster.
 
 The input becomes a Dataset of tasks: a folder is listed and a JSONL parsed by
 ``batch.iter_tasks`` in this process (the same listing rules, symlink errors and bad-line
-records as the local engine), a Parquet file is read by Ray's own read tasks. Each actor of
+records as the local engine); a Parquet file's row groups are read by Ray tasks. Each actor of
 a ``map_batches`` pool builds its summarizer once (for ``abstractive`` it loads the ONNX
 model once) and turns each task into a record with ``batch.task_record``, the code the local
 engine runs per document, so a bad document becomes an error record, never a failed job.
@@ -13,8 +13,8 @@ Records stream back to this process, go to the journal as they arrive, and at th
 ``batch.Journal`` writes OUT in input order to a temporary file renamed over OUT. A
 rerun after a crash skips what the journal holds, as with the local engine.
 
-Where things run: the actors open a folder's files by path and Ray's read tasks open a
-Parquet file, so those must be at the same path on every node (shared storage); a JSONL's
+Where things run: the actors open a folder's files by path and Ray tasks open a Parquet
+file, so those must be at the same path on every node (shared storage); a JSONL's
 articles travel through Ray's object store. OUT and its journal are written here.
 
 Ray is optional (``requirements-ray.txt``); it is imported only when a function here runs.
@@ -42,7 +42,7 @@ TASK_FIELDS = ("id", "path", "text", "error")  # the columns of a task row (batc
 class RayConfig:
     address: Optional[str] = None  # None: start a local instance; "auto", "HOST:6379": join one
     workers: Optional[int] = None  # actors; None: one per CPU of the instance (or cluster)
-    batch_size: int = 8  # documents an actor summarizes per call
+    batch_size: int = 32  # documents an actor summarizes per call
 
 
 def _ray():
@@ -70,8 +70,10 @@ def connect(address: Optional[str] = None, *, num_cpus: Optional[int] = None) ->
     try:
         ray.init(address=address, **common)
     except ConnectionError as e:
-        raise CondenseError(f"no Ray cluster at {address!r} ({e}). Start one with `ray start --head` "
-                            "on the head node, or pass the address it prints") from None
+        raise CondenseError(
+            f"cannot join a Ray cluster at {address!r} ({e}). Start one with `ray start --head` "
+            "and pass the address it prints; with Ray's token authentication (the default), "
+            "export RAY_AUTH_MODE=token and copy the head's ~/.ray/auth_token here") from None
     return True
 
 
@@ -87,9 +89,15 @@ class SummarizeActor:
         return _table([task_record(t, self.config, summarizer=self.summarizer) for t in tasks])
 
 
-def parquet_tasks(batch, *, source: str, skip: frozenset):
-    """Parquet rows (id, article) -> task rows, without the ids finished earlier."""
-    tasks = [article_task(Path(source), str(row["id"]), row["article"]) for row in batch.to_pylist()]
+def read_row_groups(batch, *, skip: frozenset):
+    """Rows (path, group) -> the task rows of those Parquet row groups, without the ids
+    finished earlier."""
+    import pyarrow.parquet as pq
+
+    tasks: List[Task] = []
+    for row in batch.to_pylist():
+        table = pq.ParquetFile(row["path"]).read_row_group(row["group"], columns=["id", "article"])
+        tasks.extend(article_task(Path(row["path"]), str(r["id"]), r["article"]) for r in table.to_pylist())
     return _task_table([t for t in tasks if t[0] not in skip])
 
 
@@ -102,7 +110,7 @@ def _table(records: List[Dict[str, Optional[str]]]):
 def _task_table(tasks: List[Task]):
     import pyarrow as pa
 
-    rows = [dict(zip(TASK_FIELDS, t)) for t in tasks]
+    rows = [dict(zip(TASK_FIELDS, t, strict=True)) for t in tasks]
     return pa.Table.from_pylist(rows, schema=pa.schema([(k, pa.string()) for k in TASK_FIELDS]))
 
 
@@ -140,6 +148,7 @@ def _summarize_on_ray(source: Path, tasks: Optional[List[Task]], journal: Journa
     """Summarize the unfinished ``tasks`` (None: the rows of the Parquet ``source``) on a
     pool of actors and keep each record in ``journal`` as it arrives."""
     ray = _ray()
+    import pyarrow.parquet as pq
     from ray.data import DataContext
     from tqdm import tqdm
 
@@ -150,9 +159,12 @@ def _summarize_on_ray(source: Path, tasks: Optional[List[Task]], journal: Journa
         logging.getLogger("ray.data").setLevel(logging.WARNING)  # no per-dataset INFO lines
         pool = workers or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
         if tasks is None:
-            ds = ray.data.read_parquet(str(source), columns=["id", "article"]).map_batches(
-                parquet_tasks, batch_format="pyarrow",
-                fn_kwargs={"source": str(source), "skip": frozenset(journal.finished)})
+            # Row groups are read by tasks that ask for no CPU: the actors hold them all.
+            # (Ray's read_parquet lists files in a task that needs a CPU, and waits for ever.)
+            groups = pq.ParquetFile(source).num_row_groups
+            ds = ray.data.from_items([{"path": str(source), "group": g} for g in range(groups)])
+            ds = ds.map_batches(read_row_groups, batch_format="pyarrow", batch_size=1, num_cpus=0,
+                                fn_kwargs={"skip": frozenset(journal.finished)})
         else:
             table = _task_table([t for t in tasks if t[0] not in journal.finished])
             # blocks of about one actor call (at most 200, at least one per actor), so

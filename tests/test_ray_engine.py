@@ -21,6 +21,7 @@ OTHER = (
     "The rain is expected to ease by Friday. Farmers said the rain came too late for wheat."
 )
 CONFIG = BatchConfig(method="textrank", budget=Budget(sentences=2), workers=1, progress=False)
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray's own
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,20 @@ def test_cli_ray_engine_resumes_from_the_journal(ray_instance, tmp_path, capsys)
     run_batch(src, tmp_path / "local.jsonl", CONFIG)
     assert {i: r for i, r in read_records(tmp_path / "local.jsonl").items() if i != "n0.txt"} == {
         i: r for i, r in recs.items() if i != "n0.txt"}
+
+
+def test_a_summarizer_that_cannot_be_built_stops_the_run(ray_instance, tmp_path, capsys):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text(ARTICLE)
+    (tmp_path / "empty-model").mkdir()
+    out = tmp_path / "out.jsonl"
+    assert main(["batch", str(tmp_path / "docs"), "--out", str(out), "--engine", "ray",
+                 "--workers", "1", "--method", "abstractive", "--model", str(tmp_path / "empty-model"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "could not build the 'abstractive' summarizer" in err
+    assert "not an exported seq2seq model" in err and "python -m export onnx" in err
+    assert not out.exists()
 
 
 def test_ray_address_without_ray_engine_is_refused(tmp_path, capsys):
