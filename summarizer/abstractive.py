@@ -17,9 +17,9 @@ import numpy as np
 
 from runtime.config import GenerationConfig
 from runtime.search import generate
-from runtime.seq2seq import Seq2SeqOnnx, encoder_max_length
+from runtime.seq2seq import ModelFolderError, Seq2SeqOnnx, encoder_max_length
 from runtime.session import SessionConfig
-from runtime.text import TextCodec
+from runtime.text import TextCodec, TokenizerError
 
 from .chunking import pack, split_long
 from .errors import CondenseError
@@ -47,8 +47,11 @@ class AbstractiveConfig:
 @lru_cache(maxsize=4)
 def load_model(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[Seq2SeqOnnx, TextCodec]:
     """One loaded copy per (folder, device, threads) per process; sessions are thread-safe."""
-    model = Seq2SeqOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
-    codec = TextCodec.load(model_dir, pad_id=model.generation_config.pad_token_id)
+    try:
+        model = Seq2SeqOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
+        codec = TextCodec.load(model_dir, pad_id=model.generation_config.pad_token_id)
+    except (ModelFolderError, TokenizerError) as e:  # runtime/ has no CondenseError of its own
+        raise CondenseError(str(e)) from e
     return model, codec
 
 

@@ -84,3 +84,12 @@ def test_module_entry_point_runs(tmp_path):
                           "--sentences", "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines() == ["Fruit", "Apple banana cherry."]
+
+
+def test_abstractive_with_a_folder_that_is_not_a_model(tmp_path, capsys):
+    f = tmp_path / "doc.txt"
+    f.write_text(TEXT)
+    code = main(["summarize", str(f), "--method", "abstractive", "--model", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "not an exported seq2seq model" in err and "python -m export onnx" in err
