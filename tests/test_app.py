@@ -179,6 +179,17 @@ def test_abstractive_bad_folder_is_an_error_not_a_crash(tmp_path):
     at.selectbox(key="sum.method").set_value("abstractive")
     at.text_area(key="sum.text").input(ARTICLE).run()
     assert not at.exception
+    assert at.error and "not an exported seq2seq model" in at.error[0].value
+    assert "python -m export onnx" in at.error[0].value  # the message says how to fix it
+
+
+def test_abstractive_folder_with_broken_graphs_keeps_the_page_up(tmp_path):
+    for name in ("encoder_model.onnx", "decoder_model.onnx"):
+        (tmp_path / name).write_bytes(b"not an onnx graph")
+    at = start(settings=AppSettings(abstractive_dir=str(tmp_path)))
+    at.selectbox(key="sum.method").set_value("abstractive")
+    at.text_area(key="sum.text").input(ARTICLE).run()
+    assert not at.exception
     assert at.error and "Check the folder in Settings" in at.error[0].value
 
 
