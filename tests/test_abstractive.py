@@ -16,20 +16,9 @@ from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx
 from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
 from summarizer.types import Budget, Document
-from tests.tiny_models import CORPUS, make_tiny_seq2seq
+from tests.tiny_models import CORPUS, make_tiny_seq2seq, sharpen
 
 KINDS = ("bart", "t5", "encoder-decoder")
-
-
-def _sharpen(folder: Path) -> Path:
-    model = AutoModelForSeq2SeqLM.from_pretrained(folder).eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    model.save_pretrained(folder, safe_serialization=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +27,7 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("abstractive")
     out = {}
     for kind in KINDS:
-        ckpt = _sharpen(make_tiny_seq2seq(kind, root / kind))
+        ckpt = sharpen(make_tiny_seq2seq(kind, root / kind), AutoModelForSeq2SeqLM)
         out[kind] = (ckpt, export_onnx(str(ckpt), out=root / f"{kind}-onnx",
                                        config=ExportConfig(validate=False)).folder)
     ckpt = out["bart"][0]

@@ -35,23 +35,12 @@ from generation.default_model import DefaultModel, ensure_default_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
-from tests.tiny_models import CORPUS, make_tiny_causal
+from tests.tiny_models import CORPUS, make_tiny_causal, sharpen
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("gpt2", "llama")
 # Very different lengths, so the batch has several columns of left padding.
 PROMPTS = [CORPUS[0], "the team won", "heavy rain flooded the river valley and closed"]
-
-
-def _sharpen(folder: Path) -> Path:
-    model = AutoModelForCausalLM.from_pretrained(folder).eval()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
-    model.save_pretrained(folder, safe_serialization=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +49,7 @@ def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("causal")
     out = {}
     for kind in KINDS:
-        ckpt = _sharpen(make_tiny_causal(kind, root / kind))
+        ckpt = sharpen(make_tiny_causal(kind, root / kind), AutoModelForCausalLM)
         out[kind] = (ckpt, export_onnx(str(ckpt), out=root / f"{kind}-onnx",
                                        config=ExportConfig(validate=False)).folder)
     return out

@@ -190,3 +190,18 @@ def make_tiny_causal(kind: str, path: Path) -> Path:
         raise ValueError(f"unknown causal kind {kind!r}: use 'gpt2' or 'llama'")
     make_tokenizer(kind, path)
     return _save(model, generation, path)
+
+
+def sharpen(folder: Path, auto_class) -> Path:
+    """Redraw every weight matrix of the checkpoint in ``folder`` with std 0.3 (seeded) and
+    save it back. Default initialisation (std 0.02) makes next-token scores near-ties, where
+    float noise between torch and onnxruntime could flip a choice; parity tests use this.
+    ``auto_class``: ``AutoModelForSeq2SeqLM`` or ``AutoModelForCausalLM``."""
+    model = auto_class.from_pretrained(folder).eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder
