@@ -76,12 +76,19 @@ def greedy_search(
 
 
 def _top_k(x: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest values per row, best first, ties to the lower index."""
-    part = np.argpartition(-x, k - 1, axis=-1)[:, :k] if k < x.shape[-1] else np.tile(
-        np.arange(x.shape[-1]), (x.shape[0], 1))
-    vals = np.take_along_axis(x, part, axis=-1)
-    order = np.lexsort((part, -vals), axis=-1)
-    return np.take_along_axis(part, order, axis=-1)
+    """Indices of the k largest values per row, best first; equal values, also those
+    straddling the k-th place, go to the lower index. O(V) per row, no full sort."""
+    rows, v = x.shape
+    if k >= v:
+        return np.lexsort((np.tile(np.arange(v), (rows, 1)), -x), axis=-1)
+    kth = np.take_along_axis(x, np.argpartition(-x, k - 1, axis=-1)[:, k - 1 : k], axis=-1)
+    greater = x > kth
+    ties = x == kth
+    need = k - greater.sum(axis=-1, keepdims=True)
+    chosen = greater | (ties & (np.cumsum(ties, axis=-1) <= need))
+    idx = np.nonzero(chosen)[1].reshape(rows, k)  # row-major: k per row, ascending
+    order = np.lexsort((idx, -np.take_along_axis(x, idx, axis=-1)), axis=-1)
+    return np.take_along_axis(idx, order, axis=-1)
 
 
 def _gather(x: np.ndarray, idx: np.ndarray) -> np.ndarray:

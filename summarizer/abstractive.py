@@ -79,7 +79,10 @@ class AbstractiveSummarizer:
         if model is None or codec is None:
             model, codec = load_model(config.model_dir, config.device, config.threads)
         self.model, self.codec = model, codec
-        limit = config.max_input_tokens or encoder_max_length(config.model_dir) or 512
+        positions = encoder_max_length(config.model_dir)
+        # The decoder cannot go past its position table either (BART: 1,024 positions).
+        self.max_output_tokens = (positions - 1) if positions else None
+        limit = config.max_input_tokens or positions or 512
         self.input_budget = limit - codec.special_count
         if self.input_budget < 8:
             raise CondenseError(f"{config.model_dir}: an input limit of {limit} tokens is too small")
@@ -96,7 +99,8 @@ class AbstractiveSummarizer:
         """Summaries of ``texts``, each within the input budget, in batches."""
         out: List[str] = []
         too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
-        assert not too_long, f"inputs over the budget reached the model: {too_long}"
+        if too_long:  # the chunker guarantees this; a bug must not reach the model
+            raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
         for i in range(0, len(texts), self.config.batch_size):
             batch = list(texts[i : i + self.config.batch_size])
             ids, mask = self.codec.encode_batch(batch)
@@ -122,6 +126,11 @@ class AbstractiveSummarizer:
         notes = list(self.model.notes)
         if config.max_new_tokens and not self.config.max_new_tokens:
             notes.append(f"budget {budget.describe()} -> up to {config.max_new_tokens} new tokens")
+        if self.max_output_tokens and config.max_new_tokens and config.max_new_tokens > self.max_output_tokens:
+            notes.append(f"capped at {self.max_output_tokens} new tokens: the model's decoder has "
+                         f"{self.max_output_tokens + 1} positions")
+            config = config.override(max_new_tokens=self.max_output_tokens,
+                                     min_new_tokens=min(config.min_new_tokens, self.max_output_tokens))
         # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
         cap = max(16, self.input_budget // 4)
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -59,6 +60,14 @@ class BatchStats:
 # A task is (id, path or None, article text or None, error or None).
 Task = Tuple[str, Optional[str], Optional[str], Optional[str]]
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` writable as UTF-8: a file name that is not valid UTF-8 (os.walk hands it
+    over with surrogate escapes) or a JSON id with a lone surrogate gets U+FFFD there."""
+    return _SURROGATE.sub("\ufffd", text)
+
 
 def iter_tasks(source: Path) -> Iterator[Task]:
     """Folder: every supported file, id = path relative to the folder (POSIX slashes).
@@ -66,9 +75,9 @@ def iter_tasks(source: Path) -> Iterator[Task]:
     if source.is_dir():
         root = source.resolve()
         for path in iter_supported_files(source):
-            rid = path.relative_to(source).as_posix()
+            rid = printable(path.relative_to(source).as_posix())
             if not path.resolve().is_relative_to(root):  # a symlink out of the folder
-                yield rid, None, None, (f"{path}: a link to a file outside the input folder. "
+                yield rid, None, None, (f"{printable(str(path))}: a link to a file outside the input folder. "
                                         "Copy the file into the folder to include it")
                 continue
             yield rid, str(path), None, None
@@ -97,12 +106,13 @@ def iter_tasks(source: Path) -> Iterator[Task]:
             if not isinstance(rec, dict):
                 yield f"line-{n}", None, None, f"{source}: line {n} is not a JSON object. Write {{\"id\", \"article\"}}"
                 continue
-            rid = str(rec.get("id") if rec.get("id") is not None else f"line-{n}")
+            rid = printable(str(rec.get("id") if rec.get("id") is not None else f"line-{n}"))
             yield article_task(source, rid, rec.get("article"))
 
 
 def article_task(source: Path, rid: str, article: object) -> Task:
     """The task of one JSONL record or Parquet row: its article, or why it has none."""
+    rid = printable(rid)
     if not isinstance(article, str):
         return rid, None, None, f"{source}: record {rid!r} has no 'article' text. Add an \"article\" field"
     return rid, None, article, None
@@ -158,7 +168,7 @@ def task_record(task: Task, config: BatchConfig, *,
         record["error"] = str(e)
     except Exception as e:  # one bad document must never stop the batch
         record["error"] = f"{rid}: unexpected {type(e).__name__}: {e}. Please report this file"
-    return record
+    return {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
 
 
 def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:

@@ -58,6 +58,9 @@ _ATX_HEADING = re.compile(r"#{1,6}(?:\s|$)")
 _HYPHEN_REPAIR = "\x00"  # sentinel separator: drop the hyphen ending the previous line
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
     """Return ``text`` normalized, re-flowed into paragraphs, and stripped.
 
@@ -78,6 +81,7 @@ def clean_text(text: str) -> str:
        sentence end), nothing between two CJK characters, else a space.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SURROGATE.sub("", text)  # lone surrogates (from JSON "\ud800") cannot be written as UTF-8
     text = _SPECIAL.sub(lambda m: _CHAR_MAP[m.group()], text)
     text = unicodedata.normalize("NFC", text)
     return "\n\n".join(_join_lines(lines) for lines in _paragraphs(text))

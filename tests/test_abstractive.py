@@ -169,3 +169,10 @@ def test_one_model_shared_by_threads(models):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda t: summarizer.generate_texts([t], config)[0], CORPUS * 2))
     assert got == expected * 2
+
+
+def test_output_length_is_capped_at_the_decoder_positions_with_a_note(models):
+    _, folder = models["bart"]  # 64 positions in the tiny config
+    summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=500, num_beams=1))
+    summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1))
+    assert "capped at 63 new tokens: the model's decoder has 64 positions" in summary.notes

@@ -181,3 +181,27 @@ def test_crash_between_write_and_rename_keeps_old_output(tmp_path, monkeypatch):
     stats = run_batch(src, out, CONFIG)
     assert stats.skipped == 3 and stats.summarized == 0  # c.txt was journaled before the crash
     assert "c.txt" in read_records(out)
+
+
+def test_undecodable_file_names_and_lone_surrogates_never_stop_the_batch(tmp_path):
+    src = tmp_path / "docs"
+    src.mkdir()
+    (src / "a.txt").write_text(ARTICLE)
+    # a file name that is not UTF-8 (Latin-1 "café.txt")
+    with open(os.path.join(os.fsencode(src), b"caf\xe9.txt"), "w") as f:
+        f.write(ARTICLE)
+    out = tmp_path / "out.jsonl"
+    run_batch(src, out, CONFIG)
+    recs = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in recs] == ["a.txt", "caf\ufffd.txt"]
+    assert recs[1]["summary"] == recs[0]["summary"]
+    again = run_batch(src, out, CONFIG)  # and it is not redone on a rerun
+    assert again.skipped == 2
+
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"id": "s\\ud800", "article": "Hi \\ud800 there. ' + ARTICLE + '"}\n')
+    out2 = tmp_path / "out2.jsonl"
+    run_batch(jsonl, out2, CONFIG)
+    rec = json.loads(out2.read_text(encoding="utf-8"))
+    assert rec["id"] == "s\ufffd" and rec["error"] is None
+    assert rec["summary"].startswith("Hi there.")

@@ -74,3 +74,16 @@ def test_generate_dispatches_on_num_beams():
     assert generate(Markov(), None, np.array([[START]]), CFG).sequences.tolist() == [[START, A, EOS]]
     beams = CFG.override(num_beams=2, early_stopping=True)
     assert generate(Markov(), None, np.array([[START]]), beams).sequences.tolist() == [[START, B, EOS]]
+
+
+def test_top_k_breaks_ties_to_the_lower_index_even_at_the_cut():
+    from runtime.search import _top_k
+
+    x = np.array([[1.0, 5.0, 3.0, 3.0, 3.0, -np.inf],
+                  [-np.inf, -np.inf, 2.0, -np.inf, -np.inf, -np.inf]], dtype=np.float32)
+    assert _top_k(x, 3).tolist() == [[1, 2, 3], [2, 0, 1]]
+    assert _top_k(x, 6).tolist() == [[1, 2, 3, 4, 0, 5], [2, 0, 1, 3, 4, 5]]
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 4, size=(5, 50)).astype(np.float32)  # many ties
+    expected = np.argsort(-y, axis=-1, kind="stable")[:, :7]
+    assert _top_k(y, 7).tolist() == expected.tolist()
