@@ -21,6 +21,8 @@ import re
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -47,6 +49,9 @@ class BatchConfig:
     loader: LoaderConfig = LoaderConfig()
     progress: bool = True
     abstractive: Optional["AbstractiveConfig"] = None  # for method "abstractive"
+    # "spawn" is safe beside threads (the app); "fork" starts faster and lets tests
+    # substitute functions in the workers.
+    start_method: str = "spawn"
 
 
 @dataclass(frozen=True)
@@ -313,6 +318,63 @@ def check_method(config: BatchConfig) -> None:
         get_summarizer(config.method, abstractive=config.abstractive)
 
 
+IN_FLIGHT_PER_WORKER = 2
+
+
+def _pool(workers: int, config: BatchConfig) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=get_context(config.start_method))
+
+
+def _in_processes(jobs: List[Tuple[Task, BatchConfig]], config: BatchConfig) -> Iterator[dict]:
+    """Records of ``jobs`` from a process pool, in completion order.
+
+    At most two jobs per worker are in flight (one running, one queued so the worker never
+    waits for the parent), so when a worker dies outright (a segfault, the kernel's
+    out-of-memory killer) the pool breaks with a short list of suspects.
+    Each suspect is then run alone in a fresh process: the one that kills it again gets
+    an error record, the others their summaries, and the rest go on in a new pool.
+    """
+    pending = list(jobs)
+    while pending:
+        suspects: List[Tuple[Task, BatchConfig]] = []
+        with _pool(config.workers, config) as pool:
+            queue = iter(pending)
+            running = {}
+            for job in queue:
+                running[pool.submit(_work, job)] = job
+                if len(running) == IN_FLIGHT_PER_WORKER * config.workers:
+                    break
+            done_ids = set()
+            try:
+                while running:
+                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        job = running.pop(fut)
+                        rec = fut.result()  # BrokenProcessPool if a worker died
+                        done_ids.add(job[0][0])
+                        yield rec
+                        nxt = next(queue, None)
+                        if nxt is not None:
+                            running[pool.submit(_work, nxt)] = nxt
+            except BrokenProcessPool:
+                suspects = list(running.values())
+        pending = [j for j in pending if j[0][0] not in done_ids and j not in suspects]
+        for job in suspects:
+            yield _alone(job, config)
+
+
+def _alone(job: Tuple[Task, BatchConfig], config: BatchConfig) -> dict:
+    """One job in a process of its own; an error record if that process dies too."""
+    rid = job[0][0]
+    try:
+        with _pool(1, config) as pool:
+            return pool.submit(_work, job).result()
+    except BrokenProcessPool:
+        return {"id": rid, "summary": None, "method": config.method,
+                "error": f"{rid}: the worker process died on this document (out of memory, or a "
+                         "crash in a native library). Check the file, or give it its own run"}
+
+
 def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchConfig()) -> BatchStats:
     source, out = Path(source), Path(out)
     check_output(out)
@@ -331,11 +393,9 @@ def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchCo
     with journal:
         jobs = [(t, config) for t in todo]
         if config.workers > 1 and len(jobs) > 1:
-            with get_context("spawn").Pool(config.workers) as pool:
-                records = pool.imap_unordered(_work, jobs, chunksize=4)
-                for rec in records:
-                    journal.keep(rec)
-                    bar.update(1)
+            for rec in _in_processes(jobs, config):
+                journal.keep(rec)
+                bar.update(1)
         else:
             for job in jobs:
                 journal.keep(_work(job))

@@ -205,3 +205,33 @@ def test_undecodable_file_names_and_lone_surrogates_never_stop_the_batch(tmp_pat
     rec = json.loads(out2.read_text(encoding="utf-8"))
     assert rec["id"] == "s\ufffd" and rec["error"] is None
     assert rec["summary"].startswith("Hi there.")
+
+
+def test_a_worker_that_dies_outright_costs_one_error_record(tmp_path, monkeypatch):
+    """A document that kills its worker process (as a segfault or the OOM killer would):
+    the pool breaks, the suspects are rerun alone, the culprit gets an error record and
+    every other document its summary. ``fork`` lets the workers inherit the patch."""
+    import summarizer.batch as batch
+
+    src = tmp_path / "docs"
+    src.mkdir()
+    for i in range(6):
+        (src / f"d{i}.txt").write_text(ARTICLE)
+    (src / "boom.txt").write_text(ARTICLE)
+    real = batch.task_record
+
+    def crashing(task, config, **kw):
+        if task[0] == "boom.txt":
+            os._exit(9)  # no exception, no cleanup: the process is simply gone
+        return real(task, config, **kw)
+
+    monkeypatch.setattr(batch, "task_record", crashing)
+    out = tmp_path / "out.jsonl"
+    config = BatchConfig(method="lead", budget=Budget(sentences=1), workers=2, progress=False,
+                         start_method="fork")
+    stats = run_batch(src, out, config)
+    recs = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert sorted(recs) == ["boom.txt"] + [f"d{i}.txt" for i in range(6)]
+    assert "worker process died on this document" in recs["boom.txt"]["error"]
+    assert all(recs[f"d{i}.txt"]["summary"] for i in range(6))
+    assert (stats.summarized, stats.failed) == (6, 1)
