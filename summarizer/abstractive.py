@@ -136,34 +136,39 @@ class AbstractiveSummarizer:
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
         if map_config.min_new_tokens > map_config.max_new_tokens:
             map_config = map_config.override(min_new_tokens=map_config.max_new_tokens)
-        text, rounds = document.text, 0
-        while self.codec.count(text) > self.input_budget:
+        text, tokens, rounds = document.text, total, 0
+        while tokens > self.input_budget:
             if rounds == MAX_REDUCE_ROUNDS:
                 raise CondenseError(
-                    f"{document.source or 'document'}: still {self.codec.count(text)} tokens after "
+                    f"{document.source or 'document'}: still {tokens} tokens after "
                     f"{rounds} rounds of chunk summaries; lower max_new_tokens or split the document")
             chunks = self._chunks(text, document.lang)
             summaries = self.generate_texts(chunks, map_config)
             rounds += 1
             notes.append(
-                f"round {rounds}: {self.codec.count(text):,} tokens > model input limit "
+                f"round {rounds}: {tokens:,} tokens > model input limit "
                 f"{self.input_budget:,}; split into {len(chunks)} chunks "
                 f"(overlap {self.config.overlap_sentences} sentence), summarized each")
             text = "\n".join(summaries)
+            tokens = self.codec.count(text)
         if rounds:
-            notes.append(f"summarized the joined chunk summaries ({self.codec.count(text):,} tokens)")
+            notes.append(f"summarized the joined chunk summaries ({tokens:,} tokens)")
         final = self.generate_texts([text], config, on_text=on_text)[0]
         lines = "\n".join(s.text for s in tok.sentences(final)) if final.strip() else ""
         return Summary(self.name, document, (), budget, tuple(notes), generated=lines)
 
     def _chunks(self, text: str, lang: str) -> List[str]:
+        split = [s.text for s in tokenizer_for(lang).sentences(text)]
         sentences: List[str] = []
-        for s in tokenizer_for(lang).sentences(text):
-            if self.codec.count(s.text) > self.input_budget:
-                sentences.extend(split_long(s.text, self.input_budget, self.codec.count_many))
+        counts: List[int] = []
+        for sentence, n in zip(split, self.codec.count_many(split)):
+            if n > self.input_budget:
+                pieces = split_long(sentence, self.input_budget, self.codec.count_many)
+                sentences.extend(pieces)
+                counts.extend(self.codec.count_many(pieces))
             else:
-                sentences.append(s.text)
-        counts = self.codec.count_many(sentences)
+                sentences.append(sentence)
+                counts.append(n)
         joiner = "" if lang == "zh" else " "
         budget = self.input_budget
         while True:  # joined text can tokenize a little longer than its parts
