@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, Iterator, List, Optional, Tuple
 
 from .errors import DocumentError
 from .nlp import resolve_language, tokenizer_for
@@ -61,18 +61,24 @@ def reference_lines(summary: str, article: str, lang: Optional[str] = None) -> s
     return "\n".join(s.text for s in tok.sentences(text))
 
 
+def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
+    """(line number, parsed value) of every non-blank line; invalid JSON raises a
+    DocumentError naming the line."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    yield n, json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DocumentError(
+                        str(path), f"line {n} is not valid JSON ({e.msg})",
+                        "Fix or remove that line",
+                    ) from None
+
+
 def _records(path: Path) -> Iterable[dict]:
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise DocumentError(
-                            str(path), f"line {n} is not valid JSON ({e.msg})",
-                            "Fix or remove that line",
-                        ) from None
+        yield from (rec for _, rec in iter_jsonl(path))
     elif path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f)

@@ -13,13 +13,13 @@ length (no padding, no truncation; the last partial block is dropped and counted
 """
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from summarizer.datasets import Pair, deduplicate, load_pairs, repair_glued_sentences, split
+from summarizer.datasets import (Pair, deduplicate, iter_jsonl, load_pairs,
+                                 repair_glued_sentences, split)
 from summarizer.errors import DocumentError
 from summarizer.loaders import iter_supported_files, load_document
 from summarizer.nlp import resolve_language, tokenizer_for
@@ -196,20 +196,12 @@ def load_corpus(path: Union[str, Path]) -> List[str]:
         return [load_document(f).text for f in iter_supported_files(path)]
     if path.suffix == ".jsonl" and path.is_file():
         docs = []
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DocumentError(str(path), f"line {n} is not valid JSON ({e.msg})",
-                                        "Fix or remove that line") from None
-                text = rec.get("text", rec.get("article")) if isinstance(rec, dict) else None
-                if not isinstance(text, str):
-                    raise DocumentError(str(path), f"line {n} has no 'text' field",
-                                        'Write one {"text": ...} record per line')
-                docs.append(text)
+        for n, rec in iter_jsonl(path):
+            text = rec.get("text", rec.get("article")) if isinstance(rec, dict) else None
+            if not isinstance(text, str):
+                raise DocumentError(str(path), f"line {n} has no 'text' field",
+                                    'Write one {"text": ...} record per line')
+            docs.append(text)
         return docs
     raise DocumentError(str(path), "a corpus must be a folder of documents or a .jsonl file",
                         'Pass a folder, or a .jsonl with one {"text": ...} per line')
