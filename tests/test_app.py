@@ -1,17 +1,16 @@
 """The workbench's pages driven with streamlit.testing's AppTest (no browser), plus the
 pure helpers of ui/ (escaping, highlighting, progress text, settings)."""
-import io
 import json
-import zipfile
 from pathlib import Path
 
-import docx
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from summarizer.faithfulness import FaithfulnessReport
 from ui.render import escape, highlight, progress_text
 from ui.settings import AppSettings
+
+from tests.files import docx_bytes, zip_bytes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TEXT = "Apple banana cherry. Apple kiwi. Banana melon. Cherry grape."
@@ -31,23 +30,6 @@ def start(page: str = "Summarize", settings: AppSettings = None) -> AppTest:
         at.sidebar.radio(key="nav.page").set_value(page).run()
         assert not at.exception, at.exception
     return at
-
-
-def docx_bytes(paragraphs) -> bytes:
-    document = docx.Document()
-    for p in paragraphs:
-        document.add_paragraph(p)
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
-
-
-def zip_bytes(entries) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries:
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 # -- pure helpers --------------------------------------------------------------------

@@ -1,5 +1,4 @@
 """Safe unpacking of uploaded zips and files, and folders confined to the batch root."""
-import io
 import os
 import stat
 import zipfile
@@ -11,17 +10,9 @@ from summarizer.archive import (
     ArchiveError, ArchiveLimits, extract_zip, safe_relative_path, save_uploads, unpack_uploads,
 )
 from summarizer.paths import OutsideRootError, files_under, resolve_under
+from tests.files import zip_bytes
 
 TEXT = b"The council approved the budget. Teachers welcomed it."
-
-
-def make_zip(entries, *, compression=zipfile.ZIP_DEFLATED) -> bytes:
-    """entries: (name, bytes) or (ZipInfo, bytes)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression) as z:
-        for name, data in entries:
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 def tree(folder: Path):
@@ -29,7 +20,7 @@ def tree(folder: Path):
 
 
 def test_extracts_supported_files_skips_others(tmp_path):
-    data = make_zip([("a.txt", TEXT), ("sub/b.md", b"# B\n\n" + TEXT), ("img.png", b"\x89PNG"),
+    data = zip_bytes([("a.txt", TEXT), ("sub/b.md", b"# B\n\n" + TEXT), ("img.png", b"\x89PNG"),
                      ("__MACOSX/._a.txt", b"junk"), (".DS_Store", b"junk"), ("sub/", b"")])
     out = extract_zip(data, tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in out.files] == ["a.txt", "sub/b.md"]
@@ -44,7 +35,7 @@ def test_extracts_supported_files_skips_others(tmp_path):
 def test_entries_leaving_the_folder_refuse_the_archive(tmp_path, name):
     dest = tmp_path / "dest"
     dest.mkdir()
-    data = make_zip([("ok.txt", TEXT), (name, TEXT)])
+    data = zip_bytes([("ok.txt", TEXT), (name, TEXT)])
     with pytest.raises(ArchiveError, match="refused the archive"):
         extract_zip(data, dest)
     # nothing written anywhere: checks run before the first file is written
@@ -54,20 +45,20 @@ def test_entries_leaving_the_folder_refuse_the_archive(tmp_path, name):
 def test_symlink_entry_refused(tmp_path):
     info = zipfile.ZipInfo("link.txt")
     info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    data = make_zip([(info, b"/etc/passwd")])
+    data = zip_bytes([(info, b"/etc/passwd")])
     with pytest.raises(ArchiveError, match="symbolic link"):
         extract_zip(data, tmp_path)
 
 
 def test_duplicate_entries_refused(tmp_path):
     with pytest.warns(UserWarning):  # zipfile warns about the duplicate name itself
-        data = make_zip([("a.txt", TEXT), ("a.txt", b"other")])
+        data = zip_bytes([("a.txt", TEXT), ("a.txt", b"other")])
     with pytest.raises(ArchiveError, match="twice"):
         extract_zip(data, tmp_path)
 
 
 def test_zip_bomb_by_ratio_refused(tmp_path):
-    data = make_zip([("bomb.txt", b"0" * (5 * 1024 * 1024))])  # ~5 kB compressed
+    data = zip_bytes([("bomb.txt", b"0" * (5 * 1024 * 1024))])  # ~5 kB compressed
     assert len(data) < 20_000
     with pytest.raises(ArchiveError, match="zip bomb"):
         extract_zip(data, tmp_path, limits=ArchiveLimits(max_ratio=100))
@@ -76,7 +67,7 @@ def test_zip_bomb_by_ratio_refused(tmp_path):
 
 def test_total_size_and_file_size_limits(tmp_path):
     entries = [(f"f{i}.txt", os.urandom(40_000)) for i in range(3)]  # incompressible
-    data = make_zip(entries)
+    data = zip_bytes(entries)
     with pytest.raises(ArchiveError, match="unpacks to over 100,000 bytes"):
         extract_zip(data, tmp_path, limits=ArchiveLimits(max_total_bytes=100_000))
     with pytest.raises(ArchiveError, match="over 30,000"):
@@ -85,7 +76,7 @@ def test_total_size_and_file_size_limits(tmp_path):
 
 
 def test_entry_lying_about_its_size_is_stopped(tmp_path):
-    data = bytearray(make_zip([("a.txt", b"x" * 70_000)], compression=zipfile.ZIP_STORED))
+    data = bytearray(zip_bytes([("a.txt", b"x" * 70_000)], compression=zipfile.ZIP_STORED))
     # Shrink the declared size in the central directory: the check before writing passes,
     # but the stream then yields more (zipfile stops at the declared size and fails the
     # CRC, or we stop at the limit): either way nothing over the limit is kept.
@@ -97,7 +88,7 @@ def test_entry_lying_about_its_size_is_stopped(tmp_path):
 
 
 def test_too_many_files(tmp_path):
-    data = make_zip([(f"f{i}.txt", TEXT) for i in range(6)])
+    data = zip_bytes([(f"f{i}.txt", TEXT) for i in range(6)])
     with pytest.raises(ArchiveError, match="more than 5 files"):
         extract_zip(data, tmp_path, limits=ArchiveLimits(max_files=5))
     assert len(extract_zip(data, tmp_path, limits=ArchiveLimits(max_files=6)).files) == 6
@@ -110,7 +101,7 @@ def test_not_a_zip(tmp_path):
 
 def test_existing_file_is_never_overwritten(tmp_path):
     (tmp_path / "a.txt").write_bytes(b"mine")
-    out = extract_zip(make_zip([("a.txt", TEXT)]), tmp_path)
+    out = extract_zip(zip_bytes([("a.txt", TEXT)]), tmp_path)
     assert out.files == [] and "a.txt: cannot be unpacked" in out.skipped[0]
     assert (tmp_path / "a.txt").read_bytes() == b"mine"
 
@@ -136,8 +127,8 @@ def test_save_uploads_uses_base_names_and_limits(tmp_path):
 
 
 def test_unpack_uploads_mixes_files_and_zips_with_shared_limits(tmp_path):
-    files = [("loose.txt", TEXT), ("docs.zip", make_zip([("a.txt", TEXT), ("s/b.txt", TEXT)])),
-             ("docs.zip", make_zip([("c.txt", TEXT)]))]
+    files = [("loose.txt", TEXT), ("docs.zip", zip_bytes([("a.txt", TEXT), ("s/b.txt", TEXT)])),
+             ("docs.zip", zip_bytes([("c.txt", TEXT)]))]
     out = unpack_uploads(files, tmp_path)
     assert tree(tmp_path) == ["docs-2/c.txt", "docs/a.txt", "docs/s/b.txt", "loose.txt"]
     assert len(out.files) == 4

@@ -6,10 +6,11 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.files import zip_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_LIMIT = 3 * 1024**3  # address space of the child, bytes
@@ -43,24 +44,6 @@ def _encrypted_pdf() -> bytes:
     return buf.getvalue()
 
 
-def _docx(text) -> bytes:
-    import docx
-
-    d = docx.Document()
-    d.add_paragraph(text)
-    buf = io.BytesIO()
-    d.save(buf)
-    return buf.getvalue()
-
-
-def _zip(members) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def make_cases(d: Path):
     """(name, path, expected) where expected is "ok" or a DocumentError subclass name."""
     cases = []
@@ -90,8 +73,8 @@ def make_cases(d: Path):
     add("pdf-without-text", "a.pdf", _pdf(rect_only=True), "NoTextLayerError")
     add("not-a-pdf", "a.pdf", SENTENCES, "CorruptFileError")
     add("corrupt-docx", "a.docx", os.urandom(2000), "CorruptFileError")
-    add("docx-without-document", "a.docx", _zip([("other.xml", "<x/>")]), "CorruptFileError")
-    add("docx-zip-bomb", "a.docx", _zip([("word/document.xml", "<w/>"),
+    add("docx-without-document", "a.docx", zip_bytes([("other.xml", "<x/>")]), "CorruptFileError")
+    add("docx-zip-bomb", "a.docx", zip_bytes([("word/document.xml", "<w/>"),
                                           ("word/media/pad.bin", b"\0" * (MAX_BYTES * 20 + 1))]),
         "FileTooLargeError")
     add("utf16-le-bom", "a.txt", "\ufeff".encode("utf-16-le") + SENTENCES.encode("utf-16-le"), "ok")

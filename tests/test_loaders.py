@@ -18,6 +18,7 @@ from summarizer.errors import (
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
 )
 from summarizer.html_text import html_to_text
+from tests.files import zip_bytes
 from summarizer.loaders import (
     SUPPORTED_EXTENSIONS, LoaderConfig, document_from_text, iter_supported_files,
     load_bytes, load_document,
@@ -306,29 +307,21 @@ def test_docx_paragraphs_and_tables_in_order(tmp_path: Path) -> None:
     )
 
 
-def zip_bytes(members: dict) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
-
-
 def damaged_document_xml() -> bytes:
     """A real DOCX whose word/document.xml is cut in half."""
     with zipfile.ZipFile(io.BytesIO(make_docx())) as source:
         members = {info.filename: source.read(info) for info in source.infolist()}
     members["word/document.xml"] = members["word/document.xml"][:300]
-    return zip_bytes(members)
+    return zip_bytes(members.items())
 
 
 @pytest.mark.parametrize(
     "data",
     [
         os.urandom(2048),
-        zip_bytes({"hello.txt": b"not a word file"}),
+        zip_bytes([("hello.txt", b"not a word file")]),
         make_docx()[:1500],
-        zip_bytes({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<not xml"}),
+        zip_bytes([("[Content_Types].xml", b"<Types/>"), ("word/document.xml", b"<not xml")]),
         damaged_document_xml(),
         b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),
     ],
@@ -339,7 +332,7 @@ def test_corrupt_docx(tmp_path: Path, data: bytes) -> None:
 
 
 def test_docx_zip_bomb_is_refused_before_unpacking(tmp_path: Path) -> None:
-    bomb = zip_bytes({"word/document.xml": b"<w/>", "word/media/big.bin": bytes(1_000_000)})
+    bomb = zip_bytes([("word/document.xml", b"<w/>"), ("word/media/big.bin", bytes(1_000_000))])
     path = write(tmp_path, "bomb.docx", bomb)
     assert path.stat().st_size < 5_000
     error = expect_error(FileTooLargeError, path, config=LoaderConfig(max_bytes=10_000))
