@@ -165,7 +165,7 @@ def main() -> None:
     imports = {name: import_time(stmt) for name, stmt in IMPORTS.items()}
     print(json.dumps({"import_s": imports}))
     base = {r["engine"]: r for r in results}
-    print(f"\n| engine | load (s) | peak RSS (MB) | " + " | ".join(
+    print("\n| engine | load (s) | peak RSS (MB) | " + " | ".join(
         f"batch {b}: s / tok/s / vs torch / vs Optimum" for b in args.batch) + " |")
     print("|---|---:|---:|" + "---:|" * len(args.batch))
     for r in results:
