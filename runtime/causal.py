@@ -116,8 +116,6 @@ class CausalOnnx:
         self.notes = notes
         self._empty = {name: self._empty_shape(name, shape, cache_shape) + (dtype,)
                        for name, dtype, shape in self.first.cache_inputs}
-        out = first.get_outputs()[0].shape[-1]
-        self.vocab_size = out if isinstance(out, int) else None
 
     @staticmethod
     def _empty_shape(name: str, shape: Tuple[Any, ...],

@@ -64,8 +64,6 @@ class Seq2SeqOnnx:
         if decoder_with_past is not None:
             self._past_inputs = {i.name for i in decoder_with_past.get_inputs()}
             self._past_outputs = [o.name for o in decoder_with_past.get_outputs()]
-        self.vocab_size = int(decoder.get_outputs()[0].shape[-1]) if isinstance(
-            decoder.get_outputs()[0].shape[-1], int) else None
 
     @property
     def has_cache(self) -> bool:

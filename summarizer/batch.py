@@ -189,12 +189,6 @@ def tasks_for_files(folder: Path, paths: List[Path]) -> List[Task]:
     return tasks
 
 
-def summarize_task(task: Task, config: BatchConfig) -> Dict[str, Optional[str]]:
-    """One document's record, summarized in this process (what run_batch does per
-    document), for callers that report progress themselves, such as the app."""
-    return task_record(task, config)
-
-
 def journal_path(out: Path) -> Path:
     return out.with_name(f".{out.name}.journal")
 

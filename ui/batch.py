@@ -12,7 +12,7 @@ import streamlit as st
 
 from export.results import ResultRow
 from summarizer.archive import ArchiveError, unpack_uploads
-from summarizer.batch import BatchConfig, Task, summarize_task, tasks_for_files
+from summarizer.batch import BatchConfig, Task, task_record, tasks_for_files
 from summarizer.errors import CondenseError
 from summarizer.paths import files_under, resolve_under
 from summarizer.references import load_references, mean_scores, score_summaries
@@ -135,7 +135,7 @@ def run_tasks(tasks: Sequence[Task], config: BatchConfig) -> Tuple[List[dict], f
     records: List[dict] = []
     start = time.monotonic()
     for task in tasks:
-        record = summarize_task(task, config)
+        record = task_record(task, config)
         rid, path = task[0], task[1]
         if record["error"] and path:  # name the file as the user knows it, not our temp path
             record["error"] = record["error"].replace(path, rid)
