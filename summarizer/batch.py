@@ -185,7 +185,7 @@ def tasks_for_files(folder: Path, paths: List[Path]) -> List[Task]:
     tasks: List[Task] = []
     for path in paths:
         rid = path.relative_to(folder).as_posix() if folder in path.parents else path.name
-        tasks.append((rid, str(path), None, None))
+        tasks.append((printable(rid), str(path), None, None))
     return tasks
 
 
