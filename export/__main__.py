@@ -2,6 +2,7 @@
 
     python -m export onnx MODEL --out DIR [--quantize int8] [--task T]
     python -m export gguf FILE.gguf --out DIR [--quantize int8] [--per-channel] [--eos-token T]
+        [--adapter DIR]
 
 MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id;
 FILE.gguf a llama.cpp checkpoint, converted through transformers first (``export/gguf.py``).
@@ -43,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     gguf.add_argument("--eos-token", default=None,
                       help="the token that ends a reply (default: <|im_end|> for ChatML "
                            "templates, else the file's eos)")
+    gguf.add_argument("--adapter", type=Path, default=None,
+                      help="a LoRA adapter folder (adapter.safetensors + adapter_config.json, "
+                           "as training writes) to merge into the weights before export")
     return parser
 
 
@@ -57,7 +61,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             config = ExportConfig(task="causal-lm", quantize=args.quantize,
                                   per_channel=args.per_channel, validate=False)
-            result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config)
+            result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config,
+                                 adapter=args.adapter)
         else:
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize))

@@ -22,11 +22,13 @@ What transformers' GGUF tokenizer conversion gets wrong for byte-level BPE model
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
+from .adapter import CONFIG_FILE, WEIGHTS_FILE
 from .errors import ExportError
 from .manifest import read_manifest, write_manifest
 from .onnx_export import ExportConfig, ExportResult, _quiet, export_onnx
@@ -49,9 +51,12 @@ def gguf_metadata(path: Path) -> dict:
     return out
 
 
-def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None) -> Path:
+def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None,
+                 adapter: Optional[Path] = None) -> Path:
     """Write ``out``: fp32 safetensors weights, config, generation config and a fixed fast
-    tokenizer (see the module docstring) from the GGUF file ``path``. Returns ``out``."""
+    tokenizer (see the module docstring) from the GGUF file ``path``, with the LoRA
+    ``adapter`` folder (``export/adapter.py``) merged into the weights when given.
+    Returns ``out``."""
     import torch
     from tokenizers import decoders, pre_tokenizers, processors
     from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
@@ -100,6 +105,12 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None) -> P
     model.generation_config.eos_token_id = eos_id
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = eos_id
+    if adapter is not None:
+        from .adapter import merge_adapter, read_adapter
+
+        log.info("merging the LoRA adapter %s (trained on %s)", adapter,
+                 read_adapter(adapter)[0].base)
+        merge_adapter(model, adapter)
     model.config.name_or_path = path.stem
     out.mkdir(parents=True, exist_ok=True)
     model.eval().save_pretrained(out, safe_serialization=True)
@@ -109,7 +120,7 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None) -> P
 
 def export_gguf(path: Path, *, out: Path,
                 config: ExportConfig = ExportConfig(task="causal-lm", validate=False),
-                eos_token: Optional[str] = None) -> ExportResult:
+                eos_token: Optional[str] = None, adapter: Optional[Path] = None) -> ExportResult:
     """Convert ``path`` and export it to ``out`` (absent or empty); the manifest's source
     is the GGUF file, not the temporary checkpoint.
 
@@ -119,10 +130,18 @@ def export_gguf(path: Path, *, out: Path,
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="condense-gguf-") as tmp:
         log.info("converting %s to a safetensors checkpoint", path.name)
-        ckpt = convert_gguf(path, out=Path(tmp) / "checkpoint", eos_token=eos_token)
+        ckpt = convert_gguf(path, out=Path(tmp) / "checkpoint", eos_token=eos_token,
+                            adapter=adapter)
         log.info("exporting to ONNX%s", " and quantizing to int8" if config.quantize else "")
         result = export_onnx(str(ckpt), out=out, config=replace(config, task="causal-lm"))
-    manifest = replace(read_manifest(result.folder), source=str(path.resolve()))
+    source = str(path.resolve()) + (f" + adapter {Path(adapter).resolve()}" if adapter else "")
+    manifest = replace(read_manifest(result.folder), source=source)
+    if adapter is not None:  # files beside the adapter (an LM summarizer's prompt format)
+        extra = [f for f in sorted(Path(adapter).iterdir())
+                 if f.is_file() and f.name not in (WEIGHTS_FILE, CONFIG_FILE)]
+        for f in extra:
+            shutil.copyfile(f, result.folder / f.name)
+        manifest = replace(manifest, files=tuple(sorted(set(manifest.files) | {f.name for f in extra})))
     write_manifest(manifest, result.folder)
     return replace(result, manifest=manifest)
 

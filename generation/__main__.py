@@ -4,10 +4,11 @@
         [--max-new-tokens N] [--min-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
         [--repetition-penalty R] [--no-repeat-ngram-size N] [--num-beams K] [--stop S ...]
         [--seed S] [--stream] [--raw] [--device cpu|cuda] [--threads N]
-    python -m generation setup [--precision fp32|int8]
+    python -m generation setup [--precision fp32|int8] [--model default|news]
     python -m generation presets
 
-``generate`` without ``--model`` (and without a preset that names a model) uses the default
+``generate`` without ``--model`` uses the preset's built-in model if it has one (the news
+preset: SmolLM2 with the BBC news adapter, fed the prompt as a headline), else the default
 model, preparing it first if needed. ``--prompt -`` reads the prompt from standard input.
 Chat models get the prompt as a user message (with the preset's system prompt) unless
 ``--raw``. The text goes to stdout, notes and progress to stderr. Exit status 2 with
@@ -23,7 +24,7 @@ from typing import List, Optional
 from summarizer.errors import CondenseError
 
 from .decoding import Decoding
-from .default_model import DEFAULT_MODEL, PRECISIONS, ensure_default_model
+from .default_model import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_default_model
 from .generator import Generator
 from .presets import PRESETS, get_preset
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     setup = sub.add_parser("setup", help=f"prepare the default model ({DEFAULT_MODEL.title})")
     setup.add_argument("--precision", choices=PRECISIONS, default=None,
                        help=f"default: {DEFAULT_MODEL.precision}")
+    setup.add_argument("--model", choices=sorted(BUILTIN_MODELS), default="default",
+                       help="which built-in model (news: with the BBC news adapter)")
     sub.add_parser("presets", help="list the domain presets")
     return parser
 
@@ -65,15 +68,17 @@ def _generate(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset) if args.preset else None
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     folder = args.model or (Path(preset.model_dir) if preset and preset.model_dir else None)
+    own_model = folder is None and preset is not None and preset.model is not None
     if folder is None:
-        folder = ensure_default_model(precision=args.precision)
+        builtin = BUILTIN_MODELS[preset.model] if own_model else DEFAULT_MODEL
+        folder = ensure_default_model(precision=args.precision, model=builtin)
     generator = Generator.load(folder, device=args.device, threads=args.threads)
     for note in generator.notes:
         print(f"note: {note}", file=sys.stderr)
     chat = generator.chat_template is not None and not args.raw
     keywords = [k for k in args.keywords.split(",") if k.strip()]
     if preset is not None:
-        request = preset.prompt(prompt, keywords, chat=chat)
+        request = preset.prompt(prompt, keywords, chat=chat, own_model=own_model)
     else:
         request = [{"role": "user", "content": prompt}] if chat else prompt
     decoding = (preset.decoding if preset else Decoding()).override(
@@ -95,7 +100,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "setup":
-            print(ensure_default_model(precision=args.precision))
+            print(ensure_default_model(precision=args.precision, model=BUILTIN_MODELS[args.model]))
             return 0
         if args.command == "presets":
             for p in PRESETS.values():

@@ -8,6 +8,11 @@ interpreter: nothing in ``generation/`` imports them. It happens at first use (a
 ``generate`` without ``--model``) or explicitly with ``python -m generation setup``, never
 at import, and prints what it is doing.
 
+A built-in model may add a LoRA adapter shipped in ``assets/`` (the news model: SmolLM2
+plus an adapter trained on the BBC train-split articles); the export merges it into the
+weights on the way (``python -m export gguf --adapter``), and the folder name carries a
+hash of the adapter, so a new adapter gets a fresh folder.
+
 Folder: ``$CONDENSE_CACHE/<name>-<precision>`` when ``CONDENSE_CACHE`` is set, else
 ``~/.cache/condense/models/<name>-<precision>``. The export writes a hidden sibling and
 renames it into place, and a file lock keeps two processes from converting at once, so
@@ -15,6 +20,7 @@ the folder is either absent or complete.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import subprocess
@@ -22,7 +28,8 @@ import sys
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Deque, Optional, Tuple
+from functools import lru_cache
+from typing import Callable, Deque, Dict, Optional, Tuple
 
 from .errors import ModelSetupError
 
@@ -47,6 +54,17 @@ class DefaultModel:
         ("fp32", ()),
         ("int8", ("--quantize", "int8", "--per-channel")),
     )
+    adapter: Optional[str] = None  # a LoRA adapter folder, relative to the project root
+
+    def adapter_path(self) -> Optional[Path]:
+        if self.adapter is None:
+            return None
+        folder = ROOT / self.adapter
+        if not (folder / "adapter.safetensors").is_file():
+            raise ModelSetupError(
+                f"the {self.title} adapter is missing ({folder}/adapter.safetensors). "
+                "Restore assets/ from the repository, or pass --model with an exported folder")
+        return folder
 
     def gguf_path(self) -> Path:
         """The .gguf file inside the installed package (found without importing it)."""
@@ -61,10 +79,25 @@ class DefaultModel:
         return files[0]
 
     def folder(self, precision: Optional[str] = None) -> Path:
-        return cache_root() / f"{self.name}-{precision or self.precision}"
+        tag = f"-{_file_hash(self.adapter_path() / 'adapter.safetensors')}" if self.adapter else ""
+        return cache_root() / f"{self.name}{tag}-{precision or self.precision}"
 
 
 DEFAULT_MODEL = DefaultModel()
+# The news preset's model: see assets/news-smollm2-lora/README.md for how it was trained
+# and docs/BENCHMARKS.md for its perplexity on the BBC test articles.
+NEWS_MODEL = DefaultModel(name="smollm2-135m-news", title="SmolLM2-135M-Instruct + BBC news adapter",
+                          adapter="assets/news-smollm2-lora")
+BUILTIN_MODELS: Dict[str, DefaultModel] = {"default": DEFAULT_MODEL, "news": NEWS_MODEL}
+
+
+@lru_cache(maxsize=8)
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:10]
 
 
 def cache_root() -> Path:
@@ -96,17 +129,20 @@ def ensure_default_model(*, precision: Optional[str] = None, model: DefaultModel
         if is_ready(folder):  # another process finished it while we waited
             return folder
         gguf = model.gguf_path()
-        progress(f"Preparing the default model {model.title} ({precision}) in {folder}: "
+        progress(f"Preparing the model {model.title} ({precision}) in {folder}: "
                  "converting GGUF -> ONNX once, about 2 minutes on 2 cores ...")
         args = dict(model.export_args)[precision]
         cmd = [python, "-m", "export", "gguf", str(gguf), "--out", str(folder),
                "--eos-token", model.eos_token, *args]
+        adapter = model.adapter_path()
+        if adapter is not None:
+            cmd += ["--adapter", str(adapter)]
         code, tail = _run_echoing(cmd)
         if code != 0 or not is_ready(folder):
             raise ModelSetupError(
-                f"preparing the default model failed (exit {code}): {tail}. "
+                f"preparing the model {model.title} failed (exit {code}): {tail}. "
                 f"Run `{' '.join(cmd)}` to see why, or pass --model with an exported folder")
-        progress(f"Default model ready: {folder}")
+        progress(f"Model ready: {folder}")
     return folder
 
 

@@ -11,6 +11,11 @@ user message (rendered by the model's chat template); base models get the same w
 plain text. The decoding settings were picked for SmolLM2-135M-Instruct, the default
 model: a small model loops without a repetition penalty, and factual genres (abstracts)
 want a lower temperature than product copy. Every setting can be overridden per call.
+
+A preset may name a built-in fine-tuned ``model`` (``generation.default_model.BUILTIN_MODELS``):
+the news preset uses SmolLM2 with an adapter trained on BBC articles. That model learned to
+continue article text, not to follow instructions, so with it the prompt is the
+``completion_template`` (a headline to write the article under) instead of a chat.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ class Preset:
     user_template: str  # with {prompt} and optionally {keywords}
     decoding: Decoding
     model_dir: Optional[str] = None  # None: the default model (or --model)
+    model: Optional[str] = None  # a built-in fine-tuned model used when no folder is given
+    completion_template: Optional[str] = None  # with {prompt}: the prompt for that model
 
     def user_message(self, prompt: str, keywords: Sequence[str] = ()) -> str:
         words = [k.strip() for k in keywords if k.strip()]
@@ -40,9 +47,17 @@ class Preset:
         return [{"role": "system", "content": self.system_prompt},
                 {"role": "user", "content": self.user_message(prompt, keywords)}]
 
-    def prompt(self, prompt: str, keywords: Sequence[str] = (), *,
-               chat: bool = True) -> Union[str, List[Dict[str, str]]]:
-        """Messages for a chat model, or plain text for a base model."""
+    def prompt(self, prompt: str, keywords: Sequence[str] = (), *, chat: bool = True,
+               own_model: bool = False) -> Union[str, List[Dict[str, str]]]:
+        """Messages for a chat model, or plain text for a base model; with ``own_model``
+        (the preset's built-in model is the one generating) the completion template, which
+        has no place for keywords: ``GenerationError`` says to put them in the prompt."""
+        if own_model and self.completion_template is not None:
+            if any(k.strip() for k in keywords):
+                raise GenerationError(
+                    f"the {self.name} preset's model continues a headline and takes no "
+                    "keywords: put them in the prompt, or choose another model")
+            return self.completion_template.format(prompt=prompt.strip())
         if chat:
             return self.messages(prompt, keywords)
         return f"{self.system_prompt}\n\n{self.user_message(prompt, keywords)}\n\n"
@@ -58,6 +73,9 @@ PRESETS: Mapping[str, Preset] = {p.name: p for p in (
                        "Mention: {keywords}"),
         decoding=Decoding(max_new_tokens=220, temperature=0.7, top_k=50, top_p=0.9,
                           repetition_penalty=1.15),
+        model="news",
+        # BBC articles open with the headline on a line of its own, then a blank line.
+        completion_template="{prompt}\n\n",
     ),
     Preset(
         name="product",

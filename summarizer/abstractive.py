@@ -1,4 +1,5 @@
-"""Abstractive summaries from an exported seq2seq model on ONNX Runtime.
+"""Abstractive summaries from an exported seq2seq model on ONNX Runtime (decoder-only
+summarizers: ``lm_summary.py``, which reuses the budgets and map-reduce below).
 
 Short documents go through the model in one pass. A document longer than the model's
 input is summarized map-reduce style: split by sentences into token-budgeted chunks that
@@ -179,6 +180,16 @@ class AbstractiveSummarizer:
             if budget <= max(counts):  # cannot pack tighter: one sentence per chunk
                 return sentences
             budget = max(max(counts), int(budget * 0.95))
+
+
+def make_abstractive(config: AbstractiveConfig) -> AbstractiveSummarizer:
+    """The summarizer for ``config.model_dir``: an encoder-decoder export, or a decoder-only
+    model fine-tuned to summarize (its folder has ``condense_summary.json``)."""
+    from .lm_summary import LMSummarizer, is_lm_summarizer
+
+    if is_lm_summarizer(config.model_dir):
+        return LMSummarizer(config)
+    return AbstractiveSummarizer(config)
 
 
 def _streamer(codec: TextCodec, on_text: Callable[[str], None]):

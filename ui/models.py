@@ -17,10 +17,9 @@ from .settings import AppSettings
 
 @st.cache_resource(show_spinner="Loading the abstractive model (once per server)…", max_entries=2)
 def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summarizer:
-    from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
+    from summarizer.abstractive import AbstractiveConfig, make_abstractive
 
-    return AbstractiveSummarizer(AbstractiveConfig(model_dir=model_dir, device=device,
-                                                   threads=threads))
+    return make_abstractive(AbstractiveConfig(model_dir=model_dir, device=device, threads=threads))
 
 
 def method_names(settings: AppSettings) -> List[str]:

@@ -1,0 +1,125 @@
+"""Abstractive summaries from a decoder-only model fine-tuned to summarize.
+
+A folder from ``python -m training lm-summary`` (or the default summarizer, prepared from
+SmolLM2 and the adapter in ``assets/``) holds a causal-LM export plus
+``condense_summary.json``: the text before and after the article that the model was trained
+on. The prompt is built from ids exactly as in training (``prefix + article + suffix``,
+each tokenized on its own), the summary is the greedy (or beam) continuation up to the end
+token. Everything else, budgets, notes and map-reduce over documents longer than
+``max_source_tokens``, is ``AbstractiveSummarizer``'s.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from runtime.causal import CausalFolderError, CausalOnnx, context_length
+from runtime.config import GenerationConfig
+from runtime.search import generate
+from runtime.session import SessionConfig
+from runtime.text import TextCodec, TokenizerError
+
+from .abstractive import AbstractiveConfig, AbstractiveSummarizer, _streamer
+from .errors import CondenseError
+
+FORMAT_FILE = "condense_summary.json"
+
+
+@dataclass(frozen=True)
+class SummaryPrompt:
+    prefix: str
+    suffix: str
+    max_source_tokens: int
+    max_target_tokens: int
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "SummaryPrompt":
+        path = Path(folder) / FORMAT_FILE
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            if meta.get("format") != "condense-summary-prompt" or meta.get("format_version") != 1:
+                raise ValueError(f"format {meta.get('format')!r} {meta.get('format_version')!r}")
+            return cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
+                       int(meta["max_target_tokens"]))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise CondenseError(f"{path}: unreadable summary prompt format ({e}). Re-export the "
+                                "model with `python -m training lm-summary`") from e
+
+
+def is_lm_summarizer(folder: str | Path) -> bool:
+    return (Path(folder) / FORMAT_FILE).is_file()
+
+
+@lru_cache(maxsize=4)
+def load_lm(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[CausalOnnx, TextCodec]:
+    try:
+        model = CausalOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
+        eos = model.generation_config.eos_token_id
+        pad = model.generation_config.pad_token_id
+        codec = TextCodec.load(model_dir, pad_id=pad if pad is not None else (eos[0] if eos else 0))
+    except (CausalFolderError, TokenizerError) as e:
+        raise CondenseError(str(e)) from e
+    return model, codec
+
+
+class LMSummarizer(AbstractiveSummarizer):
+    name = "abstractive"
+
+    def __init__(self, config: AbstractiveConfig, *, model: Optional[CausalOnnx] = None,
+                 codec: Optional[TextCodec] = None, prompt: Optional[SummaryPrompt] = None) -> None:
+        self.config = config
+        if model is None or codec is None:
+            model, codec = load_lm(config.model_dir, config.device, config.threads)
+        self.model, self.codec = model, codec
+        self.prompt = prompt or SummaryPrompt.read(config.model_dir)
+        encode = codec.tokenizer.encode
+        self.prefix_ids = encode(self.prompt.prefix, add_special_tokens=False).ids
+        self.suffix_ids = encode(self.prompt.suffix, add_special_tokens=False).ids
+        # Articles longer than training's go through map-reduce rather than being cut.
+        self.input_budget = config.max_input_tokens or self.prompt.max_source_tokens
+        context = context_length(config.model_dir) if config.model_dir else None
+        overhead = len(self.prefix_ids) + len(self.suffix_ids) + self.input_budget
+        self.max_output_tokens = (context - overhead) if context else None
+        if self.max_output_tokens is not None and self.max_output_tokens < 8:
+            raise CondenseError(f"{config.model_dir}: an input of {self.input_budget} tokens leaves "
+                                f"no room to write in a context of {context}")
+
+    def generation_config(self, max_new_tokens: int) -> GenerationConfig:
+        # The model was trained on summaries up to max_target_tokens: a budget asks for at
+        # most that much (the model stops at its end token anyway).
+        return super().generation_config(min(max_new_tokens, self.prompt.max_target_tokens))
+
+    def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+        """Left-padded prompt ids and mask, as decoder-only models are batched."""
+        rows = [self.prefix_ids + e.ids + self.suffix_ids for e in
+                self.codec.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        width = max(len(r) for r in rows)
+        ids = np.full((len(rows), width), self.codec.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            ids[i, width - len(r):] = r
+            mask[i, width - len(r):] = 1
+        return ids, mask
+
+    def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
+                       on_text: Optional[Callable[[str], None]] = None) -> List[str]:
+        out: List[str] = []
+        too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
+        if too_long:  # the chunker guarantees this; a bug must not reach the model
+            raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
+        for i in range(0, len(texts), self.config.batch_size):
+            ids, mask = self.encode(texts[i:i + self.config.batch_size])
+            state = self.model.start(mask, repeat=config.num_beams)
+            single = on_text is not None and len(ids) == 1
+            callback = _streamer(self.codec, on_text) if single else None
+            result = generate(self.model, state, ids, config, on_token=callback)
+            texts_out = [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
+            if single and config.num_beams > 1:
+                on_text(texts_out[0])
+            out.extend(texts_out)
+        return out

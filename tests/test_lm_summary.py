@@ -1,0 +1,124 @@
+"""Decoder-only summarizers: ``training/summary_lm.py`` (prompt format, labels on the summary
+only, the end token only when the summary fits) and ``summarizer/lm_summary.py`` (the
+exported folder summarizes exactly as transformers' ``generate`` continues the same ids)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from summarizer.abstractive import AbstractiveConfig, make_abstractive
+from summarizer.errors import CondenseError
+from summarizer.lm_summary import LMSummarizer, SummaryPrompt
+from summarizer.types import Budget, Document
+from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
+from training.config import TrainConfig
+from training.summary_lm import (IGNORE, PLAIN_SUFFIX, LMExample, collate_lm_pairs,
+                                 lm_summary_loss, prepare_lm_pairs, summary_format)
+
+
+def _pairs(path, n=12):
+    """``n`` distinct articles of two sentences; the summary is the first sentence."""
+    path.write_text("".join(json.dumps({"id": i, "article": f"{CORPUS[i % 6]} {CORPUS[(i + 1 + i // 6) % 6]}",
+                                        "summary": CORPUS[i % 6]}) + "\n" for i in range(n)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    """Weights redrawn with std 0.3: at the default 0.02 the frozen LM head gives near-uniform
+    logits whatever LoRA does, and the loss cannot fall."""
+    return sharpen(make_tiny_causal("llama", tmp_path_factory.mktemp("lm") / "llama"),
+                   AutoModelForCausalLM)
+
+
+def test_prompt_format_comes_from_the_chat_template(tmp_path):
+    from export.gguf import convert_gguf
+
+    ckpt = convert_gguf(make_tiny_gguf(tmp_path / "tiny.gguf"), out=tmp_path / "ckpt")
+    fmt = summary_format(AutoTokenizer.from_pretrained(ckpt), TrainConfig(max_source_tokens=40))
+    assert fmt.prefix == "<|im_start|>user\nSummarize the following article.\n\n"
+    assert fmt.suffix == "<|im_end|>\n<|im_start|>assistant\n"
+    assert (fmt.max_source_tokens, fmt.max_target_tokens) == (40, 128)
+
+
+def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path):
+    tok = AutoTokenizer.from_pretrained(llama)
+    assert not tok.chat_template
+    # CORPUS sentences are 13 or 14 tokens: with 14, a 13-token summary keeps its end token
+    # and a 14-token one is cut (whole, but with no room left for the end)
+    fmt = summary_format(tok, TrainConfig(max_source_tokens=6, max_target_tokens=14))
+    assert (fmt.prefix, fmt.suffix) == ("", PLAIN_SUFFIX)  # GPT-2's TL;DR cue
+    train, validation, report = prepare_lm_pairs(_pairs(tmp_path / "p.jsonl"), tok, fmt, eos_id=2)
+    assert (len(train), len(validation)) == (8, 2)  # 12 pairs: 0 and 10 test, 1 and 11 validation
+    words = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    by_id = {e.id: e for e in train}
+    assert list(by_id["2"].prompt_ids) == words(CORPUS[2])[:6] + words(PLAIN_SUFFIX)
+    assert len(words(CORPUS[2])) == 14 and list(by_id["2"].target_ids) == words(CORPUS[2])
+    assert len(words(CORPUS[3])) == 13 and list(by_id["3"].target_ids) == words(CORPUS[3]) + [2]
+    assert report["train"]["truncated_articles"] == 8
+    assert report["train"]["truncated_summaries"] == 5  # pairs 2, 4, 5, 7, 8: 14 tokens
+
+
+def test_collate_and_loss_count_only_summary_tokens(llama):
+    model = AutoModelForCausalLM.from_pretrained(llama).eval()
+    a, b = LMExample("a", (5, 6, 7), (8, 9, 2)), LMExample("b", (5, 6), (10, 2))
+    batch = collate_lm_pairs([a, b], pad_id=0)
+    assert batch.inputs["input_ids"].tolist() == [[5, 6, 7, 8, 9, 2], [5, 6, 10, 2, 0, 0]]
+    assert batch.inputs["attention_mask"].tolist() == [[1] * 6, [1, 1, 1, 1, 0, 0]]
+    assert batch.inputs["labels"].tolist() == [[IGNORE] * 3 + [8, 9, 2], [IGNORE] * 2 + [10, 2] + [IGNORE] * 2]
+    assert batch.n_targets == 5
+    with torch.no_grad():
+        loss = lm_summary_loss(model, batch.inputs)
+        # by hand: each summary token predicted from the position before it
+        la = model(input_ids=torch.tensor([[5, 6, 7, 8, 9, 2]])).logits[0]
+        lb = model(input_ids=torch.tensor([[5, 6, 10, 2]])).logits[0]
+        expected = (F.cross_entropy(la[2:5], torch.tensor([8, 9, 2]), reduction="sum")
+                    + F.cross_entropy(lb[1:3], torch.tensor([10, 2]), reduction="sum"))
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, tmp_path):
+    from training.__main__ import main
+
+    out = tmp_path / "run"
+    argv = ["lm-summary", "--base", str(llama), "--data", str(_pairs(tmp_path / "p.jsonl", 20)),
+            "--out", str(out), "--max-steps", "30", "--lr", "3e-2", "--warmup-steps", "2",
+            "--batch-size", "4", "--grad-accum", "1", "--eval-every", "30",
+            "--max-source-tokens", "28", "--max-target-tokens", "16", "--lora", "--lora-rank", "8",
+            "--lora-targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+            "--no-progress"]
+    assert main(argv) == 0
+    for folder in ("model", "onnx", "adapter"):
+        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16)
+    assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    train = [r for r in records if r["kind"] == "train"]
+    assert train[-1]["loss"] < train[0]["loss"] / 2
+
+    summarizer = make_abstractive(AbstractiveConfig(model_dir=str(out / "onnx"), num_beams=1, threads=1))
+    assert isinstance(summarizer, LMSummarizer)
+    text = " ".join(CORPUS[3:5])
+    summary = summarizer(Document(text, "en"), Budget(ratio=0.9))
+    tok = AutoTokenizer.from_pretrained(out / "model")
+    model = AutoModelForCausalLM.from_pretrained(out / "model").eval()
+    prompt = tok(text, add_special_tokens=False)["input_ids"] + tok(PLAIN_SUFFIX, add_special_tokens=False)["input_ids"]
+    assert len(tok(text, add_special_tokens=False)["input_ids"]) <= 28  # one pass, no map-reduce
+    with torch.no_grad():
+        ids = model.generate(input_ids=torch.tensor([prompt]), do_sample=False, num_beams=1,
+                             max_new_tokens=16, pad_token_id=tok.eos_token_id)
+    expected = tok.decode(ids[0, len(prompt):], skip_special_tokens=True)
+    assert summary.text.split() == expected.split() and len(expected.split()) >= 3
+    # the budget asks for at most max_target_tokens; a longer document goes through map-reduce
+    assert summarizer.generation_config(500).max_new_tokens == 16
+    long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
+    assert any("split into" in n for n in long.notes)
+
+
+def test_a_bad_prompt_format_is_a_typed_error(tmp_path):
+    (tmp_path / "condense_summary.json").write_text('{"format": "other"}')
+    with pytest.raises(CondenseError, match="unreadable summary prompt format"):
+        SummaryPrompt.read(tmp_path)

@@ -1,0 +1,160 @@
+"""Summarization with a decoder-only model: pairs -> "prompt + article + cue -> summary".
+
+    python -m training lm-summary --base MODEL --data PAIRS --out DIR [--lora]
+
+Each example is the model's own chat format with the instruction and article as the user
+turn and the summary as the reply (or, for a model without a chat template, the article
+followed by GPT-2's "TL;DR:" cue; Radford et al. 2019, "Language Models are Unsupervised
+Multitask Learners", section 3.6). The loss is taken on the summary tokens only, as in
+instruction tuning: the model is not taught to write articles.
+
+The three pieces are tokenized apart and joined as ids (``prefix + article[:S] + suffix``),
+and the exported folder records them in ``condense_summary.json`` (see
+``summarizer/lm_summary.py``), so inference builds exactly the prompt trained on. Pairs go
+through the same cleaning, deduplication and split as the seq2seq route (``data.py``);
+the test split is never tokenized. A summary longer than ``max_target_tokens`` is cut and
+gets no end token, so the model never learns to stop mid-sentence.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from export import ExportConfig
+from summarizer.datasets import deduplicate, load_pairs, split
+
+from .causal import load_causal
+from .config import TrainConfig
+from .data import Ids, target_text
+from .errors import TrainingError
+from .loader import Batch
+from .run import RunResult, Task, run, seed_everything
+
+FORMAT_FILE = "condense_summary.json"
+INSTRUCTION = "Summarize the following article.\n\n"
+MARKER = "\u0000ARTICLE\u0000"  # stands for the article while the chat template renders
+PLAIN_SUFFIX = "\n\nTL;DR:\n"
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class SummaryFormat:
+    """How an article becomes a prompt; written to ``condense_summary.json``."""
+
+    prefix: str
+    suffix: str
+    max_source_tokens: int  # article tokens kept in training (longer: map-reduce at inference)
+    max_target_tokens: int  # summary tokens trained on, end token included
+    format: str = "condense-summary-prompt"
+    format_version: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
+
+
+def summary_format(tokenizer, config: TrainConfig) -> SummaryFormat:
+    """The chat template's user turn around the article, or the TL;DR cue."""
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": INSTRUCTION + MARKER}], tokenize=False,
+            add_generation_prompt=True)
+        if text.count(MARKER) != 1:
+            raise TrainingError("the chat template does not show the user's message once",
+                                "Use a base model without a chat template")
+        prefix, suffix = text.split(MARKER)
+    else:
+        prefix, suffix = "", PLAIN_SUFFIX
+    return SummaryFormat(prefix, suffix, config.max_source_tokens, config.max_target_tokens)
+
+
+@dataclass(frozen=True)
+class LMExample:
+    id: str
+    prompt_ids: Ids  # prefix + article + suffix
+    target_ids: Ids  # summary (+ eos unless cut)
+
+
+def prepare_lm_pairs(path, tokenizer, fmt: SummaryFormat, *, eos_id: int
+                     ) -> Tuple[List[LMExample], List[LMExample], Dict]:
+    pairs = [p for p in load_pairs(path) if p.article.strip() and p.summary.strip()]
+    unique = deduplicate(pairs)
+    parts = {name: split(unique, name) for name in ("train", "validation")}
+    if not parts["train"]:
+        raise TrainingError(f"{path}: no training pairs after deduplication and the split",
+                            "Give it at least 3 distinct pairs")
+
+    def ids(texts: Sequence[str]) -> List[List[int]]:
+        return tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+
+    prefix, suffix = ids([fmt.prefix])[0] if fmt.prefix else [], ids([fmt.suffix])[0]
+    report: Dict = {"source": str(path), "pairs": len(pairs), "unique": len(unique),
+                    "format": asdict(fmt)}
+    out = {}
+    for name, ps in parts.items():
+        articles, summaries = ids([p.article for p in ps]), ids([target_text(p) for p in ps])
+        rows = []
+        for p, a, s in zip(ps, articles, summaries, strict=True):
+            whole = len(s) + 1 <= fmt.max_target_tokens  # room for the end token too
+            target = s + [eos_id] if whole else s[:fmt.max_target_tokens]
+            rows.append(LMExample(p.id, tuple(prefix + a[:fmt.max_source_tokens] + suffix),
+                                  tuple(target)))
+        out[name] = rows
+        report[name] = {"examples": len(rows),
+                        "truncated_articles": sum(len(a) > fmt.max_source_tokens for a in articles),
+                        "truncated_summaries": sum(len(s) + 1 > fmt.max_target_tokens
+                                                   for s in summaries),
+                        "longest_prompt": max(len(r.prompt_ids) for r in rows)}
+    return out["train"], out["validation"], report
+
+
+def collate_lm_pairs(examples: Sequence[LMExample], *, pad_id: int) -> Batch:
+    """Right-padded prompt + target rows; labels only on target tokens."""
+    rows = [list(e.prompt_ids) + list(e.target_ids) for e in examples]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    for i, (e, r) in enumerate(zip(examples, rows)):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+        labels[i, len(e.prompt_ids):len(r)] = torch.tensor(e.target_ids)
+    return Batch({"input_ids": ids, "attention_mask": mask, "labels": labels},
+                 n_targets=int((labels != IGNORE).sum()))
+
+
+def lm_summary_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+    """Cross-entropy summed over the summary tokens (each predicted from the one before)."""
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
+                   use_cache=False).logits
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), inputs["labels"][:, 1:].flatten(),
+                           ignore_index=IGNORE, reduction="sum")
+
+
+def lm_summary_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task, Dict]:
+    model, tokenizer = load_causal(base)
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise TrainingError(f"{base}'s tokenizer has no end-of-text token",
+                            "Set eos_token in its tokenizer_config.json")
+    fmt = summary_format(tokenizer, config)
+    train, validation, report = prepare_lm_pairs(data, tokenizer, fmt, eos_id=eos)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    task = Task(kind="causal-lm", base=str(base), model=model, tokenizer=tokenizer, train=train,
+                validation=validation, collate=lambda ex: collate_lm_pairs(ex, pad_id=pad),
+                loss_fn=lm_summary_loss, data_report=report,
+                extra_files={FORMAT_FILE: fmt.to_json()})
+    return task, report
+
+
+def train_lm_summary(base: str, data: str | Path, out: str | Path, config: TrainConfig, *,
+                     resume: bool = False, export: ExportConfig | None = ExportConfig(),
+                     stop_at: int | None = None) -> RunResult:
+    seed_everything(config.seed)
+    task, _ = lm_summary_task(base, data, config)
+    return run(task, config, Path(out), resume=resume, export=export, stop_at=stop_at)
