@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.heldout_texts import TEXTS  # noqa: E402
-from generation.default_model import DEFAULT_MODEL  # noqa: E402
+from runtime.builtin import DEFAULT_MODEL  # noqa: E402
 
 VARIANTS = {  # name -> how: dynamic int8 (per_channel, keep lm_head fp32, op types) or weight-only
     "int8-tensor": dict(per_channel=False),

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.heldout_texts import TEXTS  # noqa: E402
 from generation import Generator, get_preset  # noqa: E402
-from generation.default_model import DEFAULT_MODEL, ensure_default_model  # noqa: E402
+from runtime.builtin import DEFAULT_MODEL, ensure_default_model  # noqa: E402
 
 PROMPT = "a town closes its oldest footbridge for six weeks of repairs"
 

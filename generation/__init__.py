@@ -10,7 +10,7 @@ conversion of the default model runs ``python -m export gguf`` in a subprocess.
 """
 from .chat import ChatTemplate, ChatTemplateError
 from .decoding import Decoding
-from .default_model import DEFAULT_MODEL, ensure_default_model
+from runtime.builtin import DEFAULT_MODEL, ensure_default_model
 from .errors import GenerationError, ModelSetupError
 from .generator import Generator
 from .presets import PRESETS, Preset, get_preset

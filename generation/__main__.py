@@ -24,7 +24,7 @@ from typing import List, Optional
 from summarizer.errors import CondenseError
 
 from .decoding import Decoding
-from .default_model import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_default_model
+from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_default_model
 from .generator import Generator
 from .presets import PRESETS, get_preset
 

@@ -12,7 +12,7 @@ plain text. The decoding settings were picked for SmolLM2-135M-Instruct, the def
 model: a small model loops without a repetition penalty, and factual genres (abstracts)
 want a lower temperature than product copy. Every setting can be overridden per call.
 
-A preset may name a built-in fine-tuned ``model`` (``generation.default_model.BUILTIN_MODELS``):
+A preset may name a built-in fine-tuned ``model`` (``runtime.builtin.BUILTIN_MODELS``):
 the news preset uses SmolLM2 with an adapter trained on BBC articles. That model learned to
 continue article text, not to follow instructions, so with it the prompt is the
 ``completion_template`` (a headline to write the article under) instead of a chat.

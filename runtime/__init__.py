@@ -1,2 +1,3 @@
-"""The shared ONNX Runtime engine: sessions, execution providers, KV-cache decoding
-(issue 3; not built yet). Never imports torch, transformers or streamlit."""
+"""The shared ONNX Runtime engine: sessions, execution providers, KV-cache decoding, and the
+built-in models prepared into the user's cache (``builtin.py``). Never imports torch,
+transformers or streamlit."""

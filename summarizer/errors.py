@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-
-class CondenseError(Exception):
-    """Base class of every error this project raises on purpose."""
+from runtime.errors import CondenseError  # noqa: F401  (the base, re-exported here)
 
 
 class BudgetError(CondenseError, ValueError):

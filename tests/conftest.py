@@ -14,3 +14,17 @@ def bbc_pairs_path():
     if not path.is_file():
         pytest.skip(f"BBC data not found at {path}")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_model_cache(tmp_path_factory):
+    """Built-in models prepared on this machine (``~/.cache/condense``) must not change what
+    a test sees (the abstractive method appears in the app once the summarizer is ready):
+    every test, and every server or CLI it starts, gets an empty cache of its own."""
+    previous = os.environ.get("CONDENSE_CACHE")
+    os.environ["CONDENSE_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("CONDENSE_CACHE", None)
+    else:
+        os.environ["CONDENSE_CACHE"] = previous

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM
 from export.adapter import AdapterConfig, merge_adapter, read_adapter, write_adapter
 from export.errors import ExportError
 from generation import Generator
-from generation.default_model import DefaultModel, ensure_default_model
+from runtime.builtin import BuiltinModel, ensure_default_model
 from generation.presets import get_preset
 from summarizer.errors import CondenseError
 from tests.tiny_models import make_tiny_gguf
@@ -136,15 +136,15 @@ def test_a_builtin_model_with_an_adapter_is_prepared_with_it(tiny, tmp_path, mon
     fake.chmod(0o755)
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
-    monkeypatch.setattr(DefaultModel, "gguf_path", lambda self: tiny["gguf"])
-    news = DefaultModel(name="tiny-news", adapter=str(tiny["adapter"]))  # absolute: ROOT / it
+    monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: tiny["gguf"])
+    news = BuiltinModel(name="tiny-news", adapter=str(tiny["adapter"]))  # absolute: ROOT / it
     folder = ensure_default_model(model=news, python=str(fake), progress=lambda s: None)
     assert folder.parent == tmp_path / "cache"
     assert folder.name.startswith("tiny-news-") and folder.name.endswith("-fp32")
     args = (tmp_path / "args").read_text().split()
     assert args[args.index("--adapter") + 1] == str(tiny["adapter"])
     with pytest.raises(CondenseError, match="adapter is missing"):
-        DefaultModel(adapter=str(tmp_path / "nowhere")).folder()
+        BuiltinModel(adapter=str(tmp_path / "nowhere")).folder()
 
 
 def test_the_news_preset_writes_under_a_headline_with_its_own_model():

