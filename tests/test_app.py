@@ -354,3 +354,51 @@ def test_generate_streams_with_preset_and_controls(tiny_gpt2):
     assert at.session_state["gen.output"][1] == first
     at.selectbox(key="gen.preset").set_value("abstract").run()
     assert at.slider(key="gen.abstract.temperature").value == 0.4
+
+
+# -- built-in models -------------------------------------------------------------------
+def test_builtin_summarizer_and_news_model_are_used_once_prepared(tiny_gpt2, tmp_path, monkeypatch):
+    """Stand-ins for the shipped models (a tiny GPT-2 export in their cache folders): the
+    abstractive method appears once the summarizer is prepared, and the news preset writes
+    with its own model, prompted by a headline."""
+    import shutil
+
+    import runtime.builtin as builtin
+    from summarizer.abstractive import AbstractiveConfig
+    from summarizer.lm_summary import LMSummarizer
+    from summarizer.types import Budget, Document
+
+    monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
+    summary_model, news_model = builtin.BuiltinModel(name="tiny-sum"), builtin.BuiltinModel(name="tiny-news")
+    monkeypatch.setattr(builtin, "SUMMARY_MODEL", summary_model)
+    monkeypatch.setitem(builtin.BUILTIN_MODELS, "news", news_model)
+    default = builtin.DEFAULT_MODEL.folder()
+    shutil.copytree(tiny_gpt2, default)  # the default generator, prepared
+    at = start()
+    assert "abstractive" not in at.selectbox(key="sum.method").options
+    at = start("Generate")
+    assert any("python -m generation setup --model news" in c.value for c in at.caption)
+    assert at.text_input(key="gen.keywords")  # the default model takes keywords
+
+    shutil.copytree(tiny_gpt2, summary_model.folder())
+    (summary_model.folder() / "condense_summary.json").write_text(json.dumps(
+        {"format": "condense-summary-prompt", "format_version": 1, "prefix": "",
+         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8}))
+    shutil.copytree(tiny_gpt2, news_model.folder())
+    at = start()
+    at.selectbox(key="sum.method").set_value("abstractive")
+    text = "The council approved the new budget for the city library on Monday."
+    at.text_area(key="sum.text").input(text).run()
+    assert not at.exception and not at.error
+    expected = LMSummarizer(AbstractiveConfig(model_dir=str(summary_model.folder())))(
+        Document(text, "en"), Budget(ratio=0.2))
+    assert at.text[0].value == expected.text
+    at = start("Generate")
+    assert not any("--model news" in c.value for c in at.caption)
+    assert at.text_area(key="gen.prompt").label == "Headline"
+    assert not [t for t in at.text_input if t.key == "gen.keywords"]
+    at.text_area(key="gen.prompt").input("Council approves library budget").run()
+    at.slider(key="gen.news.max_new").set_value(6)
+    at.button(key="gen.run").click().run()
+    assert not at.exception and not at.error
+    assert any(f"Model: {news_model.folder().name}" in c.value for c in at.main.caption)
