@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.heldout_texts import TEXTS  # noqa: E402
 from generation import Generator, get_preset  # noqa: E402
-from runtime.builtin import DEFAULT_MODEL, ensure_default_model  # noqa: E402
+from runtime.builtin import DEFAULT_MODEL, ensure_model  # noqa: E402
 
 PROMPT = "a town closes its oldest footbridge for six weeks of repairs"
 
@@ -108,7 +108,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=results / "speed-cpu.json")
     args = parser.parse_args()
 
-    fp32, int8 = ensure_default_model(precision="fp32"), ensure_default_model(precision="int8")
+    fp32, int8 = ensure_model(precision="fp32"), ensure_model(precision="int8")
     ckpt = args.work / "checkpoint"
     if not (ckpt / "model.safetensors").is_file():
         from export.gguf import convert_gguf

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runtime.builtin import DEFAULT_MODEL, NEWS_MODEL, ensure_default_model  # noqa: E402
+from runtime.builtin import DEFAULT_MODEL, NEWS_MODEL, ensure_model  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    base = args.base or ensure_default_model(model=DEFAULT_MODEL)
-    news = args.news or ensure_default_model(model=NEWS_MODEL)
+    base = args.base or ensure_model(model=DEFAULT_MODEL)
+    news = args.news or ensure_model(model=NEWS_MODEL)
     articles = [p.article for p in load_split(args.data, "test")]
     ids = blocks(base, articles, args.block)
     assert np.array_equal(ids, blocks(news, articles, args.block)), "the tokenizers differ"

@@ -10,7 +10,7 @@ conversion of the default model runs ``python -m export gguf`` in a subprocess.
 """
 from .chat import ChatTemplate, ChatTemplateError
 from .decoding import Decoding
-from runtime.builtin import DEFAULT_MODEL, ensure_default_model
+from runtime.builtin import DEFAULT_MODEL, ensure_model
 from .errors import GenerationError, ModelSetupError
 from .generator import Generator
 from .presets import PRESETS, Preset, get_preset
@@ -18,11 +18,11 @@ from .sampling import SamplingConfig, sample_next
 
 __all__ = [
     "ChatTemplate", "ChatTemplateError", "DEFAULT_MODEL", "Decoding", "GenerationError",
-    "Generator", "ModelSetupError", "PRESETS", "Preset", "SamplingConfig", "ensure_default_model",
+    "Generator", "ModelSetupError", "PRESETS", "Preset", "SamplingConfig", "ensure_model",
     "get_preset", "load_default", "sample_next",
 ]
 
 
 def load_default(*, precision=None, device: str = "cpu", threads: int = 0) -> Generator:
     """The default generator, preparing its model first if needed (prints progress)."""
-    return Generator.load(ensure_default_model(precision=precision), device=device, threads=threads)
+    return Generator.load(ensure_model(precision=precision), device=device, threads=threads)

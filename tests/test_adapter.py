@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM
 from export.adapter import AdapterConfig, merge_adapter, read_adapter, write_adapter
 from export.errors import ExportError
 from generation import Generator
-from runtime.builtin import BuiltinModel, ensure_default_model
+from runtime.builtin import BuiltinModel, ensure_model
 from generation.presets import get_preset
 from summarizer.errors import CondenseError
 from tests.tiny_models import make_tiny_gguf
@@ -138,7 +138,7 @@ def test_a_builtin_model_with_an_adapter_is_prepared_with_it(tiny, tmp_path, mon
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
     monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: tiny["gguf"])
     news = BuiltinModel(name="tiny-news", adapter=str(tiny["adapter"]))  # absolute: ROOT / it
-    folder = ensure_default_model(model=news, python=str(fake), progress=lambda s: None)
+    folder = ensure_model(model=news, python=str(fake), progress=lambda s: None)
     assert folder.parent == tmp_path / "cache"
     assert folder.name.startswith("tiny-news-") and folder.name.endswith("-fp32")
     args = (tmp_path / "args").read_text().split()

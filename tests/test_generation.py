@@ -31,7 +31,7 @@ from generation import (
     ModelSetupError,
     get_preset,
 )
-from runtime.builtin import BuiltinModel, ensure_default_model
+from runtime.builtin import BuiltinModel, ensure_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
@@ -353,18 +353,18 @@ def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
     monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: gguf)
     said = []
-    folder = ensure_default_model(python=str(fake), progress=said.append, precision="int8")
+    folder = ensure_model(python=str(fake), progress=said.append, precision="int8")
     assert folder == tmp_path / "cache" / "smollm2-135m-instruct-int8"
     args = (tmp_path / "args").read_text().split()
     assert args[:5] == ["-m", "export", "gguf", str(gguf), "--out"]
     assert "<|im_end|>" in args and "--quantize" in args
     assert any("Preparing the model" in s for s in said)
     (tmp_path / "args").unlink()
-    assert ensure_default_model(python=str(fake), progress=said.append, precision="int8") == folder
+    assert ensure_model(python=str(fake), progress=said.append, precision="int8") == folder
     assert not (tmp_path / "args").exists()  # ready: nothing ran
     monkeypatch.setenv("FAIL", "1")
     with pytest.raises(ModelSetupError, match="conversion exploded"):
-        ensure_default_model(python=str(fake), progress=said.append, precision="fp32")
+        ensure_model(python=str(fake), progress=said.append, precision="fp32")
 
 
 def test_missing_default_weights_say_how_to_install_them():
