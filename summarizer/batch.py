@@ -319,29 +319,6 @@ def _pool(workers: int, config: BatchConfig) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=get_context(config.start_method))
 
 
-def _kill_workers(pool: ProcessPoolExecutor) -> None:
-    """SIGKILL what is left of a broken pool before leaving its ``with`` block.
-
-    The executor only sends SIGTERM to the survivors and its shutdown then joins them; a
-    worker that cannot act on SIGTERM (a Python-level handler it inherited, stuck in native
-    code) makes that join wait forever. CI saw it once: a 600-second hang after a crash.
-    ``_processes`` is private, hence the defensive reads; the manager thread may be
-    reaping the same processes, so a vanished one is fine.
-    """
-    procs = []
-    for _ in range(3):
-        try:
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            break
-        except RuntimeError:  # the manager thread changed the dict while we copied it
-            continue
-    for proc in procs:
-        try:
-            proc.kill()
-        except (OSError, ValueError):  # already reaped, or closed
-            pass
-
-
 def _in_processes(jobs: List[Tuple[Task, BatchConfig]], config: BatchConfig) -> Iterator[dict]:
     """Records of ``jobs`` from a process pool, in completion order.
 
@@ -366,8 +343,11 @@ def _in_processes(jobs: List[Tuple[Task, BatchConfig]], config: BatchConfig) -> 
                 while running:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
-                        job = running.pop(fut)
+                        # Leave the job in ``running`` until its result is in hand: the
+                        # future that raises BrokenProcessPool may be the culprit's, and
+                        # must be among the suspects, or it would be retried forever.
                         rec = fut.result()  # BrokenProcessPool if a worker died
+                        job = running.pop(fut)
                         done_ids.add(job[0][0])
                         yield rec
                         nxt = next(queue, None)
@@ -375,7 +355,6 @@ def _in_processes(jobs: List[Tuple[Task, BatchConfig]], config: BatchConfig) -> 
                             running[pool.submit(_work, nxt)] = nxt
             except BrokenProcessPool:
                 suspects = list(running.values())
-                _kill_workers(pool)
         pending = [j for j in pending if j[0][0] not in done_ids and j not in suspects]
         for job in suspects:
             yield _alone(job, config)
@@ -386,11 +365,7 @@ def _alone(job: Tuple[Task, BatchConfig], config: BatchConfig) -> dict:
     rid = job[0][0]
     try:
         with _pool(1, config) as pool:
-            try:
-                return pool.submit(_work, job).result()
-            except BrokenProcessPool:
-                _kill_workers(pool)
-                raise
+            return pool.submit(_work, job).result()
     except BrokenProcessPool:
         return {"id": rid, "summary": None, "method": config.method,
                 "error": f"{rid}: the worker process died on this document (out of memory, or a "

@@ -91,6 +91,9 @@ def test_batch_equals_one_by_one(models, kind):
     alone = [summarizer.generate_texts([t], config)[0] for t in CORPUS]
     assert together == alone
     assert any(together)
+    docs = [Document(t, "en") for t in CORPUS]
+    assert [s.text for s in summarizer.summarize_many(docs, Budget(ratio=0.5))] == \
+        [summarizer(d, Budget(ratio=0.5)).text for d in docs]
 
 
 def test_int8_runs_and_stays_close(models):

@@ -116,6 +116,13 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     assert summarizer.generation_config(500).max_new_tokens == 16
     long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
     assert any("split into" in n for n in long.notes)
+    # batched: the same summaries as one by one (left padding changes nothing), long ones too
+    docs = [Document(" ".join(CORPUS[i:i + 2]), "en") for i in range(4)] + [Document(" ".join(CORPUS), "en")]
+    many = summarizer.summarize_many(docs, Budget(ratio=0.9))
+    one_by_one = [summarizer(d, Budget(ratio=0.9)) for d in docs]
+    assert [m.text for m in many] == [o.text for o in one_by_one]
+    assert [m.notes for m in many] == [o.notes for o in one_by_one]
+    assert len({m.text for m in many}) > 1
 
 
 def test_a_bad_prompt_format_is_a_typed_error(tmp_path):

@@ -117,7 +117,8 @@ def settings_ui() -> AppSettings:
     threads = c2.number_input("Threads (0 = one per core)", 0, os.cpu_count() or 64,
                               current.threads, key="set.threads")
     st.subheader("Model folders")
-    abstractive_dir = st.text_input("Abstractive model folder (exported seq2seq)",
+    abstractive_dir = st.text_input("Abstractive model folder (exported summarizer; empty = "
+                                    "the built-in one once `python -m summarizer setup` ran)",
                                     current.abstractive_dir, key="set.abstractive",
                                     placeholder="models/bart-cnn")
     generator_dir = st.text_input("Generator folder (exported causal LM; empty = default)",
