@@ -356,43 +356,24 @@ def test_generate_streams_with_preset_and_controls(tiny_gpt2):
     assert at.slider(key="gen.abstract.temperature").value == 0.4
 
 
-# -- built-in models -------------------------------------------------------------------
-def test_builtin_summarizer_and_news_model_are_used_once_prepared(tiny_gpt2, tmp_path, monkeypatch):
-    """Stand-ins for the shipped models (a tiny GPT-2 export in their cache folders): the
-    abstractive method appears once the summarizer is prepared, and the news preset writes
-    with its own model, prompted by a headline."""
+# -- built-in models and LM summarizers ---------------------------------------------------
+def test_news_preset_uses_its_own_model_once_prepared(tiny_gpt2, tmp_path, monkeypatch):
+    """A stand-in for the shipped news model (a tiny GPT-2 export in its cache folder):
+    until it is prepared the preset runs on the default model and says how to prepare it;
+    then it writes with its own model, prompted by a headline, without keywords."""
     import shutil
 
     import runtime.builtin as builtin
-    from summarizer.abstractive import AbstractiveConfig
-    from summarizer.lm_summary import LMSummarizer
-    from summarizer.types import Budget, Document
 
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
-    summary_model, news_model = builtin.BuiltinModel(name="tiny-sum"), builtin.BuiltinModel(name="tiny-news")
-    monkeypatch.setattr(builtin, "SUMMARY_MODEL", summary_model)
+    news_model = builtin.BuiltinModel(name="tiny-news")
     monkeypatch.setitem(builtin.BUILTIN_MODELS, "news", news_model)
-    default = builtin.DEFAULT_MODEL.folder()
-    shutil.copytree(tiny_gpt2, default)  # the default generator, prepared
-    at = start()
-    assert "abstractive" not in at.selectbox(key="sum.method").options
+    shutil.copytree(tiny_gpt2, builtin.DEFAULT_MODEL.folder())  # the default generator, prepared
     at = start("Generate")
     assert any("python -m generation setup --model news" in c.value for c in at.caption)
     assert at.text_input(key="gen.keywords")  # the default model takes keywords
 
-    shutil.copytree(tiny_gpt2, summary_model.folder())
-    (summary_model.folder() / "condense_summary.json").write_text(json.dumps(
-        {"format": "condense-summary-prompt", "format_version": 1, "prefix": "",
-         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8}))
     shutil.copytree(tiny_gpt2, news_model.folder())
-    at = start()
-    at.selectbox(key="sum.method").set_value("abstractive")
-    text = "The council approved the new budget for the city library on Monday."
-    at.text_area(key="sum.text").input(text).run()
-    assert not at.exception and not at.error
-    expected = LMSummarizer(AbstractiveConfig(model_dir=str(summary_model.folder())))(
-        Document(text, "en"), Budget(ratio=0.2))
-    assert at.text[0].value == expected.text
     at = start("Generate")
     assert not any("--model news" in c.value for c in at.caption)
     assert at.text_area(key="gen.prompt").label == "Headline"
@@ -402,3 +383,26 @@ def test_builtin_summarizer_and_news_model_are_used_once_prepared(tiny_gpt2, tmp
     at.button(key="gen.run").click().run()
     assert not at.exception and not at.error
     assert any(f"Model: {news_model.folder().name}" in c.value for c in at.main.caption)
+
+
+def test_an_lm_summarizer_folder_summarizes_in_the_app(tiny_gpt2, tmp_path):
+    """A decoder-only summarizer (a causal export plus condense_summary.json) set in
+    Settings: the page's summary is LMSummarizer's."""
+    import shutil
+
+    from summarizer.abstractive import AbstractiveConfig
+    from summarizer.lm_summary import LMSummarizer
+    from summarizer.types import Budget, Document
+
+    folder = tmp_path / "lm-sum"
+    shutil.copytree(tiny_gpt2, folder)
+    (folder / "condense_summary.json").write_text(json.dumps(
+        {"format": "condense-summary-prompt", "format_version": 1, "prefix": "",
+         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8}))
+    at = start(settings=AppSettings(abstractive_dir=str(folder)))
+    at.selectbox(key="sum.method").set_value("abstractive")
+    text = "The council approved the new budget for the city library on Monday."
+    at.text_area(key="sum.text").input(text).run()
+    assert not at.exception and not at.error
+    expected = LMSummarizer(AbstractiveConfig(model_dir=str(folder)))(Document(text, "en"), Budget(ratio=0.2))
+    assert at.text[0].value == expected.text

@@ -23,10 +23,9 @@ def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summari
 
 
 def method_names(settings: AppSettings) -> List[str]:
-    """Extractive methods, default first, and "abstractive" when a model is configured or
-    the built-in summarizer is prepared."""
+    """Extractive methods, default first, and "abstractive" when a model is configured."""
     names = [DEFAULT_METHOD] + [m for m in EXTRACTIVE_METHODS if m != DEFAULT_METHOD]
-    return names + ([ABSTRACTIVE] if settings.abstractive_folder() else [])
+    return names + ([ABSTRACTIVE] if settings.abstractive_dir else [])
 
 
 def summarizer_for(method: str, settings: AppSettings) -> Summarizer:
