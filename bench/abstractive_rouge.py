@@ -3,8 +3,7 @@
     python bench/abstractive_rouge.py --model DIR --split test|validation [--limit N]
         [--max-new-tokens 320] [--batch-size 8] [--threads 2] [--json FILE]
 
-``--model``: an exported summarizer folder (default: the built-in summarizer, prepared
-first). Scores are what ``python -m summarizer evaluate --methods abstractive`` reports
+``--model``: an exported summarizer folder (seq2seq or ``training lm-summary``). Scores are what ``python -m summarizer evaluate --methods abstractive`` reports
 (rouge-score F1 x 100 with bootstrap intervals, ROUGE-Lsum on one sentence per line),
 but the documents are summarized through ``summarize_many`` in batches of
 ``--batch-size``, several times faster on a CPU than one by one (greedy outputs are the
@@ -23,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from runtime.builtin import SUMMARY_MODEL, ensure_model  # noqa: E402
 from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
 from summarizer.loaders import document_from_text  # noqa: E402
@@ -36,7 +34,7 @@ REPORTED = ("rouge1", "rouge2", "rougeLsum")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--split", default="test", choices=["test", "validation"])
     parser.add_argument("--limit", type=int, default=None, help="first N pairs of the split")
@@ -45,7 +43,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    folder = args.model or ensure_model(model=SUMMARY_MODEL)
+    folder = args.model
     pairs = load_split(args.data, args.split)[:args.limit]
     summarizer = make_abstractive(AbstractiveConfig(
         model_dir=str(folder), threads=args.threads, num_beams=1,
