@@ -8,9 +8,10 @@
 prepared once by ``python -m generation setup``). Never imports torch or transformers:
 conversion of the default model runs ``python -m export gguf`` in a subprocess.
 """
+from runtime.builtin import DEFAULT_MODEL, ensure_model
+
 from .chat import ChatTemplate, ChatTemplateError
 from .decoding import Decoding
-from runtime.builtin import DEFAULT_MODEL, ensure_model
 from .errors import GenerationError, ModelSetupError
 from .generator import Generator
 from .presets import PRESETS, Preset, get_preset

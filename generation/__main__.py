@@ -21,10 +21,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_model
 from summarizer.errors import CondenseError
 
 from .decoding import Decoding
-from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_model
 from .generator import Generator
 from .presets import PRESETS, get_preset
 
