@@ -25,7 +25,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union, Unpack
 
 import numpy as np
 
-from runtime.causal import CausalFolderError, CausalOnnx, context_length
+from runtime.causal import CausalFolderError, CausalOnnx, context_length, left_pad
 from runtime.search import beam_search
 from runtime.session import SessionConfig
 
@@ -96,13 +96,7 @@ class Generator:
                 rows.append(self.tokenizer.encode(text, add_special_tokens=False).ids)
         if any(not r for r in rows):
             raise GenerationError("an empty prompt has no token to continue from: give some text")
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.pad, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r):] = r
-            mask[i, width - len(r):] = 1
-        return ids, mask
+        return left_pad(rows, self.pad)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)

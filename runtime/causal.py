@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -62,6 +62,18 @@ def position_ids(mask: np.ndarray) -> np.ndarray:
     0, 1, 2, ... from each row's first real token; padding positions hold 1."""
     pos = np.cumsum(mask, axis=-1, dtype=np.int64) - 1
     return np.where(mask == 0, 1, pos).astype(np.int64)
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(B, T) ids and attention mask of token rows padded on the left, as transformers
+    batches decoder-only prompts (each row's last token is the one continued from)."""
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = r
+        mask[i, width - len(r):] = 1
+    return ids, mask
 
 
 def _ort(x: np.ndarray):

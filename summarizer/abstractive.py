@@ -104,20 +104,26 @@ class AbstractiveSummarizer:
             raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
         for i in range(0, len(texts), self.config.batch_size):
             batch = list(texts[i : i + self.config.batch_size])
-            ids, mask = self.codec.encode_batch(batch)
-            hidden = self.model.encode(ids, mask)
-            state = self.model.start(hidden, mask, repeat=config.num_beams)
-            start = config.decoder_start_token_id
-            if start is None:
-                raise CondenseError(f"{self.config.model_dir}: generation config has no decoder_start_token_id")
-            prompt = np.full((len(batch), 1), start, dtype=np.int64)
-            callback = _streamer(self.codec, on_text) if (on_text and len(batch) == 1) else None
-            result = generate(self.model, state, prompt, config, on_token=callback)
-            texts_out = [self.codec.decode(row[1:]) for row in result.sequences.tolist()]
-            if on_text and len(batch) == 1 and config.num_beams > 1:
+            single = on_text is not None and len(batch) == 1
+            texts_out = self._generate_batch(batch, config,
+                                             _streamer(self.codec, on_text) if single else None)
+            if single and config.num_beams > 1:
                 on_text(texts_out[0])  # beam search knows its text only at the end
             out.extend(texts_out)
         return out
+
+    def _generate_batch(self, batch: List[str], config: GenerationConfig,
+                        on_token: Optional[Callable[[int, int], None]]) -> List[str]:
+        """The generated texts of one batch: encode, then decode from the start token."""
+        ids, mask = self.codec.encode_batch(batch)
+        hidden = self.model.encode(ids, mask)
+        state = self.model.start(hidden, mask, repeat=config.num_beams)
+        start = config.decoder_start_token_id
+        if start is None:
+            raise CondenseError(f"{self.config.model_dir}: generation config has no decoder_start_token_id")
+        prompt = np.full((len(batch), 1), start, dtype=np.int64)
+        result = generate(self.model, state, prompt, config, on_token=on_token)
+        return [self.codec.decode(row[1:]) for row in result.sequences.tolist()]
 
     def _config(self, budget: Budget, total: int) -> Tuple[GenerationConfig, List[str]]:
         """Decoding settings for a document of ``total`` tokens, and the notes saying why."""

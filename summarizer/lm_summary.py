@@ -18,13 +18,13 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from runtime.causal import CausalFolderError, CausalOnnx, context_length
+from runtime.causal import CausalFolderError, CausalOnnx, context_length, left_pad
 from runtime.config import GenerationConfig
 from runtime.search import generate
 from runtime.session import SessionConfig
 from runtime.text import TextCodec, TokenizerError
 
-from .abstractive import AbstractiveConfig, AbstractiveSummarizer, _streamer
+from .abstractive import AbstractiveConfig, AbstractiveSummarizer
 from .errors import CondenseError
 
 FORMAT_FILE = "condense_summary.json"
@@ -98,28 +98,12 @@ class LMSummarizer(AbstractiveSummarizer):
         """Left-padded prompt ids and mask, as decoder-only models are batched."""
         rows = [self.prefix_ids + e.ids + self.suffix_ids for e in
                 self.codec.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.codec.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, r in enumerate(rows):
-            ids[i, width - len(r):] = r
-            mask[i, width - len(r):] = 1
-        return ids, mask
+        return left_pad(rows, self.codec.pad_id)
 
-    def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
-                       on_text: Optional[Callable[[str], None]] = None) -> List[str]:
-        out: List[str] = []
-        too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
-        if too_long:  # the chunker guarantees this; a bug must not reach the model
-            raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
-        for i in range(0, len(texts), self.config.batch_size):
-            ids, mask = self.encode(texts[i:i + self.config.batch_size])
-            state = self.model.start(mask, repeat=config.num_beams)
-            single = on_text is not None and len(ids) == 1
-            callback = _streamer(self.codec, on_text) if single else None
-            result = generate(self.model, state, ids, config, on_token=callback)
-            texts_out = [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
-            if single and config.num_beams > 1:
-                on_text(texts_out[0])
-            out.extend(texts_out)
-        return out
+    def _generate_batch(self, batch: List[str], config: GenerationConfig,
+                        on_token: Optional[Callable[[int, int], None]]) -> List[str]:
+        """The continuations of one batch of prompts (what follows each prompt's ids)."""
+        ids, mask = self.encode(batch)
+        state = self.model.start(mask, repeat=config.num_beams)
+        result = generate(self.model, state, ids, config, on_token=on_token)
+        return [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]

@@ -1,8 +1,10 @@
-"""Small test files built in memory: zip archives and DOCX documents."""
+"""Small test files: zip archives and DOCX documents built in memory, and a stand-in for
+the model export command."""
 from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 from typing import Iterable, Tuple, Union
 
 
@@ -26,3 +28,21 @@ def docx_bytes(paragraphs: Iterable[str]) -> bytes:
     buf = io.BytesIO()
     document.save(buf)
     return buf.getvalue()
+
+
+FAKE_EXPORT = """#!/bin/sh
+# Stands in for `python -m export gguf FILE --out DIR ...`: records its arguments, writes the files.
+echo "$@" > "$ARGS_FILE"
+while [ "$#" -gt 0 ]; do [ "$1" = "--out" ] && out="$2"; shift; done
+[ -n "$FAIL" ] && { echo "conversion exploded" >&2; exit 3; }
+mkdir -p "$out" && touch "$out/model.onnx" "$out/tokenizer.json" "$out/config.json"
+"""
+
+
+def fake_export(path: Path) -> Path:
+    """An executable at ``path`` that ``ensure_model(python=...)`` can run instead of Python:
+    it writes its arguments to $ARGS_FILE and an exported folder's files (or fails with exit
+    3 when $FAIL is set)."""
+    path.write_text(FAKE_EXPORT)
+    path.chmod(0o755)
+    return path

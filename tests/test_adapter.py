@@ -19,6 +19,7 @@ from generation import Generator
 from runtime.builtin import BuiltinModel, ensure_model
 from generation.presets import get_preset
 from summarizer.errors import CondenseError
+from tests.files import fake_export
 from tests.tiny_models import make_tiny_gguf
 from training.config import LoraConfig
 from training.lora import adapter_tensors, apply_lora, merge_lora
@@ -123,17 +124,8 @@ def test_bad_adapters_are_refused_with_the_folder_named(tiny, tmp_path):
         read_adapter(wide)
 
 
-FAKE_EXPORT = """#!/bin/sh
-echo "$@" > "$ARGS_FILE"
-while [ "$#" -gt 0 ]; do [ "$1" = "--out" ] && out="$2"; shift; done
-mkdir -p "$out" && touch "$out/model.onnx" "$out/tokenizer.json" "$out/config.json"
-"""
-
-
 def test_a_builtin_model_with_an_adapter_is_prepared_with_it(tiny, tmp_path, monkeypatch):
-    fake = tmp_path / "fake-python"
-    fake.write_text(FAKE_EXPORT)
-    fake.chmod(0o755)
+    fake = fake_export(tmp_path / "fake-python")
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ARGS_FILE", str(tmp_path / "args"))
     monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: tiny["gguf"])

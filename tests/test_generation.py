@@ -35,6 +35,7 @@ from runtime.builtin import BuiltinModel, ensure_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
+from tests.files import fake_export
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,19 +335,8 @@ def test_presets_fill_their_templates():
 
 
 # -- the default model ---------------------------------------------------------------
-FAKE_EXPORT = """#!/bin/sh
-# Stands in for `python -m export gguf FILE --out DIR ...`: records its arguments, writes the files.
-echo "$@" > "$ARGS_FILE"
-while [ "$#" -gt 0 ]; do [ "$1" = "--out" ] && out="$2"; shift; done
-[ -n "$FAIL" ] && { echo "conversion exploded" >&2; exit 3; }
-mkdir -p "$out" && touch "$out/model.onnx" "$out/tokenizer.json" "$out/config.json"
-"""
-
-
 def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
-    fake = tmp_path / "fake-python"
-    fake.write_text(FAKE_EXPORT)
-    fake.chmod(0o755)
+    fake = fake_export(tmp_path / "fake-python")
     gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF")
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
