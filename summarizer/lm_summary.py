@@ -11,7 +11,7 @@ token. Everything else, budgets, notes and map-reduce over documents longer than
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -30,22 +30,43 @@ from .errors import CondenseError
 FORMAT_FILE = "condense_summary.json"
 
 
+FORMAT = "condense-summary-prompt"
+FORMAT_VERSION = 2  # 2 added article_whitespace; version 1 files read as "keep"
+
+
 @dataclass(frozen=True)
 class SummaryPrompt:
+    """How an article becomes a prompt: written by training, read back at inference."""
+
     prefix: str
     suffix: str
-    max_source_tokens: int
-    max_target_tokens: int
+    max_source_tokens: int  # article tokens kept in training (longer: map-reduce at inference)
+    max_target_tokens: int  # summary tokens trained on, end token included
+    # "collapse": every whitespace run in the article becomes one space. Summaries are
+    # sentences joined by spaces; if the article keeps its paragraph breaks, a model that
+    # copies a sentence ending a paragraph finds no way on (the break never occurs in
+    # summaries) and starts the summary over: it loops. Measured in BENCHMARKS.md.
+    article_whitespace: str = "keep"
+
+    def article(self, text: str) -> str:
+        return " ".join(text.split()) if self.article_whitespace == "collapse" else text
+
+    def to_json(self) -> str:
+        meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
+        return json.dumps(meta, indent=1, ensure_ascii=False) + "\n"
 
     @classmethod
     def read(cls, folder: str | Path) -> "SummaryPrompt":
         path = Path(folder) / FORMAT_FILE
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
-            if meta.get("format") != "condense-summary-prompt" or meta.get("format_version") != 1:
+            if meta.get("format") != FORMAT or meta.get("format_version") not in (1, 2):
                 raise ValueError(f"format {meta.get('format')!r} {meta.get('format_version')!r}")
+            spacing = str(meta.get("article_whitespace", "keep"))
+            if spacing not in ("keep", "collapse"):
+                raise ValueError(f"article_whitespace {spacing!r}")
             return cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
-                       int(meta["max_target_tokens"]))
+                       int(meta["max_target_tokens"]), spacing)
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CondenseError(f"{path}: unreadable summary prompt format ({e}). Re-export the "
                                 "model with `python -m training lm-summary`") from e
@@ -96,8 +117,9 @@ class LMSummarizer(AbstractiveSummarizer):
 
     def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
         """Left-padded prompt ids and mask, as decoder-only models are batched."""
+        articles = [self.prompt.article(t) for t in texts]
         rows = [self.prefix_ids + e.ids + self.suffix_ids for e in
-                self.codec.tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+                self.codec.tokenizer.encode_batch(articles, add_special_tokens=False)]
         return left_pad(rows, self.codec.pad_id)
 
     def _generate_batch(self, batch: List[str], config: GenerationConfig,

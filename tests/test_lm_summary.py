@@ -21,8 +21,8 @@ from training.summary_lm import (IGNORE, PLAIN_SUFFIX, LMExample, collate_lm_pai
 
 
 def _pairs(path, n=12):
-    """``n`` distinct articles of two sentences; the summary is the first sentence."""
-    path.write_text("".join(json.dumps({"id": i, "article": f"{CORPUS[i % 6]} {CORPUS[(i + 1 + i // 6) % 6]}",
+    """``n`` distinct articles of two sentences (a paragraph each); the summary is the first."""
+    path.write_text("".join(json.dumps({"id": i, "article": f"{CORPUS[i % 6]}\n\n{CORPUS[(i + 1 + i // 6) % 6]}",
                                         "summary": CORPUS[i % 6]}) + "\n" for i in range(n)))
     return path
 
@@ -43,6 +43,18 @@ def test_prompt_format_comes_from_the_chat_template(tmp_path):
     assert fmt.prefix == "<|im_start|>user\nSummarize the following article.\n\n"
     assert fmt.suffix == "<|im_end|>\n<|im_start|>assistant\n"
     assert (fmt.max_source_tokens, fmt.max_target_tokens) == (40, 128)
+    assert fmt.article("Title\n\nFirst one.\n\n Second  one.\n") == "Title First one. Second one."
+
+
+def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path):
+    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse")
+    (tmp_path / "condense_summary.json").write_text(fmt.to_json())
+    assert SummaryPrompt.read(tmp_path) == fmt
+    meta = {"format": "condense-summary-prompt", "format_version": 1, "prefix": "<u>",
+            "suffix": "</u>", "max_source_tokens": 40, "max_target_tokens": 16}
+    (tmp_path / "condense_summary.json").write_text(json.dumps(meta))
+    old = SummaryPrompt.read(tmp_path)
+    assert old.article_whitespace == "keep" and old.article("a\n\nb") == "a\n\nb"
 
 
 def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path):
@@ -57,6 +69,10 @@ def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path
     words = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     by_id = {e.id: e for e in train}
     assert list(by_id["2"].prompt_ids) == words(CORPUS[2])[:6] + words(PLAIN_SUFFIX)
+    # the paragraph break is a space in the prompt, as between the summary's sentences
+    long = summary_format(tok, TrainConfig(max_source_tokens=100, max_target_tokens=14))
+    train, _, _ = prepare_lm_pairs(_pairs(tmp_path / "p.jsonl"), tok, long, eos_id=2)
+    assert list({e.id: e for e in train}["2"].prompt_ids) == words(f"{CORPUS[2]} {CORPUS[3]}") + words(PLAIN_SUFFIX)
     assert len(words(CORPUS[2])) == 14 and list(by_id["2"].target_ids) == words(CORPUS[2])
     assert len(words(CORPUS[3])) == 13 and list(by_id["3"].target_ids) == words(CORPUS[3]) + [2]
     assert report["train"]["truncated_articles"] == 8
@@ -93,7 +109,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
             "--no-progress"]
     assert main(argv) == 0
     for folder in ("model", "onnx", "adapter"):
-        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16)
+        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse")
     assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     train = [r for r in records if r["kind"] == "train"]
@@ -112,6 +128,9 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)
     expected = tok.decode(ids[0, len(prompt):], skip_special_tokens=True)
     assert summary.text.split() == expected.split() and len(expected.split()) >= 3
+    # paragraph breaks are collapsed in the prompt, as in training: the same summary
+    paragraphs = summarizer(Document(f"{CORPUS[3]}\n\n {CORPUS[4]}", "en"), Budget(ratio=0.9))
+    assert paragraphs.text == summary.text
     # the budget asks for at most max_target_tokens; a longer document goes through map-reduce
     assert summarizer.generation_config(500).max_new_tokens == 16
     long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))

@@ -17,7 +17,6 @@ gets no end token, so the model never learns to stop mid-sentence.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -28,6 +27,7 @@ from torch import nn
 
 from export import ExportConfig
 from summarizer.datasets import deduplicate, load_pairs, split
+from summarizer.lm_summary import FORMAT_FILE, SummaryPrompt
 
 from .causal import load_causal
 from .config import TrainConfig
@@ -36,30 +36,15 @@ from .errors import TrainingError
 from .loader import Batch
 from .run import RunResult, Task, run, seed_everything
 
-FORMAT_FILE = "condense_summary.json"
 INSTRUCTION = "Summarize the following article.\n\n"
 MARKER = "\u0000ARTICLE\u0000"  # stands for the article while the chat template renders
 PLAIN_SUFFIX = "\n\nTL;DR:\n"
 IGNORE = -100
 
 
-@dataclass(frozen=True)
-class SummaryFormat:
-    """How an article becomes a prompt; written to ``condense_summary.json``."""
-
-    prefix: str
-    suffix: str
-    max_source_tokens: int  # article tokens kept in training (longer: map-reduce at inference)
-    max_target_tokens: int  # summary tokens trained on, end token included
-    format: str = "condense-summary-prompt"
-    format_version: int = 1
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
-
-
-def summary_format(tokenizer, config: TrainConfig) -> SummaryFormat:
-    """The chat template's user turn around the article, or the TL;DR cue."""
+def summary_format(tokenizer, config: TrainConfig) -> SummaryPrompt:
+    """The chat template's user turn around the article, or the TL;DR cue; the article's
+    whitespace collapsed (see ``SummaryPrompt.article_whitespace``)."""
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
             [{"role": "user", "content": INSTRUCTION + MARKER}], tokenize=False,
@@ -70,7 +55,8 @@ def summary_format(tokenizer, config: TrainConfig) -> SummaryFormat:
         prefix, suffix = text.split(MARKER)
     else:
         prefix, suffix = "", PLAIN_SUFFIX
-    return SummaryFormat(prefix, suffix, config.max_source_tokens, config.max_target_tokens)
+    return SummaryPrompt(prefix, suffix, config.max_source_tokens, config.max_target_tokens,
+                         article_whitespace="collapse")
 
 
 @dataclass(frozen=True)
@@ -80,7 +66,7 @@ class LMExample:
     target_ids: Ids  # summary (+ eos unless cut)
 
 
-def prepare_lm_pairs(path, tokenizer, fmt: SummaryFormat, *, eos_id: int
+def prepare_lm_pairs(path, tokenizer, fmt: SummaryPrompt, *, eos_id: int
                      ) -> Tuple[List[LMExample], List[LMExample], Dict]:
     pairs = [p for p in load_pairs(path) if p.article.strip() and p.summary.strip()]
     unique = deduplicate(pairs)
@@ -97,7 +83,7 @@ def prepare_lm_pairs(path, tokenizer, fmt: SummaryFormat, *, eos_id: int
                     "format": asdict(fmt)}
     out = {}
     for name, ps in parts.items():
-        articles, summaries = ids([p.article for p in ps]), ids([target_text(p) for p in ps])
+        articles, summaries = ids([fmt.article(p.article) for p in ps]), ids([target_text(p) for p in ps])
         rows = []
         for p, a, s in zip(ps, articles, summaries, strict=True):
             whole = len(s) + 1 <= fmt.max_target_tokens  # room for the end token too
