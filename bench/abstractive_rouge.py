@@ -3,13 +3,18 @@
     python bench/abstractive_rouge.py --model DIR --split test|validation [--limit N]
         [--max-new-tokens 320] [--batch-size 8] [--threads 2] [--json FILE]
 
-``--model``: an exported summarizer folder (seq2seq or ``training lm-summary``). Scores are what ``python -m summarizer evaluate --methods abstractive`` reports
+``--model``: an exported summarizer folder (seq2seq or ``training lm-summary``). Scores are
+what ``python -m summarizer evaluate --methods abstractive`` reports
 (rouge-score F1 x 100 with bootstrap intervals, ROUGE-Lsum on one sentence per line),
 but the documents are summarized through ``summarize_many`` in batches of
 ``--batch-size``, several times faster on a CPU than one by one (greedy outputs are the
 same; ``tests/test_lm_summary.py`` checks it on a tiny model). Also written: the mean
 wall time per document and mean words per summary against the references', and three
 summaries to read.
+
+Baselines scored in the same run on the same documents: Lead-3, and Lead and TextRank
+given, document by document, the model summary's own length in words (``Budget(words=)``),
+so that a longer output cannot win on length alone.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
 from summarizer.loaders import document_from_text  # noqa: E402
+from summarizer.registry import get_summarizer  # noqa: E402
 from summarizer.rouge import aggregate, make_scorer, score_pair  # noqa: E402
 from summarizer.types import Budget  # noqa: E402
 
@@ -55,11 +61,22 @@ def main() -> None:
     for i in range(0, len(docs), args.batch_size):
         summaries += summarizer.summarize_many(docs[i:i + args.batch_size], budget)
         done = len(summaries)
-        print(f"{done}/{len(docs)} {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        print(f"{done}/{len(docs)} {time.perf_counter() - start:.0f} s", file=sys.stderr,
+              flush=True)
     seconds = time.perf_counter() - start
     scorer = make_scorer()
     scores = [score_pair(p.reference, s.text, scorer=scorer) for p, s in zip(pairs, summaries)]
     table = aggregate(scores)
+    lead, textrank = get_summarizer("lead"), get_summarizer("textrank")
+    words = [max(1, len(s.text.split())) for s in summaries]
+    baselines = {
+        "lead-3": [lead(d, Budget(sentences=3)) for d in docs],
+        "lead, same words": [lead(d, Budget(words=w)) for d, w in zip(docs, words)],
+        "textrank, same words": [textrank(d, Budget(words=w)) for d, w in zip(docs, words)],
+    }
+    base_tables = {name: aggregate([score_pair(p.reference, b.text, scorer=scorer)
+                                    for p, b in zip(pairs, outs)])
+                   for name, outs in baselines.items()}
     result = {
         "model": str(folder), "split": args.split, "documents": len(pairs),
         "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
@@ -68,11 +85,16 @@ def main() -> None:
         "reference_words": sum(len(p.reference.split()) for p in pairs) / len(pairs),
         "scores": {k: {"mean": table[k].mean, "low": table[k].low, "high": table[k].high}
                    for k in REPORTED},
+        "baselines": {name: {"words": sum(len(b.text.split()) for b in outs) / len(pairs),
+                             **{k: {"mean": t[k].mean, "low": t[k].low, "high": t[k].high}
+                                for k in REPORTED}}
+                      for (name, t), outs in zip(base_tables.items(), baselines.values())},
         "examples": [{"id": p.id, "summary": s.text, "reference": p.reference}
                      for p, s in list(zip(pairs, summaries))[:3]],
     }
-    for k in REPORTED:
-        print(f"{k:10} {table[k].mean:6.2f} [{table[k].low:6.2f}, {table[k].high:6.2f}]")
+    for name, t in {"model": table, **base_tables}.items():
+        print(f"{name:22}" + "  ".join(f"{k} {t[k].mean:6.2f} [{t[k].low:6.2f}, {t[k].high:6.2f}]"
+                                        for k in REPORTED))
     print(f"{len(pairs)} documents, {seconds / len(pairs):.2f} s each; summary "
           f"{result['summary_words']:.0f} words, reference {result['reference_words']:.0f}")
     if args.json:

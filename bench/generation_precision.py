@@ -10,7 +10,10 @@ quantized with onnxruntime's ``quantize_dynamic`` (int8 weights, QInt8):
 * ``int8-tensor``: one scale per weight tensor (``python -m export onnx --quantize int8``);
 * ``int8-channel``: one scale per output channel;
 * ``int8-channel-lmhead-fp32`` / ``int8-tensor-lmhead-fp32``: the same with the output
-  projection (``lm_head``) left in fp32.
+  projection (``lm_head``) left in fp32;
+* ``int8-weight-only``: onnxruntime's ``MatMulNBitsQuantizer``, 8 bits, blocks of 32;
+* ``q4`` / ``q4-acc4``: ``export/q4.py``, 4-bit blocks that reproduce the GGUF's own Q4_1
+  weights exactly (``--quantize q4``), computed in fp32 or with int8 activations.
 
 Measured on every held-out text, teacher-forced (the text's own tokens as the prefix):
 perplexity (exp of the mean negative log-likelihood over all predicted tokens), the share
@@ -43,6 +46,8 @@ VARIANTS = {  # name -> how: dynamic int8 (per_channel, keep lm_head fp32, op ty
     "int8-channel-matmul-only": dict(per_channel=True, ops=("MatMul",)),
     "int8-weight-only": dict(weight_only=True),
     "int8-weight-only-acc4": dict(weight_only=True, accuracy_level=4),
+    "q4": dict(q4=True, accuracy_level=0),
+    "q4-acc4": dict(q4=True, accuracy_level=4),
 }
 
 
@@ -56,7 +61,7 @@ def make_fp32(work: Path) -> Path:
 
 def make_variant(fp32: Path, out: Path, *, per_channel: bool = False, keep_lm_head: bool = False,
                  ops: tuple | None = None, weight_only: bool = False,
-                 accuracy_level: int | None = None) -> Path:
+                 accuracy_level: int | None = None, q4: bool = False) -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -66,6 +71,13 @@ def make_variant(fp32: Path, out: Path, *, per_channel: bool = False, keep_lm_he
     for f in fp32.iterdir():
         if f.name != "model.onnx":
             shutil.copy(f, out / f.name)
+    if q4:
+        from export.q4 import Q4Config, quantize_q4
+
+        model, _ = quantize_q4(onnx.load(str(fp32 / "model.onnx")),
+                               Q4Config(accuracy_level=accuracy_level or 0))
+        onnx.save(model, str(out / "model.onnx"))
+        return out
     if weight_only:  # int8 weights in blocks of 32 (MatMulNBits); accuracy_level 4: int8
         # compute with activations quantized per block, else fp32 compute
         from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -122,13 +134,16 @@ def main() -> None:
     results = ROOT / "bench" / "results" / "generation"
     parser.add_argument("--work", type=Path, default=results / "work")
     parser.add_argument("--json", type=Path, default=results / "precision.json")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated subset of: " + ", ".join(VARIANTS))
     args = parser.parse_args()
     fp32 = args.fp32 or make_fp32(args.work)
     results = {}
     base, reference = score(fp32, None)
     results["fp32"] = base
     print(f"fp32: {base}", flush=True)
-    for name, how in VARIANTS.items():
+    for name in args.variants.split(","):
+        how = VARIANTS[name]
         t = time.perf_counter()
         folder = make_variant(fp32, args.work / name, **how)
         quant_s = time.perf_counter() - t

@@ -1,7 +1,7 @@
 """Command line::
 
-    python -m export onnx MODEL --out DIR [--quantize int8] [--task T]
-    python -m export gguf FILE.gguf --out DIR [--quantize int8] [--per-channel] [--eos-token T]
+    python -m export onnx MODEL --out DIR [--quantize int8|q4] [--task T]
+    python -m export gguf FILE.gguf --out DIR [--quantize int8|q4] [--per-channel] [--eos-token T]
         [--adapter DIR]
 
 MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id;
@@ -30,15 +30,18 @@ def _parser() -> argparse.ArgumentParser:
     onnx = sub.add_parser("onnx", help="export a Hugging Face model to an ONNX folder")
     onnx.add_argument("model", help="local model folder or hub id (e.g. facebook/bart-large-cnn)")
     onnx.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
-    onnx.add_argument("--quantize", choices=["int8"], default=None,
-                      help="dynamic int8 weights; the error against fp32 is printed")
+    onnx.add_argument("--quantize", choices=["int8", "q4"], default=None,
+                      help="int8: dynamic int8 weights; q4: weight-only 4-bit blocks of 32 "
+                           "(exact for GGUF Q4_1 weights); the error against fp32 is printed")
     onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
                       help="default: seq2seq for encoder-decoder configs, else causal-lm")
     gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
     gguf.add_argument("file", type=Path, help="the .gguf file")
     gguf.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
-    gguf.add_argument("--quantize", choices=["int8"], default=None,
-                      help="dynamic int8 weights; the error against fp32 is printed")
+    gguf.add_argument("--quantize", choices=["int8", "q4"], default=None,
+                      help="int8: dynamic int8 weights; q4: weight-only 4-bit blocks of 32, "
+                           "which keep Q4_1 weights (and a merged adapter) exact; the error "
+                           "against fp32 is printed")
     gguf.add_argument("--per-channel", action="store_true",
                       help="int8 with one scale per output channel (more accurate)")
     gguf.add_argument("--eos-token", default=None,
@@ -74,8 +77,12 @@ def main(argv: Optional[List[str]] = None) -> int:
              manifest.task, "yes" if manifest.has_past else "no", result.folder)
     report = result.quantization
     if report is not None:
-        log.info("int8: max |logit diff| vs fp32 = %.6g (largest |logit| %.6g) on %d step(s) of %r",
-                 report.max_abs_logit_diff, report.max_abs_logit, len(report.steps), report.sample)
+        log.info("%s: max |logit diff| vs fp32 = %.6g (largest |logit| %.6g) on %d step(s) of %r",
+                 report.method, report.max_abs_logit_diff, report.max_abs_logit,
+                 len(report.steps), report.sample)
+        if report.weights_exact is not None:
+            log.info("4-bit blocks reproduce the fp32 weights %s", "exactly" if report.weights_exact
+                     else "approximately (they were not on a 4-bit grid)")
     return 0
 
 

@@ -122,3 +122,20 @@ def merge_adapter(model, folder: Path, *, base: str | None = None) -> List[str]:
             delta = (b.to(torch.float32) @ a.to(torch.float32)) * config.scaling
             weight.add_(delta.to(weight.dtype))
     return list(config.modules)
+
+
+def onnx_residuals(folder: Path) -> Dict[str, Tuple["object", "object"]]:
+    """The adapter's updates as factors of ONNX MatMul weights: for each module (whose
+    exported MatMul weight is ``W.T``, input x output), ``(U, V)`` with
+    ``U @ V == (alpha / r) (B A).T``, numpy fp32. ``export/q4.py`` takes them off the merged
+    weight to find the base's 4-bit grid again, and keeps them as a low-rank side product."""
+    import numpy as np
+
+    config, tensors = read_adapter(folder)
+    out = {}
+    for name in config.modules:
+        a = tensors[f"{name}.lora_A"].float().numpy()  # (r, in)
+        b = tensors[f"{name}.lora_B"].float().numpy()  # (out, r)
+        out[name] = (np.ascontiguousarray(a.T), np.ascontiguousarray(b.T * config.scaling))
+    return out
+

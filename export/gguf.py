@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from .adapter import CONFIG_FILE, WEIGHTS_FILE
+from .adapter import CONFIG_FILE, WEIGHTS_FILE, onnx_residuals
 from .errors import ExportError
 from .manifest import read_manifest, write_manifest
 from .onnx_export import ExportConfig, ExportResult, _quiet, export_onnx
@@ -132,8 +132,13 @@ def export_gguf(path: Path, *, out: Path,
         log.info("converting %s to a safetensors checkpoint", path.name)
         ckpt = convert_gguf(path, out=Path(tmp) / "checkpoint", eos_token=eos_token,
                             adapter=adapter)
-        log.info("exporting to ONNX%s", " and quantizing to int8" if config.quantize else "")
-        result = export_onnx(str(ckpt), out=out, config=replace(config, task="causal-lm"))
+        log.info("exporting to ONNX%s",
+                 f", quantized ({config.quantize})" if config.quantize else "")
+        # q4 keeps the adapter's update beside the base's 4-bit grid (export/q4.py)
+        q4_adapter = adapter is not None and config.quantize == "q4"
+        residuals = onnx_residuals(adapter) if q4_adapter else None
+        result = export_onnx(str(ckpt), out=out, config=replace(config, task="causal-lm"),
+                             residuals=residuals)
     source = str(path.resolve()) + (f" + adapter {Path(adapter).resolve()}" if adapter else "")
     manifest = replace(read_manifest(result.folder), source=source)
     if adapter is not None:  # files beside the adapter (an LM summarizer's prompt format)

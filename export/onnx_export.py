@@ -29,7 +29,9 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple, Union
+from typing import Dict, Iterator, Mapping, Optional, Tuple, Union
+
+import numpy as np
 
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerFast
 
@@ -39,7 +41,7 @@ from .errors import ExportError
 from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
 from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folder
 
-QUANTIZE_CHOICES = ("int8",)
+QUANTIZE_CHOICES = ("int8", "q4")
 DEFAULT_SAMPLE = "The city council met on Monday and approved a new budget for the public library."
 SAMPLE_MAX_TOKENS = 64
 
@@ -60,9 +62,9 @@ LAYOUTS: Dict[tuple, tuple] = {
 @dataclass(frozen=True)
 class ExportConfig:
     """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
-    None or "int8" (dynamic, see ``quantize.py``); ``validate``: let Optimum compare ONNX
-    and PyTorch outputs on dummy inputs (it warns, it does not fail); ``sample_text``: what
-    the int8 error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
+    None, "int8" (dynamic) or "q4" (weight-only 4-bit blocks; see ``quantize.py``);
+    ``validate``: let Optimum compare ONNX and PyTorch outputs on dummy inputs (it warns, it
+    does not fail); ``sample_text``: what the quantization error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
 
     task: Optional[str] = None
     quantize: Optional[str] = None
@@ -83,15 +85,22 @@ class ExportResult:
 
 
 def export_onnx(source: Union[str, Path], *, out: Path,
-                config: ExportConfig = ExportConfig()) -> ExportResult:
+                config: ExportConfig = ExportConfig(),
+                residuals: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray]]] = None
+                ) -> ExportResult:
     """Export ``source`` (a local model folder or a hub id) to the folder ``out``.
+
+    ``residuals``: with ``quantize="q4"``, low-rank updates merged into ``source``'s
+    weights (a LoRA adapter, ``export.adapter.onnx_residuals``), kept fp32 beside the
+    4-bit base so the merged weights stay exact.
 
     ``out`` must be absent or empty. Everything is written to a hidden sibling folder first
     and renamed into place at the end, so ``out`` is never half-written.
     """
     source, out = str(source), Path(out)
     if config.quantize not in (None, *QUANTIZE_CHOICES):
-        raise ExportError(source, f"unknown quantization {config.quantize!r}", "Use int8, or none")
+        raise ExportError(source, f"unknown quantization {config.quantize!r}",
+                          "Use int8 or q4, or none")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(source, f"the output {out} already exists and is not an empty folder",
                           "Remove it or choose another --out")
@@ -100,7 +109,7 @@ def export_onnx(source: Union[str, Path], *, out: Path,
     staging = out.absolute().with_name(f".{out.absolute().name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        manifest, report = _write(loaded, staging, config)
+        manifest, report = _write(loaded, staging, config, residuals or {})
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
@@ -138,9 +147,11 @@ def _load(source: str, config: ExportConfig) -> _Loaded:
                    generation=checkpoint.generation_config(model, task, source))
 
 
-def _write(loaded: _Loaded, staging: Path,
-           config: ExportConfig) -> Tuple[Manifest, Optional[QuantizationReport]]:
-    """Graphs, tokenizer, generation config, int8 if asked, and the manifest, in ``staging``."""
+def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
+           residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]]
+           ) -> Tuple[Manifest, Optional[QuantizationReport]]:
+    """Graphs, tokenizer, generation config, quantized if asked, and the manifest, in
+    ``staging``."""
     optimum_task, graphs = LAYOUTS[(loaded.task, loaded.has_past)]
     with _quiet(config.quiet):
         _run_optimum(loaded.model, staging, source=loaded.source, task=optimum_task,
@@ -150,10 +161,10 @@ def _write(loaded: _Loaded, staging: Path,
     missing = [name for name in graphs.values() if not (staging / name).is_file()]
     assert not missing, f"Optimum did not write {missing}"
     report = None
-    if config.quantize == "int8":
+    if config.quantize:
         sample = _sample(loaded, config.sample_text)
-        report = quantize_folder(staging, graphs=graphs, sample=sample,
-                                 config=QuantizeConfig(per_channel=config.per_channel))
+        report = quantize_folder(staging, graphs=graphs, sample=sample, config=QuantizeConfig(
+            method=config.quantize, per_channel=config.per_channel, residuals=residuals))
     manifest = Manifest(
         source=loaded.source, task=loaded.task, model_type=loaded.model.config.model_type,
         architecture=type(loaded.model).__name__, has_past=loaded.has_past,

@@ -1,4 +1,5 @@
-"""Dynamic int8 quantization of an exported folder, with the error it costs.
+"""Quantization of an exported folder, with the error it costs: dynamic int8, or weight-only
+4-bit blocks (``q4.py``, which keeps a GGUF Q4_1 model's weights exact).
 
 Every graph is quantized on its own (``quantize_dynamic``: int8 weights, activations
 quantized at run time from their observed range), which is why the export keeps the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -25,15 +26,19 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from . import probe
 
-METHOD = "dynamic-int8"
+METHODS = {"int8": "dynamic-int8", "q4": "weight-only-4bit-block32"}
 
 
 @dataclass(frozen=True)
 class QuantizeConfig:
-    """``per_channel``: one scale per output channel of each weight instead of one per
-    tensor; usually more accurate, slightly larger files."""
+    """``method``: "int8" or "q4". ``per_channel`` (int8): one scale per output channel of
+    each weight instead of one per tensor; usually more accurate, slightly larger files.
+    ``residuals`` (q4): low-rank updates merged into the weights, kept fp32 beside the 4-bit
+    base (``export.adapter.onnx_residuals``)."""
 
+    method: str = "int8"
     per_channel: bool = False
+    residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class QuantizationReport:
     sample: str
     steps: Tuple[str, ...]
     files: Tuple[str, ...]
+    weights_exact: Optional[bool] = None  # q4: every 4-bit block reproduces its weights
 
     def to_json(self) -> dict:
         return {**asdict(self), "steps": list(self.steps), "files": list(self.files)}
@@ -80,8 +86,8 @@ def _step_names(graphs: Mapping[str, Path]) -> Tuple[str, ...]:
 
 def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
                     config: QuantizeConfig = QuantizeConfig()) -> QuantizationReport:
-    """Quantize each graph file of ``folder`` (``graphs``: role -> file name) to int8 in
-    place and return the fp32-vs-int8 error on ``sample``.
+    """Quantize each graph file of ``folder`` (``graphs``: role -> file name) in place and
+    return the fp32-vs-quantized error on ``sample``.
 
     The int8 files are written to ``folder/.int8/`` under their final names (so a side file
     of weights keeps the name its graph points to) and moved in only after both precisions
@@ -92,9 +98,13 @@ def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
     staging.mkdir()
     fp32 = {role: folder / name for role, name in graphs.items()}
     int8 = {role: staging / name for role, name in graphs.items()}
+    exact = []
     try:
         for role, path in fp32.items():
-            _quantize_file(path, int8[role], per_channel=config.per_channel)
+            if config.method == "q4":
+                exact.append(_q4_file(path, int8[role], config))
+            else:
+                _quantize_file(path, int8[role], per_channel=config.per_channel)
         reference = _logits(fp32, sample, next_token=None)
         # Step 2 is fed the token fp32 chose, so both precisions see the same history.
         chosen = int(np.argmax(reference[0][0]))
@@ -108,10 +118,23 @@ def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
         shutil.rmtree(staging, ignore_errors=True)
     diff = max(float(np.max(np.abs(r - q))) for r, q in zip(reference, quantized, strict=True))
     return QuantizationReport(
-        method=METHOD, per_channel=config.per_channel, max_abs_logit_diff=diff,
+        method=METHODS[config.method], per_channel=config.per_channel, max_abs_logit_diff=diff,
         max_abs_logit=max(float(np.max(np.abs(r))) for r in reference), sample=sample.text,
         steps=_step_names(graphs), files=tuple(sorted(graphs.values())),
+        weights_exact=all(exact) if exact else None,
     )
+
+
+def _q4_file(source: Path, target: Path, config: QuantizeConfig) -> bool:
+    """``q4.quantize_q4`` on one graph file; True when its weights were kept exactly."""
+    from .q4 import quantize_q4
+
+    model, report = quantize_q4(onnx.load(str(source)), residuals=config.residuals)
+    if any(source.parent.glob(f"{source.name}?data")):  # past 2 GB: weights in a side file
+        onnx.save(model, str(target), save_as_external_data=True, location=f"{target.name}_data")
+    else:
+        onnx.save(model, str(target))
+    return report.weights_exact
 
 
 def _quantize_file(source: Path, target: Path, *, per_channel: bool) -> None:
@@ -132,17 +155,19 @@ def _quantize_file(source: Path, target: Path, *, per_channel: bool) -> None:
         root.setLevel(level)
 
 
-# Node types that only appear in a quantized graph (DequantizeLinear: int8 embeddings).
-INT8_OPS: Tuple[str, ...] = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
-                             "DynamicQuantizeMatMul", "QAttention", "DequantizeLinear")
+# Node types that only appear in a quantized graph (DequantizeLinear: int8 embeddings;
+# MatMulNBits: q4).
+QUANTIZED_OPS: Tuple[str, ...] = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger",
+                                  "DynamicQuantizeMatMul", "QAttention", "DequantizeLinear",
+                                  "MatMulNBits")
 
 
 def quantized_op_counts(path: Path) -> Dict[str, int]:
-    """How many nodes of each int8 op type a graph holds (empty for an fp32 graph)."""
+    """How many nodes of each quantized op type a graph holds (empty for an fp32 graph)."""
     model = onnx.load(str(path), load_external_data=False)
     counts: Dict[str, int] = {}
     for node in model.graph.node:
-        if node.op_type in INT8_OPS:
+        if node.op_type in QUANTIZED_OPS:
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
 

@@ -212,9 +212,10 @@ CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['cont
           "{{ '<|im_start|>assistant\\n' }}{% endif %}")
 
 
-def make_tiny_gguf(path: Path) -> Path:
+def make_tiny_gguf(path: Path, *, q4_1: bool = False) -> Path:
     """A 2-layer Llama in GGUF with a byte-level BPE vocabulary and SmolLM2's header quirks:
-    eos = <|im_start|> (wrong: replies end with <|im_end|>), add_bos_token false, ChatML."""
+    eos = <|im_start|> (wrong: replies end with <|im_end|>), add_bos_token false, ChatML.
+    ``q4_1``: the layers' weights stored as Q4_1 blocks, as SmolLM2's are."""
     import gguf
     import numpy as np
 
@@ -256,7 +257,12 @@ def make_tiny_gguf(path: Path) -> Path:
                             ("attn_v", (kv, hidden)), ("attn_output", (hidden, hidden)),
                             ("ffn_gate", (ffn, hidden)), ("ffn_up", (ffn, hidden)),
                             ("ffn_down", (hidden, ffn))):
-            w.add_tensor(f"blk.{i}.{name}.weight", weight(*shape))
+            if q4_1:
+                w.add_tensor(f"blk.{i}.{name}.weight",
+                             gguf.quants.quantize(weight(*shape), gguf.GGMLQuantizationType.Q4_1),
+                             raw_dtype=gguf.GGMLQuantizationType.Q4_1)
+            else:
+                w.add_tensor(f"blk.{i}.{name}.weight", weight(*shape))
         for name in ("attn_norm", "ffn_norm"):
             w.add_tensor(f"blk.{i}.{name}.weight", np.ones(hidden, np.float32))
     w.write_header_to_file()

@@ -1,0 +1,173 @@
+"""Weight-only 4-bit MatMuls that keep a GGUF Q4_1 model's weights exact.
+
+llama.cpp's Q4_1 stores each block of 32 weights (along the input dimension) as
+``w = d * q + m``: a scale ``d``, a minimum ``m`` and 4-bit codes ``q`` in 0..15
+(Gerganov et al., ggml, ``ggml-quants.c``). SmolLM2 reaches us that way, so its fp32 export
+holds weights that are exactly such grids. onnxruntime's ``MatMulNBits`` stores
+``w = scale * (q - zero_point)`` with an *integer* zero point; forcing ``m / d`` to an
+integer moves every weight by up to half a step, and a float zero point runs on a slow
+path (dequantized at every call). Instead the block minimum goes into a small side product:
+
+    y = x @ W = MatMulNBits(x; codes q - 8, scale d)  +  (x @ E) @ O
+
+where ``E`` (K x K/32, ones) sums ``x`` over each block and ``O`` (K/32 x N) holds each
+block's offset ``m + 8d``. For Q4_1 weights the result equals the fp32 graph up to float
+rounding; for any other weights it is round-to-nearest asymmetric 4-bit with an exact block
+minimum (what Q4_1 itself does), and ``Q4Report.max_weight_error`` says how far it moved
+them. The output layer (the MatMul that writes ``logits``) stays fp32 by default.
+
+A model with a LoRA adapter merged in (Hu et al. 2021) is no longer on the grid, but the
+update is known and low-rank: given ``residuals`` (``export.adapter.onnx_residuals``), the
+update ``U @ V`` is taken off each merged weight, the base is quantized (exactly, for a
+Q4_1 base) and the update stays fp32 as ``(x @ U) @ V``, so the merged model is kept exact
+too at a few percent more bytes.
+
+``accuracy_level`` is ``MatMulNBits``'s: 0 computes in fp32; 4 quantizes the activations to
+int8 per block first (faster; llama.cpp's own Q4_1 kernels do the same with Q8_1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Tuple
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+BITS = 4
+LEVELS = 2 ** BITS - 1
+MIDPOINT = 2 ** (BITS - 1)  # MatMulNBits' zero point when none is given
+
+
+@dataclass(frozen=True)
+class Q4Config:
+    block_size: int = 32
+    accuracy_level: int = 0
+    keep_output_fp32: bool = True  # the MatMul that writes a graph output (the LM head)
+
+
+@dataclass(frozen=True)
+class Q4Report:
+    matmuls: int  # MatMuls converted
+    residuals: int  # of which kept a low-rank fp32 update beside the 4-bit base
+    skipped: Tuple[str, ...]  # MatMuls with a constant weight left in fp32, and why
+    max_weight_error: float  # largest |w - w_4bit| / (block scale), 0 for Q4_1 grids
+    weights_exact: bool  # every converted block was already a 4-bit grid
+
+
+def module_name(node_name: str) -> str:
+    """``/model/layers.0/mlp/up_proj/MatMul`` -> ``model.layers.0.mlp.up_proj``."""
+    return node_name.strip("/").rsplit("/", 1)[0].replace("/", ".")
+
+
+def quantize_blocks(weight: np.ndarray, block_size: int) -> Tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray, float]:
+    """(packed codes [N, K/bs, bs/2], scales [N, K/bs], offsets [K/bs, N], error) of a
+    MatMul weight ``[K, N]``; error is the largest |w - w_hat| in units of the block scale."""
+    k, n = weight.shape
+    blocks = weight.T.reshape(n, k // block_size, block_size).astype(np.float64)
+    low, high = blocks.min(-1), blocks.max(-1)
+    scale = (high - low) / LEVELS
+    scale = np.where(scale > 0, scale, 1.0)  # a constant block: codes 0, offset = its value
+    codes = np.clip(np.rint((blocks - low[..., None]) / scale[..., None]), 0, LEVELS)
+    rebuilt = codes * scale[..., None] + low[..., None]
+    error = float(np.max(np.abs(rebuilt - blocks) / scale[..., None]))
+    q = codes.astype(np.uint8)
+    packed = q[..., 0::2] | (q[..., 1::2] << 4)  # low nibble first, as MatMulNBits reads
+    offsets = (low + MIDPOINT * scale).T  # codes are read as q - 8
+    return packed, scale.astype(np.float32), offsets.astype(np.float32), error
+
+
+def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
+                residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = {}
+                ) -> Tuple[onnx.ModelProto, Q4Report]:
+    """A copy of ``model`` with every eligible MatMul in 4 bits (see the module docstring);
+    ``residuals``: module name -> (U, V), a low-rank part of that module's weight kept in
+    fp32; the exporter names a module's MatMul ``/model/layers.0/mlp/up_proj/MatMul`` for
+    the module ``model.layers.0.mlp.up_proj``."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    inits: Dict[str, onnx.TensorProto] = {t.name: t for t in graph.initializer}
+    outputs = {o.name for o in graph.output}
+    bs = config.block_size
+    uses: Dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    nodes: List[onnx.NodeProto] = []
+    skipped, converted, worst, used = [], 0, 0.0, 0
+    block_sums: Dict[int, str] = {}  # K -> name of its E matrix (shared across layers)
+    for node in graph.node:
+        weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
+        if weight is None:
+            nodes.append(node)
+            continue
+        reason = None
+        if len(weight.dims) != 2 or weight.data_type != onnx.TensorProto.FLOAT:
+            reason = "not a 2-D fp32 weight"
+        elif weight.dims[0] % bs:
+            reason = f"input size {weight.dims[0]} is not a multiple of {bs}"
+        elif config.keep_output_fp32 and set(node.output) & outputs:
+            reason = "writes a graph output (kept fp32)"
+        if reason:
+            skipped.append(f"{node.name}: {reason}")
+            nodes.append(node)
+            continue
+        k, n = weight.dims
+        values = numpy_helper.to_array(weight)
+        low_rank = residuals.get(module_name(node.name))
+        if low_rank is not None:
+            u, v = low_rank
+            if u.shape[0] != k or v.shape[1] != n:
+                raise ValueError(f"{node.name}: residual {u.shape} x {v.shape} does not fit "
+                                 f"its weight {k} x {n}")
+            values = values.astype(np.float64) - u.astype(np.float64) @ v.astype(np.float64)
+        packed, scale, offsets, error = quantize_blocks(values, bs)
+        worst = max(worst, error)
+        base = node.name.strip("/").replace("/", "_") or node.output[0]
+        names = {x: f"{base}_q4_{x}" for x in ("codes", "scales", "offsets", "main", "sums",
+                                                "side", "grid", "u", "v", "xu", "update")}
+        graph.initializer.extend([numpy_helper.from_array(packed, names["codes"]),
+                                  numpy_helper.from_array(scale.reshape(-1), names["scales"]),
+                                  numpy_helper.from_array(offsets, names["offsets"])])
+        if k not in block_sums:
+            ones = np.kron(np.eye(k // bs, dtype=np.float32), np.ones((bs, 1), np.float32))
+            block_sums[k] = f"q4_block_sums_{k}"
+            graph.initializer.append(numpy_helper.from_array(ones, block_sums[k]))
+        x, y = node.input[0], node.output[0]
+        if low_rank is not None:  # y = grid + (x @ U) @ V
+            graph.initializer.extend([numpy_helper.from_array(u.astype(np.float32), names["u"]),
+                                      numpy_helper.from_array(v.astype(np.float32), names["v"])])
+            nodes += [
+                helper.make_node("MatMul", [x, names["u"]], [names["xu"]],
+                                 name=f"{node.name}_q4_u"),
+                helper.make_node("MatMul", [names["xu"], names["v"]], [names["update"]],
+                                 name=f"{node.name}_q4_v"),
+                helper.make_node("Add", [names["grid"], names["update"]], [y],
+                                 name=f"{node.name}_q4_update"),
+            ]
+            y = names["grid"]
+        nodes += [
+            helper.make_node("MatMulNBits", [x, names["codes"], names["scales"]], [names["main"]],
+                             name=f"{node.name}_q4", domain="com.microsoft", K=k, N=n, bits=BITS,
+                             block_size=bs, accuracy_level=config.accuracy_level),
+            helper.make_node("MatMul", [x, block_sums[k]], [names["sums"]],
+                             name=f"{node.name}_q4_sums"),
+            helper.make_node("MatMul", [names["sums"], names["offsets"]], [names["side"]],
+                             name=f"{node.name}_q4_side"),
+            helper.make_node("Add", [names["main"], names["side"]], [y],
+                             name=f"{node.name}_q4_add"),
+        ]
+        converted += 1
+        used += low_rank is not None
+        if uses.get(weight.name, 0) == 1:  # tied weights stay for their other users
+            graph.initializer.remove(inits.pop(weight.name))
+    missing = set(residuals) - {module_name(n.name) for n in graph.node}
+    if missing:
+        raise ValueError(f"no MatMul named {sorted(missing)[:3]} for the low-rank residuals")
+    del graph.node[:]
+    graph.node.extend(nodes)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    return model, Q4Report(matmuls=converted, residuals=used, skipped=tuple(skipped),
+                           max_weight_error=worst, weights_exact=worst < 1e-3)
