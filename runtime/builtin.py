@@ -36,7 +36,7 @@ from typing import Callable, Deque, Dict, Optional, Tuple
 from .errors import ModelSetupError
 
 ROOT = Path(__file__).resolve().parents[1]  # where ``python -m export`` is importable
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "q4", "int8")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,7 @@ class BuiltinModel:
     eos_token: str = "<|im_end|>"
     export_args: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
         ("fp32", ()),
+        ("q4", ("--quantize", "q4")),
         ("int8", ("--quantize", "int8", "--per-channel")),
     )
     adapter: Optional[str] = None  # a LoRA adapter folder, relative to the project root

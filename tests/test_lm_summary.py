@@ -79,6 +79,29 @@ def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path
     assert report["train"]["truncated_summaries"] == 5  # pairs 2, 4, 5, 7, 8: 14 tokens
 
 
+def test_rouge_evaluation_scores_greedy_summaries_of_validation_prompts(llama, tmp_path):
+    from training.seq2seq import mean_rouge
+    from training.summary_lm import lm_rouge_evaluator
+
+    tok = AutoTokenizer.from_pretrained(llama)
+    model = AutoModelForCausalLM.from_pretrained(llama).eval()
+    fmt = summary_format(tok, TrainConfig(max_source_tokens=40, max_target_tokens=6))
+    _, validation, _ = prepare_lm_pairs(_pairs(tmp_path / "p.jsonl", 40), tok, fmt, eos_id=2)
+    assert len(validation) == 4 and all(e.reference for e in validation)
+    assert validation[0].reference == CORPUS[1]  # pair 1: the summary is its first sentence
+    evaluate = lm_rouge_evaluator(tok, validation, batch_size=3, max_new_tokens=6, pad_id=0,
+                                  eos_id=2)
+    texts = []  # one by one, no padding: the batched, left-padded evaluation must agree
+    for e in validation:
+        with torch.no_grad():
+            out = model.generate(input_ids=torch.tensor([e.prompt_ids]), do_sample=False,
+                                 max_new_tokens=6, eos_token_id=2, pad_token_id=2)
+        texts.append(tok.decode(out[0, len(e.prompt_ids):], skip_special_tokens=True))
+    got = evaluate(model)
+    assert got == pytest.approx(mean_rouge([e.reference for e in validation], texts))
+    assert set(got) == {"rouge1", "rouge2", "rougeL", "rougeLsum"}
+
+
 def test_collate_and_loss_count_only_summary_tokens(llama):
     model = AutoModelForCausalLM.from_pretrained(llama).eval()
     a, b = LMExample("a", (5, 6, 7), (8, 9, 2)), LMExample("b", (5, 6), (10, 2))
@@ -112,6 +135,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
         assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse")
     assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    assert "rouge1" in [r for r in records if r["kind"] == "eval"][-1]
     train = [r for r in records if r["kind"] == "train"]
     assert train[-1]["loss"] < train[0]["loss"] / 2
 

@@ -185,11 +185,17 @@ def rouge_evaluator(tokenizer, examples: Sequence[Example], pairs: Sequence[Pair
                                  attention_mask=batch.inputs["attention_mask"],
                                  generation_config=greedy)
             texts.extend(tokenizer.batch_decode(out, skip_special_tokens=True))
-        scores = [score_pair(ref, _lines(text), scorer=scorer)
-                  for ref, text in zip(references, texts, strict=True)]
-        return {k: sum(s[k].fmeasure for s in scores) / max(1, len(scores)) for k in ROUGE_TYPES}
+        return mean_rouge(references, texts, scorer=scorer)
 
     return evaluate
+
+
+def mean_rouge(references: Sequence[str], texts: Sequence[str], *, scorer=None) -> Dict[str, float]:
+    """Mean ROUGE F1 x 100 of generated ``texts`` (split one sentence per line here)."""
+    scorer = scorer or make_scorer()
+    scores = [score_pair(ref, _lines(text), scorer=scorer)
+              for ref, text in zip(references, texts, strict=True)]
+    return {k: sum(s[k].fmeasure for s in scores) / max(1, len(scores)) for k in ROUGE_TYPES}
 
 
 def _lines(text: str) -> str:

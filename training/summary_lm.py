@@ -13,7 +13,9 @@ and the exported folder records them in ``condense_summary.json`` (see
 ``summarizer/lm_summary.py``), so inference builds exactly the prompt trained on. Pairs go
 through the same cleaning, deduplication and split as the seq2seq route (``data.py``);
 the test split is never tokenized. A summary longer than ``max_target_tokens`` is cut and
-gets no end token, so the model never learns to stop mid-sentence.
+gets no end token, so the model never learns to stop mid-sentence. Evaluation adds ROUGE
+of greedy summaries of the first ``eval_samples`` validation articles to the validation
+loss, as for seq2seq models.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from torch import nn
 from export import ExportConfig
 from summarizer.datasets import deduplicate, load_pairs, split
 from summarizer.lm_summary import FORMAT_FILE, SummaryPrompt
+from summarizer.rouge import make_scorer
 
 from .causal import load_causal
 from .config import TrainConfig
@@ -35,6 +38,8 @@ from .data import Ids, target_text
 from .errors import TrainingError
 from .loader import Batch
 from .run import RunResult, Task, run, seed_everything
+from .seq2seq import mean_rouge
+from .trainer import EvaluateFn
 
 INSTRUCTION = "Summarize the following article.\n\n"
 MARKER = "\u0000ARTICLE\u0000"  # stands for the article while the chat template renders
@@ -64,6 +69,7 @@ class LMExample:
     id: str
     prompt_ids: Ids  # prefix + article + suffix
     target_ids: Ids  # summary (+ eos unless cut)
+    reference: str = ""  # the repaired reference, one sentence per line (for ROUGE)
 
 
 def prepare_lm_pairs(path, tokenizer, fmt: SummaryPrompt, *, eos_id: int
@@ -83,13 +89,14 @@ def prepare_lm_pairs(path, tokenizer, fmt: SummaryPrompt, *, eos_id: int
                     "format": asdict(fmt)}
     out = {}
     for name, ps in parts.items():
-        articles, summaries = ids([fmt.article(p.article) for p in ps]), ids([target_text(p) for p in ps])
+        articles = ids([fmt.article(p.article) for p in ps])
+        summaries = ids([target_text(p) for p in ps])
         rows = []
         for p, a, s in zip(ps, articles, summaries, strict=True):
             whole = len(s) + 1 <= fmt.max_target_tokens  # room for the end token too
             target = s + [eos_id] if whole else s[:fmt.max_target_tokens]
             rows.append(LMExample(p.id, tuple(prefix + a[:fmt.max_source_tokens] + suffix),
-                                  tuple(target)))
+                                  tuple(target), p.reference if name == "validation" else ""))
         out[name] = rows
         report[name] = {"examples": len(rows),
                         "truncated_articles": sum(len(a) > fmt.max_source_tokens for a in articles),
@@ -122,6 +129,33 @@ def lm_summary_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.
                            ignore_index=IGNORE, reduction="sum")
 
 
+def lm_rouge_evaluator(tokenizer, examples: Sequence[LMExample], *, batch_size: int,
+                       max_new_tokens: int, pad_id: int, eos_id: int) -> EvaluateFn:
+    """ROUGE F1 x 100 of greedy continuations of the validation prompts (left-padded in
+    batches, as the runtime does) against their references."""
+    scorer = make_scorer()
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module) -> Dict[str, float]:
+        device = next(model.parameters()).device
+        texts: List[str] = []
+        for i in range(0, len(examples), batch_size):
+            rows = [list(e.prompt_ids) for e in examples[i:i + batch_size]]
+            width = max(len(r) for r in rows)
+            ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], device=device)
+            mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows],
+                                device=device)
+            out = model.generate(input_ids=ids, attention_mask=mask, do_sample=False, num_beams=1,
+                                 max_new_tokens=max_new_tokens, eos_token_id=eos_id,
+                                 pad_token_id=pad_id)
+            for row in out[:, width:].tolist():  # up to the end token (pads follow it)
+                row = row[:row.index(eos_id)] if eos_id in row else row
+                texts.append(tokenizer.decode(row, skip_special_tokens=True))
+        return mean_rouge([e.reference for e in examples], texts, scorer=scorer)
+
+    return evaluate
+
+
 def lm_summary_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task, Dict]:
     model, tokenizer = load_causal(base)
     eos = tokenizer.eos_token_id
@@ -131,9 +165,13 @@ def lm_summary_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[T
     fmt = summary_format(tokenizer, config)
     train, validation, report = prepare_lm_pairs(data, tokenizer, fmt, eos_id=eos)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    n = min(config.eval_samples, len(validation))
+    evaluate = lm_rouge_evaluator(tokenizer, validation[:n], batch_size=config.batch_size,
+                                  max_new_tokens=config.max_target_tokens, pad_id=pad,
+                                  eos_id=eos) if n else None
     task = Task(kind="causal-lm", base=str(base), model=model, tokenizer=tokenizer, train=train,
                 validation=validation, collate=lambda ex: collate_lm_pairs(ex, pad_id=pad),
-                loss_fn=lm_summary_loss, data_report=report,
+                loss_fn=lm_summary_loss, data_report=report, evaluate_fn=evaluate,
                 extra_files={FORMAT_FILE: fmt.to_json()})
     return task, report
 
