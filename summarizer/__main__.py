@@ -1,4 +1,4 @@
-"""Command line: ``python -m summarizer summarize|batch|evaluate``.
+"""Command line: ``python -m summarizer summarize|batch|evaluate|setup``.
 
     python -m summarizer summarize FILE [--method M] [--sentences N | --ratio R | --words W]
                                         [--lang auto|en|zh] [--format text|json]
@@ -7,9 +7,11 @@
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
 
-Abstractive summaries: ``--method abstractive --model DIR [--num-beams K]
+Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
 [--max-new-tokens N] [--device cpu|cuda]`` on summarize, batch and evaluate, where DIR is
-a folder written by ``python -m export onnx`` or ``python -m training``.
+a folder written by ``python -m export onnx`` or ``python -m training``. Without
+``--model`` the built-in summarizer is used, prepared into the cache at first use (or
+ahead of time with ``python -m summarizer setup``).
 
 Exit status: 0 on success, 2 for bad input or arguments (the message says what to fix).
 """
@@ -48,7 +50,8 @@ def _loader_config(args: argparse.Namespace):
 
 def _add_model(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("abstractive (--method abstractive)")
-    g.add_argument("--model", help="exported ONNX model folder (python -m export onnx ...)")
+    g.add_argument("--model", help="exported ONNX model folder (python -m export onnx ...); "
+                                   "default: the built-in summarizer (prepared at first use)")
     g.add_argument("--num-beams", type=int, help="beam size (default: the model's generation config)")
     g.add_argument("--max-new-tokens", type=int, help="longest summary in tokens (default: from the length budget)")
     g.add_argument("--min-new-tokens", type=int)
@@ -59,12 +62,15 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 def _abstractive(args: argparse.Namespace):
     if args.method != "abstractive":
         return None
-    if not args.model:
-        raise CondenseError("--method abstractive needs --model DIR (an exported ONNX model folder)")
     from .abstractive import AbstractiveConfig
 
+    model = args.model
+    if not model:  # the default summarizer, prepared into the cache at first use
+        from runtime.builtin import SUMMARY_MODEL, ensure_model
+
+        model = str(ensure_model(model=SUMMARY_MODEL))
     return AbstractiveConfig(
-        model_dir=args.model, device=args.device, threads=args.threads, num_beams=args.num_beams,
+        model_dir=model, device=args.device, threads=args.threads, num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
 
 
@@ -143,6 +149,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from runtime.builtin import SUMMARY_MODEL, ensure_model
+
+    print(ensure_model(model=SUMMARY_MODEL))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m summarizer", description="Condense summarizer")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -182,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_budget(e)
     _add_model(e)
     e.set_defaults(func=cmd_evaluate)
+
+    u = sub.add_parser("setup", help="prepare the default abstractive summarizer (SmolLM2 + "
+                                     "the BBC summary adapter) in the cache, once")
+    u.set_defaults(func=cmd_setup)
     return ap
 
 

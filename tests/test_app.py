@@ -406,3 +406,33 @@ def test_an_lm_summarizer_folder_summarizes_in_the_app(tiny_gpt2, tmp_path):
     assert not at.exception and not at.error
     expected = LMSummarizer(AbstractiveConfig(model_dir=str(folder)))(Document(text, "en"), Budget(ratio=0.2))
     assert at.text[0].value == expected.text
+
+
+def test_builtin_summarizer_is_offered_once_prepared(tiny_gpt2, tmp_path, monkeypatch):
+    """A stand-in for the shipped summarizer (a tiny GPT-2 export plus a prompt format in
+    its cache folder): no abstractive method until it is prepared, then its summaries."""
+    import shutil
+
+    import runtime.builtin as builtin
+    from summarizer.abstractive import AbstractiveConfig
+    from summarizer.lm_summary import LMSummarizer
+    from summarizer.types import Budget, Document
+
+    monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
+    summary_model = builtin.BuiltinModel(name="tiny-sum")
+    monkeypatch.setattr(builtin, "SUMMARY_MODEL", summary_model)
+    at = start()
+    assert "abstractive" not in at.selectbox(key="sum.method").options
+    shutil.copytree(tiny_gpt2, summary_model.folder())
+    (summary_model.folder() / "condense_summary.json").write_text(json.dumps(
+        {"format": "condense-summary-prompt", "format_version": 2, "prefix": "",
+         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8,
+         "article_whitespace": "collapse"}))
+    at = start()
+    at.selectbox(key="sum.method").set_value("abstractive")
+    text = "The council approved the new budget for the city library on Monday."
+    at.text_area(key="sum.text").input(text).run()
+    assert not at.exception and not at.error
+    expected = LMSummarizer(AbstractiveConfig(model_dir=str(summary_model.folder())))(
+        Document(text, "en"), Budget(ratio=0.2))
+    assert at.text[0].value == expected.text

@@ -23,9 +23,10 @@ def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summari
 
 
 def method_names(settings: AppSettings) -> List[str]:
-    """Extractive methods, default first, and "abstractive" when a model is configured."""
+    """Extractive methods, default first, and "abstractive" when a model is configured or
+    the built-in summarizer is prepared."""
     names = [DEFAULT_METHOD] + [m for m in EXTRACTIVE_METHODS if m != DEFAULT_METHOD]
-    return names + ([ABSTRACTIVE] if settings.abstractive_dir else [])
+    return names + ([ABSTRACTIVE] if settings.abstractive_folder() else [])
 
 
 def summarizer_for(method: str, settings: AppSettings) -> Summarizer:

@@ -28,7 +28,7 @@ _ENV = {
 class AppSettings:
     device: str = "cpu"  # "cpu" or "cuda" (onnxruntime's CUDA provider)
     threads: int = 0  # onnxruntime intra-op threads; 0 = one per core
-    abstractive_dir: str = ""  # exported summarizer folder; empty = no abstractive method
+    abstractive_dir: str = ""  # exported summarizer folder; empty = the built-in one, if prepared
     generator_dir: str = ""  # exported causal-LM folder; empty = generation's default
     max_upload_mb: int = 50  # per uploaded file (and per archive member)
     max_chars: int = 1_000_000  # cleaned document length
@@ -53,14 +53,29 @@ class AppSettings:
         return ArchiveLimits(max_files=self.max_batch_files, max_file_bytes=per_file,
                              max_total_bytes=max(per_file, 4 * per_file))
 
+    def abstractive_folder(self) -> str:
+        """The configured folder, else the built-in summarizer's once ``python -m summarizer
+        setup`` has prepared it, else "" (no abstractive method). Never prepares it here:
+        a page render must not start a two-minute conversion."""
+        if self.abstractive_dir.strip():
+            return self.abstractive_dir.strip()
+        from runtime.builtin import SUMMARY_MODEL, is_ready
+        from runtime.errors import CondenseError
+
+        try:
+            folder = SUMMARY_MODEL.folder()
+        except CondenseError:  # its adapter is not in assets/
+            return ""
+        return str(folder) if is_ready(folder) else ""
+
     def abstractive_config(self):
-        """An AbstractiveConfig for the configured folder, or None when there is none."""
-        if not self.abstractive_dir.strip():
+        """An AbstractiveConfig for ``abstractive_folder()``, or None when there is none."""
+        folder = self.abstractive_folder()
+        if not folder:
             return None
         from summarizer.abstractive import AbstractiveConfig
 
-        return AbstractiveConfig(model_dir=self.abstractive_dir.strip(), device=self.device,
-                                 threads=self.threads)
+        return AbstractiveConfig(model_dir=folder, device=self.device, threads=self.threads)
 
 
 def get_settings() -> AppSettings:
@@ -102,7 +117,8 @@ def settings_ui() -> AppSettings:
     threads = c2.number_input("Threads (0 = one per core)", 0, os.cpu_count() or 64,
                               current.threads, key="set.threads")
     st.subheader("Model folders")
-    abstractive_dir = st.text_input("Abstractive model folder (exported seq2seq or lm-summary)",
+    abstractive_dir = st.text_input("Abstractive model folder (exported summarizer; empty = "
+                                    "the built-in one once `python -m summarizer setup` ran)",
                                     current.abstractive_dir, key="set.abstractive",
                                     placeholder="models/bart-cnn")
     generator_dir = st.text_input("Generator folder (exported causal LM; empty = default)",

@@ -38,7 +38,7 @@ def run_summary(document: Document, method: str, budget: Budget, settings: AppSe
     except Exception as e:  # a model folder that does not load: say so, keep the page up
         if method != ABSTRACTIVE:
             raise
-        st.error(f"The abstractive model in {settings.abstractive_dir!r} could not be used "
+        st.error(f"The abstractive model in {settings.abstractive_folder()!r} could not be used "
                  f"({type(e).__name__}: {e}). Check the folder in Settings.")
     return None
 
@@ -47,7 +47,9 @@ def options_ui(settings: AppSettings) -> Tuple[str, Budget]:
     methods = method_names(settings)
     c1, c2 = st.columns([1, 3])
     method = c1.selectbox("Method", methods, key="sum.method",
-                          help="'abstractive' appears when a model folder is set in Settings")
+                          help="'abstractive' appears when a model folder is set in Settings, "
+                               "or once `python -m summarizer setup` has prepared the built-in "
+                               "summarizer")
     with c2:
         budget = budget_ui("sum")
     return method, budget
