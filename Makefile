@@ -27,6 +27,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 models: $(STAMP)
 	$(PY) -m generation setup
 	$(PY) -m generation setup --model news
+	$(PY) -m summarizer setup
 
 run: models
 	$(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) \

@@ -172,3 +172,26 @@ def test_a_bad_prompt_format_is_a_typed_error(tmp_path):
     (tmp_path / "condense_summary.json").write_text('{"format": "other"}')
     with pytest.raises(CondenseError, match="unreadable summary prompt format"):
         SummaryPrompt.read(tmp_path)
+
+
+def test_the_cli_uses_the_builtin_summarizer_without_model(llama, tmp_path, monkeypatch, capsys):
+    """A stand-in for the shipped summarizer, prepared in its cache folder: ``--method
+    abstractive`` without ``--model`` summarizes with it, and ``setup`` names its folder."""
+    import runtime.builtin as builtin
+    from export import ExportConfig, export_onnx
+    from summarizer.__main__ import main
+
+    monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
+    stand_in = builtin.BuiltinModel(name="tiny-sum")
+    monkeypatch.setattr(builtin, "SUMMARY_MODEL", stand_in)
+    export_onnx(str(llama), out=stand_in.folder(), config=ExportConfig(task="causal-lm", validate=False))
+    (stand_in.folder() / "condense_summary.json").write_text(
+        SummaryPrompt("", PLAIN_SUFFIX, 40, 12, "collapse").to_json())
+    doc = tmp_path / "doc.txt"
+    doc.write_text(f"{CORPUS[0]}\n\n{CORPUS[1]}\n")
+    assert main(["summarize", str(doc), "--method", "abstractive", "--sentences", "1"]) == 0
+    expected = LMSummarizer(AbstractiveConfig(model_dir=str(stand_in.folder())))(
+        Document(f"{CORPUS[0]}\n\n{CORPUS[1]}", "en"), Budget(sentences=1))
+    assert capsys.readouterr().out.strip() == expected.text.strip() and expected.text.strip()
+    assert main(["setup"]) == 0
+    assert capsys.readouterr().out.strip() == str(stand_in.folder())
