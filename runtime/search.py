@@ -14,7 +14,7 @@ torch would break a tie between equal scores we take the lower index.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, Tuple
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -59,6 +59,8 @@ def greedy_search(
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
+    n = config.stop_repeat_ngram_size
+    seen = [set() for _ in range(ids.shape[0])]  # each row's generated n-grams
     while ids.shape[1] < max_length:
         logits, state = model.step(ids, state)
         scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
@@ -70,9 +72,32 @@ def greedy_search(
                 on_token(int(row), int(nxt[row]))
         if eos.size:
             unfinished &= ~np.isin(nxt, eos)
+        if n and ids.shape[1] - t0 >= n:
+            for row in np.flatnonzero(unfinished):
+                gram = ids[row, -n:].tobytes()
+                if gram in seen[row]:  # it is repeating itself: end here, without the repeat
+                    ids[row, -n:] = pad
+                    unfinished[row] = False
+                seen[row].add(gram)
         if not unfinished.any():
             break
+    if n:  # columns that only the dropped repeats filled
+        real = ids[:, t0:] != pad
+        keep = t0 + (int(np.flatnonzero(real.any(axis=0)).max()) + 1 if real.any() else 0)
+        ids = ids[:, :max(keep, t0)]
     return SearchOutput(ids)
+
+
+def cut_at_repeat(tokens: Sequence[int], n: int) -> List[int]:
+    """``tokens`` up to where its newest ``n`` first repeat ``n`` earlier ones, without
+    them: what greedy search with ``stop_repeat_ngram_size=n`` keeps of the same tokens."""
+    seen = set()
+    for end in range(n, len(tokens) + 1):
+        gram = tuple(tokens[end - n:end])
+        if gram in seen:
+            return list(tokens[:end - n])
+        seen.add(gram)
+    return list(tokens)
 
 
 def _top_k(x: np.ndarray, k: int) -> np.ndarray:

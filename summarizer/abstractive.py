@@ -131,6 +131,9 @@ class AbstractiveSummarizer:
         notes = list(self.model.notes)
         if config.max_new_tokens and not self.config.max_new_tokens:
             notes.append(f"budget {budget.describe()} -> up to {config.max_new_tokens} new tokens")
+        if config.stop_repeat_ngram_size:
+            notes.append(f"ends where the model starts repeating {config.stop_repeat_ngram_size} "
+                         "tokens it already wrote")
         if self.max_output_tokens and config.max_new_tokens and config.max_new_tokens > self.max_output_tokens:
             notes.append(f"capped at {self.max_output_tokens} new tokens: the model's decoder has "
                          f"{self.max_output_tokens + 1} positions")

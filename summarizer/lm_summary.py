@@ -47,6 +47,9 @@ class SummaryPrompt:
     # copies a sentence ending a paragraph finds no way on (the break never occurs in
     # summaries) and starts the summary over: it loops. Measured in BENCHMARKS.md.
     article_whitespace: str = "keep"
+    # Greedy decoding ends where the summary starts repeating this many tokens it already
+    # wrote (``GenerationConfig.stop_repeat_ngram_size``; 0 = off).
+    stop_repeat_ngram_size: int = 0
 
     def article(self, text: str) -> str:
         return " ".join(text.split()) if self.article_whitespace == "collapse" else text
@@ -66,7 +69,8 @@ class SummaryPrompt:
             if spacing not in ("keep", "collapse"):
                 raise ValueError(f"article_whitespace {spacing!r}")
             return cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
-                       int(meta["max_target_tokens"]), spacing)
+                       int(meta["max_target_tokens"]), spacing,
+                       int(meta.get("stop_repeat_ngram_size", 0)))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CondenseError(f"{path}: unreadable summary prompt format ({e}). Re-export the "
                                 "model with `python -m training lm-summary`") from e
@@ -113,7 +117,10 @@ class LMSummarizer(AbstractiveSummarizer):
     def generation_config(self, max_new_tokens: int) -> GenerationConfig:
         # The model was trained on summaries up to max_target_tokens: a budget asks for at
         # most that much (the model stops at its end token anyway).
-        return super().generation_config(min(max_new_tokens, self.prompt.max_target_tokens))
+        config = super().generation_config(min(max_new_tokens, self.prompt.max_target_tokens))
+        if config.num_beams == 1 and self.prompt.stop_repeat_ngram_size:
+            config = config.override(stop_repeat_ngram_size=self.prompt.stop_repeat_ngram_size)
+        return config
 
     def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
         """Left-padded prompt ids and mask, as decoder-only models are batched."""

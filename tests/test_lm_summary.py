@@ -47,7 +47,7 @@ def test_prompt_format_comes_from_the_chat_template(tmp_path):
 
 
 def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path):
-    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse")
+    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse", 10)
     (tmp_path / "condense_summary.json").write_text(fmt.to_json())
     assert SummaryPrompt.read(tmp_path) == fmt
     meta = {"format": "condense-summary-prompt", "format_version": 1, "prefix": "<u>",
@@ -55,6 +55,7 @@ def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path)
     (tmp_path / "condense_summary.json").write_text(json.dumps(meta))
     old = SummaryPrompt.read(tmp_path)
     assert old.article_whitespace == "keep" and old.article("a\n\nb") == "a\n\nb"
+    assert old.stop_repeat_ngram_size == 0
 
 
 def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path):
@@ -132,7 +133,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
             "--no-progress"]
     assert main(argv) == 0
     for folder in ("model", "onnx", "adapter"):
-        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse")
+        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse", 10)
     assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     assert "rouge1" in [r for r in records if r["kind"] == "eval"][-1]
@@ -152,6 +153,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)
     expected = tok.decode(ids[0, len(prompt):], skip_special_tokens=True)
     assert summary.text.split() == expected.split() and len(expected.split()) >= 3
+    assert "ends where the model starts repeating 10 tokens it already wrote" in summary.notes
     # paragraph breaks are collapsed in the prompt, as in training: the same summary
     paragraphs = summarizer(Document(f"{CORPUS[3]}\n\n {CORPUS[4]}", "en"), Budget(ratio=0.9))
     assert paragraphs.text == summary.text

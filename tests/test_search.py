@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from runtime.config import GenerationConfig
-from runtime.search import beam_search, generate, greedy_search
+from runtime.search import beam_search, cut_at_repeat, generate, greedy_search
 
 START, A, B, EOS = 0, 1, 2, 3
 # next-token probabilities given the last token
@@ -87,3 +87,31 @@ def test_top_k_breaks_ties_to_the_lower_index_even_at_the_cut():
     y = rng.integers(0, 4, size=(5, 50)).astype(np.float32)  # many ties
     expected = np.argsort(-y, axis=-1, kind="stable")[:, :7]
     assert _top_k(y, 7).tolist() == expected.tolist()
+
+
+class Cycle:
+    """Writes 5 6 7 8 5 6 7 8 ... after any token below 5; after 9, one 8 then the end (3)."""
+
+    def step(self, ids, state):
+        last = ids[:, -1]
+        nxt = np.where(last == 9, 8, np.where(last == 8, 5, np.maximum(last + 1, 5)))
+        nxt = np.where((ids == 9).any(axis=1) & (last == 8), 3, nxt)
+        return np.eye(10, dtype=np.float32)[nxt] * 5, state
+
+    def reorder(self, state, index):
+        return state
+
+
+def test_greedy_stops_where_a_row_repeats_itself_and_drops_the_repeat():
+    config = GenerationConfig(max_new_tokens=20, eos_token_id=(3,), pad_token_id=0)
+    prompt = np.array([[1], [9]])
+    plain = greedy_search(Cycle(), None, prompt, config).sequences
+    assert plain[0].tolist() == [1] + [5, 6, 7, 8] * 5  # loops to the length cap
+    assert plain[1].tolist() == [9, 8, 3] + [0] * 18
+    out = greedy_search(Cycle(), None, prompt, config.override(stop_repeat_ngram_size=3)).sequences
+    # row 0 wrote 5 6 7 8 5 6 7: "5 6 7" again, so it ends after 5 6 7 8; row 1 ended by itself
+    # (the columns that only the dropped repeat filled are gone)
+    assert out.tolist() == [[1, 5, 6, 7, 8], [9, 8, 3, 0, 0]]
+    assert cut_at_repeat(plain[0, 1:].tolist(), 3) == [5, 6, 7, 8]  # the same, after the fact
+    assert cut_at_repeat([5, 6, 5, 7, 5, 6], 2) == [5, 6, 5, 7]
+    assert cut_at_repeat([5, 6, 7], 3) == [5, 6, 7] == cut_at_repeat([5, 6, 7], 4)

@@ -30,6 +30,7 @@ from torch import nn
 from export import ExportConfig
 from summarizer.datasets import deduplicate, load_pairs, split
 from summarizer.lm_summary import FORMAT_FILE, SummaryPrompt
+from runtime.search import cut_at_repeat
 from summarizer.rouge import make_scorer
 
 from .causal import load_causal
@@ -44,6 +45,9 @@ from .trainer import EvaluateFn
 INSTRUCTION = "Summarize the following article.\n\n"
 MARKER = "\u0000ARTICLE\u0000"  # stands for the article while the chat template renders
 PLAIN_SUFFIX = "\n\nTL;DR:\n"
+# Written into the prompt format: greedy summaries end where the model starts writing ten
+# tokens it already wrote (a sentence over again), see GenerationConfig.
+STOP_REPEAT = 10
 IGNORE = -100
 
 
@@ -61,7 +65,7 @@ def summary_format(tokenizer, config: TrainConfig) -> SummaryPrompt:
     else:
         prefix, suffix = "", PLAIN_SUFFIX
     return SummaryPrompt(prefix, suffix, config.max_source_tokens, config.max_target_tokens,
-                         article_whitespace="collapse")
+                         article_whitespace="collapse", stop_repeat_ngram_size=STOP_REPEAT)
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,8 @@ def lm_summary_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.
 def lm_rouge_evaluator(tokenizer, examples: Sequence[LMExample], *, batch_size: int,
                        max_new_tokens: int, pad_id: int, eos_id: int) -> EvaluateFn:
     """ROUGE F1 x 100 of greedy continuations of the validation prompts (left-padded in
-    batches, as the runtime does) against their references."""
+    batches, as the runtime does, and cut where they start repeating themselves, as the
+    runtime stops them) against their references."""
     scorer = make_scorer()
 
     @torch.no_grad()
@@ -150,6 +155,7 @@ def lm_rouge_evaluator(tokenizer, examples: Sequence[LMExample], *, batch_size: 
                                  pad_token_id=pad_id)
             for row in out[:, width:].tolist():  # up to the end token (pads follow it)
                 row = row[:row.index(eos_id)] if eos_id in row else row
+                row = cut_at_repeat(row, STOP_REPEAT)
                 texts.append(tokenizer.decode(row, skip_special_tokens=True))
         return mean_rouge([e.reference for e in examples], texts, scorer=scorer)
 
