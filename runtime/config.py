@@ -23,8 +23,9 @@ class GenerationConfig:
     early_stopping: Union[bool, str] = False  # True, False or "never"
     no_repeat_ngram_size: int = 0
     # Ours, not transformers': greedy search ends a row as soon as its newest n tokens
-    # repeat n tokens it has already generated, and drops those n (0 = off). Small LMs
-    # fine-tuned to copy sentences tend to start the summary over instead of ending it.
+    # repeat n tokens it has already generated, and drops all but the first of them (often
+    # the full stop both follow; 0 = off). Small LMs fine-tuned to copy sentences tend to
+    # start the summary over instead of ending it.
     stop_repeat_ngram_size: int = 0
     repetition_penalty: float = 1.0
     forced_bos_token_id: Optional[int] = None

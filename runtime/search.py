@@ -76,7 +76,7 @@ def greedy_search(
             for row in np.flatnonzero(unfinished):
                 gram = ids[row, -n:].tobytes()
                 if gram in seen[row]:  # it is repeating itself: end here, without the repeat
-                    ids[row, -n:] = pad
+                    ids[row, 1 - n:] = pad  # (its first token is often the shared full stop)
                     unfinished[row] = False
                 seen[row].add(gram)
         if not unfinished.any():
@@ -89,13 +89,13 @@ def greedy_search(
 
 
 def cut_at_repeat(tokens: Sequence[int], n: int) -> List[int]:
-    """``tokens`` up to where its newest ``n`` first repeat ``n`` earlier ones, without
-    them: what greedy search with ``stop_repeat_ngram_size=n`` keeps of the same tokens."""
+    """``tokens`` up to the first ``n`` that repeat ``n`` earlier ones, keeping only the
+    first of them: what greedy search with ``stop_repeat_ngram_size=n`` keeps."""
     seen = set()
     for end in range(n, len(tokens) + 1):
         gram = tuple(tokens[end - n:end])
         if gram in seen:
-            return list(tokens[:end - n])
+            return list(tokens[:end - n + 1])
         seen.add(gram)
     return list(tokens)
 

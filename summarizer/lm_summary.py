@@ -11,6 +11,7 @@ token. Everything else, budgets, notes and map-reduce over documents longer than
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -135,4 +136,22 @@ class LMSummarizer(AbstractiveSummarizer):
         ids, mask = self.encode(batch)
         state = self.model.start(mask, repeat=config.num_beams)
         result = generate(self.model, state, ids, config, on_token=on_token)
-        return [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
+        texts = [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
+        return [drop_repeats(t) for t in texts] if config.stop_repeat_ngram_size else texts
+
+
+_CLOSERS = ".!?\"'”’)"
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+")
+
+
+def drop_repeats(text: str) -> str:
+    """``text`` without sentences it already said, and without a last fragment (no full
+    stop) that begins one of them: what is left where decoding stopped on a repeat."""
+    kept: List[str] = []  # sentences, whitespace normalized, in order
+    for sentence in _SENTENCE_END.split(text.strip()):
+        key = " ".join(sentence.split())
+        if key and key not in kept:
+            kept.append(key)
+    if kept and kept[-1][-1] not in _CLOSERS and any(k.startswith(kept[-1]) for k in kept[:-1]):
+        kept.pop()
+    return " ".join(kept)

@@ -197,3 +197,15 @@ def test_the_cli_uses_the_builtin_summarizer_without_model(llama, tmp_path, monk
     assert capsys.readouterr().out.strip() == expected.text.strip() and expected.text.strip()
     assert main(["setup"]) == 0
     assert capsys.readouterr().out.strip() == str(stand_in.folder())
+
+
+def test_what_is_left_where_decoding_stopped_on_a_repeat():
+    from summarizer.lm_summary import drop_repeats
+
+    # the summary started over: the fragment that begins its first sentence goes
+    assert drop_repeats("The dollar rose. It fell. The") == "The dollar rose. It fell."
+    assert drop_repeats("The dollar rose.\nIt fell.  The dollar rose. It") == "The dollar rose. It fell."
+    assert drop_repeats('He said "no." Then left. He said') == 'He said "no." Then left.'
+    # an unfinished sentence that repeats nothing stays (the length cap cut it)
+    assert drop_repeats("One two. Three four") == "One two. Three four"
+    assert drop_repeats("") == ""

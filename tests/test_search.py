@@ -109,9 +109,9 @@ def test_greedy_stops_where_a_row_repeats_itself_and_drops_the_repeat():
     assert plain[0].tolist() == [1] + [5, 6, 7, 8] * 5  # loops to the length cap
     assert plain[1].tolist() == [9, 8, 3] + [0] * 18
     out = greedy_search(Cycle(), None, prompt, config.override(stop_repeat_ngram_size=3)).sequences
-    # row 0 wrote 5 6 7 8 5 6 7: "5 6 7" again, so it ends after 5 6 7 8; row 1 ended by itself
+    # row 0 wrote 5 6 7 8 5 6 7: "5 6 7" again, so it ends with 5 6 7 8 5; row 1 ended by itself
     # (the columns that only the dropped repeat filled are gone)
-    assert out.tolist() == [[1, 5, 6, 7, 8], [9, 8, 3, 0, 0]]
-    assert cut_at_repeat(plain[0, 1:].tolist(), 3) == [5, 6, 7, 8]  # the same, after the fact
-    assert cut_at_repeat([5, 6, 5, 7, 5, 6], 2) == [5, 6, 5, 7]
+    assert out.tolist() == [[1, 5, 6, 7, 8, 5], [9, 8, 3, 0, 0, 0]]
+    assert cut_at_repeat(plain[0, 1:].tolist(), 3) == [5, 6, 7, 8, 5]  # the same, after the fact
+    assert cut_at_repeat([5, 6, 5, 7, 5, 6], 2) == [5, 6, 5, 7, 5]
     assert cut_at_repeat([5, 6, 7], 3) == [5, 6, 7] == cut_at_repeat([5, 6, 7], 4)
