@@ -4,7 +4,7 @@
         [--max-new-tokens N] [--min-new-tokens N] [--temperature T] [--top-k K] [--top-p P]
         [--repetition-penalty R] [--no-repeat-ngram-size N] [--num-beams K] [--stop S ...]
         [--seed S] [--stream] [--raw] [--device cpu|cuda] [--threads N]
-    python -m generation setup [--precision fp32|int8] [--model default|news]
+    python -m generation setup [--precision fp32|q4|int8] [--model default|news]
     python -m generation presets
 
 ``generate`` without ``--model`` uses the preset's built-in model if it has one (the news
