@@ -135,18 +135,7 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             block_sums[k] = f"q4_block_sums_{k}"
             graph.initializer.append(numpy_helper.from_array(ones, block_sums[k]))
         x, y = node.input[0], node.output[0]
-        if low_rank is not None:  # y = grid + (x @ U) @ V
-            graph.initializer.extend([numpy_helper.from_array(u.astype(np.float32), names["u"]),
-                                      numpy_helper.from_array(v.astype(np.float32), names["v"])])
-            nodes += [
-                helper.make_node("MatMul", [x, names["u"]], [names["xu"]],
-                                 name=f"{node.name}_q4_u"),
-                helper.make_node("MatMul", [names["xu"], names["v"]], [names["update"]],
-                                 name=f"{node.name}_q4_v"),
-                helper.make_node("Add", [names["grid"], names["update"]], [y],
-                                 name=f"{node.name}_q4_update"),
-            ]
-            y = names["grid"]
+        grid = names["grid"] if low_rank is not None else y
         nodes += [
             helper.make_node("MatMulNBits", [x, names["codes"], names["scales"]], [names["main"]],
                              name=f"{node.name}_q4", domain="com.microsoft", K=k, N=n, bits=BITS,
@@ -155,9 +144,20 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
                              name=f"{node.name}_q4_sums"),
             helper.make_node("MatMul", [names["sums"], names["offsets"]], [names["side"]],
                              name=f"{node.name}_q4_side"),
-            helper.make_node("Add", [names["main"], names["side"]], [y],
+            helper.make_node("Add", [names["main"], names["side"]], [grid],
                              name=f"{node.name}_q4_add"),
         ]
+        if low_rank is not None:  # y = grid + (x @ U) @ V, after the grid (nodes stay sorted)
+            graph.initializer.extend([numpy_helper.from_array(u.astype(np.float32), names["u"]),
+                                      numpy_helper.from_array(v.astype(np.float32), names["v"])])
+            nodes += [
+                helper.make_node("MatMul", [x, names["u"]], [names["xu"]],
+                                 name=f"{node.name}_q4_u"),
+                helper.make_node("MatMul", [names["xu"], names["v"]], [names["update"]],
+                                 name=f"{node.name}_q4_v"),
+                helper.make_node("Add", [grid, names["update"]], [y],
+                                 name=f"{node.name}_q4_update"),
+            ]
         converted += 1
         used += low_rank is not None
         if uses.get(weight.name, 0) == 1:  # tied weights stay for their other users

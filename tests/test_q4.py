@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gguf
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -99,6 +100,7 @@ def test_a_low_rank_update_is_kept_beside_the_grid():
     x = rng.normal(size=(2, 3, 64)).astype(np.float32)
     q4, report = quantize_q4(_graph(merged, w2), residuals={"layer": (u, v)})
     assert (report.matmuls, report.residuals, report.weights_exact) == (1, 1, True)
+    onnx.checker.check_model(q4)  # nodes in topological order, contrib op declared
     np.testing.assert_allclose(_run(q4, x), x @ merged @ w2, rtol=1e-4, atol=1e-4)
     _, plain = quantize_q4(_graph(merged, w2))  # without the update the grid is lost
     assert not plain.weights_exact
