@@ -20,7 +20,7 @@ from runtime.builtin import BuiltinModel, ensure_model
 from generation.presets import get_preset
 from summarizer.errors import CondenseError
 from tests.files import fake_export
-from tests.tiny_models import make_tiny_gguf
+from tests.tiny_models import make_tiny_gguf, randomize_lora_b
 from training.config import LoraConfig
 from training.lora import adapter_tensors, apply_lora, merge_lora
 
@@ -38,11 +38,7 @@ def tiny(tmp_path_factory):
     ckpt = convert_gguf(gguf_file, out=root / "ckpt")
     model = AutoModelForCausalLM.from_pretrained(ckpt).eval()
     names = apply_lora(model, LoraConfig(rank=2, alpha=6, targets=TARGETS))
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for name in names:
-            layer = model.get_submodule(name)
-            layer.lora_B.copy_(torch.randn(layer.lora_B.shape, generator=g) * 0.5)
+    randomize_lora_b(model, names, seed=3)
     folder = write_adapter(root / "adapter", adapter_tensors(model), AdapterConfig(
         rank=2, alpha=6.0, modules=tuple(names), base=gguf_file.name, notes={"steps": 0}))
     merge_lora(model)

@@ -16,7 +16,7 @@ from export.adapter import AdapterConfig, onnx_residuals, write_adapter
 from export.q4 import Q4Config, quantize_blocks, quantize_q4
 from export.quantize import quantized_op_counts
 from generation import Generator
-from tests.tiny_models import make_tiny_gguf
+from tests.tiny_models import make_tiny_gguf, randomize_lora_b
 from training.config import LoraConfig
 from training.lora import adapter_tensors, apply_lora, merge_lora
 
@@ -117,11 +117,7 @@ def tiny_q4(tmp_path_factory):
     gguf_file = make_tiny_gguf(root / "tiny.gguf", q4_1=True)
     model = AutoModelForCausalLM.from_pretrained(convert_gguf(gguf_file, out=root / "ckpt")).eval()
     names = apply_lora(model, LoraConfig(rank=2, alpha=4, targets=("q_proj", "down_proj")))
-    g = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for name in names:
-            layer = model.get_submodule(name)
-            layer.lora_B.copy_(torch.randn(layer.lora_B.shape, generator=g) * 0.5)
+    randomize_lora_b(model, names, seed=5)
     adapter = write_adapter(root / "adapter", adapter_tensors(model), AdapterConfig(
         rank=2, alpha=4.0, modules=tuple(names), base=gguf_file.name))
     merge_lora(model)

@@ -270,3 +270,16 @@ def make_tiny_gguf(path: Path, *, q4_1: bool = False) -> Path:
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+def randomize_lora_b(model, names, *, seed: int, scale: float = 0.5) -> None:
+    """Draw each LoRA layer's B from N(0, scale^2): a fresh adapter has B = 0 and would
+    change nothing."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name in names:
+            layer = model.get_submodule(name)
+            layer.lora_B.copy_(torch.randn(layer.lora_B.shape, generator=g) * scale)
+
