@@ -13,7 +13,9 @@ quantized with onnxruntime's ``quantize_dynamic`` (int8 weights, QInt8):
   projection (``lm_head``) left in fp32;
 * ``int8-weight-only``: onnxruntime's ``MatMulNBitsQuantizer``, 8 bits, blocks of 32;
 * ``q4`` / ``q4-acc4``: ``export/q4.py``, 4-bit blocks that reproduce the GGUF's own Q4_1
-  weights exactly (``--quantize q4``), computed in fp32 or with int8 activations.
+  weights exactly (``--quantize q4``), computed in fp32 or with int8 activations;
+* ``q4-q8head`` / ``q4-acc4-q8head``: the same with the output layer in 8-bit blocks that
+  reproduce the GGUF's Q8_0 embedding exactly, its activations quantized to int8.
 
 Measured on every held-out text, teacher-forced (the text's own tokens as the prefix):
 perplexity (exp of the mean negative log-likelihood over all predicted tokens), the share
@@ -48,6 +50,8 @@ VARIANTS = {  # name -> how: dynamic int8 (per_channel, keep lm_head fp32, op ty
     "int8-weight-only-acc4": dict(weight_only=True, accuracy_level=4),
     "q4": dict(q4=True, accuracy_level=0),
     "q4-acc4": dict(q4=True, accuracy_level=4),
+    "q4-q8head": dict(q4=True, accuracy_level=0, output="q8"),
+    "q4-acc4-q8head": dict(q4=True, accuracy_level=4, output="q8"),
 }
 
 
@@ -61,7 +65,8 @@ def make_fp32(work: Path) -> Path:
 
 def make_variant(fp32: Path, out: Path, *, per_channel: bool = False, keep_lm_head: bool = False,
                  ops: tuple | None = None, weight_only: bool = False,
-                 accuracy_level: int | None = None, q4: bool = False) -> Path:
+                 accuracy_level: int | None = None, q4: bool = False,
+                 output: str = "fp32") -> Path:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -75,7 +80,7 @@ def make_variant(fp32: Path, out: Path, *, per_channel: bool = False, keep_lm_he
         from export.q4 import Q4Config, quantize_q4
 
         model, _ = quantize_q4(onnx.load(str(fp32 / "model.onnx")),
-                               Q4Config(accuracy_level=accuracy_level or 0))
+                               Q4Config(accuracy_level=accuracy_level or 0, output=output))
         onnx.save(model, str(out / "model.onnx"))
         return out
     if weight_only:  # int8 weights in blocks of 32 (MatMulNBits); accuracy_level 4: int8

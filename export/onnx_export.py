@@ -40,6 +40,7 @@ from .checkpoint import CAUSAL_LM, SEQ2SEQ
 from .errors import ExportError
 from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
 from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folder
+from .simplify import simplify_folder
 
 QUANTIZE_CHOICES = ("int8", "q4")
 DEFAULT_SAMPLE = "The city council met on Monday and approved a new budget for the public library."
@@ -64,13 +65,16 @@ class ExportConfig:
     """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
     None, "int8" (dynamic) or "q4" (weight-only 4-bit blocks; see ``quantize.py``);
     ``validate``: let Optimum compare ONNX and PyTorch outputs on dummy inputs (it warns, it
-    does not fail); ``sample_text``: what the quantization error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
+    does not fail); ``simplify``: fold the traced shape arithmetic (``simplify.py``) after
+    quantization, same numbers and fewer nodes; ``sample_text``: what the quantization error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
 
     task: Optional[str] = None
     quantize: Optional[str] = None
     per_channel: bool = False
+    q4_output: str = "fp32"  # with quantize="q4": the output layer's precision (q4.Q4Config)
     opset: Optional[int] = None
     validate: bool = True
+    simplify: bool = True
     sample_text: str = DEFAULT_SAMPLE
     quiet: bool = True
 
@@ -164,7 +168,9 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
     if config.quantize:
         sample = _sample(loaded, config.sample_text)
         report = quantize_folder(staging, graphs=graphs, sample=sample, config=QuantizeConfig(
-            method=config.quantize, per_channel=config.per_channel, residuals=residuals))
+            method=config.quantize, per_channel=config.per_channel, residuals=residuals,
+            q4_output=config.q4_output))
+    simplified = simplify_folder(staging, graphs) if config.simplify else None
     manifest = Manifest(
         source=loaded.source, task=loaded.task, model_type=loaded.model.config.model_type,
         architecture=type(loaded.model).__name__, has_past=loaded.has_past,
@@ -172,6 +178,7 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
         quantization=None if report is None else report.to_json(),
         files=tuple(sorted(p.name for p in staging.iterdir() if p.name != MANIFEST_NAME)),
         versions=package_versions(),
+        simplified=None if simplified is None else {r: s.to_json() for r, s in simplified.items()},
     )
     write_manifest(manifest, staging)
     return manifest, report

@@ -14,7 +14,11 @@ where ``E`` (K x K/32, ones) sums ``x`` over each block and ``O`` (K/32 x N) hol
 block's offset ``m + 8d``. For Q4_1 weights the result equals the fp32 graph up to float
 rounding; for any other weights it is round-to-nearest asymmetric 4-bit with an exact block
 minimum (what Q4_1 itself does), and ``Q4Report.max_weight_error`` says how far it moved
-them. The output layer (the MatMul that writes ``logits``) stays fp32 by default.
+them. The output layer (the MatMul that writes ``logits``) stays fp32 by default, or
+(``output="q8"``) becomes 8-bit blocks of 32 with one scale each, ``w = d * q``: llama.cpp's
+Q8_0, in which GGUF files commonly store the (tied) embedding and output matrix, so this
+too keeps such weights exactly. ``output_accuracy_level`` 4 quantizes its activations to
+int8 per block, as llama.cpp's Q8_0 dot product does; MatMulNBits' 8-bit fp32 path is slow.
 
 A model with a LoRA adapter merged in (Hu et al. 2021) is no longer on the grid, but the
 update is known and low-rank: given ``residuals`` (``export.adapter.onnx_residuals``), the
@@ -43,7 +47,14 @@ MIDPOINT = 2 ** (BITS - 1)  # MatMulNBits' zero point when none is given
 class Q4Config:
     block_size: int = 32
     accuracy_level: int = 0
-    keep_output_fp32: bool = True  # the MatMul that writes a graph output (the LM head)
+    # The MatMul that writes a graph output (the LM head): "fp32" (kept), "q4" (like the
+    # rest) or "q8" (8-bit symmetric blocks).
+    output: str = "fp32"
+    output_accuracy_level: int = 4
+
+    def __post_init__(self) -> None:
+        if self.output not in ("fp32", "q4", "q8"):
+            raise ValueError(f"output must be fp32, q4 or q8, got {self.output!r}")
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,19 @@ def quantize_blocks(weight: np.ndarray, block_size: int) -> Tuple[np.ndarray, np
     return packed, scale.astype(np.float32), offsets.astype(np.float32), error
 
 
+def quantize_blocks8(weight: np.ndarray, block_size: int) -> Tuple[np.ndarray, np.ndarray, float]:
+    """(codes [N, K/bs, bs] uint8, scales [N, K/bs], error) of a MatMul weight ``[K, N]`` as
+    symmetric 8-bit blocks, ``w = d * (code - 128)`` with ``d = max|w| / 127`` (Q8_0's
+    rule, so Q8_0 weights come back exactly); error as in ``quantize_blocks``."""
+    k, n = weight.shape
+    blocks = weight.T.reshape(n, k // block_size, block_size).astype(np.float64)
+    scale = np.abs(blocks).max(-1) / 127
+    scale = np.where(scale > 0, scale, 1.0)  # an all-zero block: codes 128
+    q = np.clip(np.rint(blocks / scale[..., None]), -127, 127)
+    error = float(np.max(np.abs(q * scale[..., None] - blocks) / scale[..., None]))
+    return (q + 128).astype(np.uint8), scale.astype(np.float32), error
+
+
 def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
                 residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = {}
                 ) -> Tuple[onnx.ModelProto, Q4Report]:
@@ -97,6 +121,7 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
     nodes: List[onnx.NodeProto] = []
     skipped, converted, worst, used = [], 0, 0.0, 0
     block_sums: Dict[int, str] = {}  # K -> name of its E matrix (shared across layers)
+    sums_of: Dict[str, str] = {}  # MatMul input -> its block sums (x @ E)
     for node in graph.node:
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
         if weight is None:
@@ -107,7 +132,7 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             reason = "not a 2-D fp32 weight"
         elif weight.dims[0] % bs:
             reason = f"input size {weight.dims[0]} is not a multiple of {bs}"
-        elif config.keep_output_fp32 and set(node.output) & outputs:
+        elif config.output == "fp32" and set(node.output) & outputs:
             reason = "writes a graph output (kept fp32)"
         if reason:
             skipped.append(f"{node.name}: {reason}")
@@ -115,6 +140,23 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             continue
         k, n = weight.dims
         values = numpy_helper.to_array(weight)
+        if config.output == "q8" and set(node.output) & outputs:
+            if module_name(node.name) in residuals:
+                raise ValueError(f"{node.name}: a low-rank residual on the output layer needs "
+                                 "output='fp32' or 'q4'")
+            codes, scale, error = quantize_blocks8(values, bs)
+            worst = max(worst, error)
+            base = node.name.strip("/").replace("/", "_") or node.output[0]
+            graph.initializer.extend([numpy_helper.from_array(codes, f"{base}_q8_codes"),
+                                      numpy_helper.from_array(scale.reshape(-1), f"{base}_q8_scales")])
+            nodes.append(helper.make_node(
+                "MatMulNBits", [node.input[0], f"{base}_q8_codes", f"{base}_q8_scales"],
+                list(node.output), name=f"{node.name}_q8", domain="com.microsoft", K=k, N=n,
+                bits=8, block_size=bs, accuracy_level=config.output_accuracy_level))
+            converted += 1
+            if uses.get(weight.name, 0) == 1:
+                graph.initializer.remove(inits.pop(weight.name))
+            continue
         low_rank = residuals.get(module_name(node.name))
         if low_rank is not None:
             u, v = low_rank
@@ -136,13 +178,16 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             graph.initializer.append(numpy_helper.from_array(ones, block_sums[k]))
         x, y = node.input[0], node.output[0]
         grid = names["grid"] if low_rank is not None else y
+        nodes.append(helper.make_node(
+            "MatMulNBits", [x, names["codes"], names["scales"]], [names["main"]],
+            name=f"{node.name}_q4", domain="com.microsoft", K=k, N=n, bits=BITS, block_size=bs,
+            accuracy_level=config.accuracy_level))
+        if x not in sums_of:  # one block sum per input: q, k and v (gate and up) share it
+            sums_of[x] = names["sums"]
+            nodes.append(helper.make_node("MatMul", [x, block_sums[k]], [names["sums"]],
+                                          name=f"{node.name}_q4_sums"))
         nodes += [
-            helper.make_node("MatMulNBits", [x, names["codes"], names["scales"]], [names["main"]],
-                             name=f"{node.name}_q4", domain="com.microsoft", K=k, N=n, bits=BITS,
-                             block_size=bs, accuracy_level=config.accuracy_level),
-            helper.make_node("MatMul", [x, block_sums[k]], [names["sums"]],
-                             name=f"{node.name}_q4_sums"),
-            helper.make_node("MatMul", [names["sums"], names["offsets"]], [names["side"]],
+            helper.make_node("MatMul", [sums_of[x], names["offsets"]], [names["side"]],
                              name=f"{node.name}_q4_side"),
             helper.make_node("Add", [names["main"], names["side"]], [grid],
                              name=f"{node.name}_q4_add"),

@@ -34,11 +34,13 @@ class QuantizeConfig:
     """``method``: "int8" or "q4". ``per_channel`` (int8): one scale per output channel of
     each weight instead of one per tensor; usually more accurate, slightly larger files.
     ``residuals`` (q4): low-rank updates merged into the weights, kept fp32 beside the 4-bit
-    base (``export.adapter.onnx_residuals``)."""
+    base (``export.adapter.onnx_residuals``). ``q4_output`` (q4): the output layer in
+    "fp32", "q8" or "q4" (``q4.Q4Config.output``)."""
 
     method: str = "int8"
     per_channel: bool = False
     residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    q4_output: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class QuantizationReport:
     steps: Tuple[str, ...]
     files: Tuple[str, ...]
     weights_exact: Optional[bool] = None  # q4: every 4-bit block reproduces its weights
+    output_layer: Optional[str] = None  # q4: fp32, q8 or q4
 
     def to_json(self) -> dict:
         return {**asdict(self), "steps": list(self.steps), "files": list(self.files)}
@@ -122,14 +125,16 @@ def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
         max_abs_logit=max(float(np.max(np.abs(r))) for r in reference), sample=sample.text,
         steps=_step_names(graphs), files=tuple(sorted(graphs.values())),
         weights_exact=all(exact) if exact else None,
+        output_layer=config.q4_output if config.method == "q4" else None,
     )
 
 
 def _q4_file(source: Path, target: Path, config: QuantizeConfig) -> bool:
     """``q4.quantize_q4`` on one graph file; True when its weights were kept exactly."""
-    from .q4 import quantize_q4
+    from .q4 import Q4Config, quantize_q4
 
-    model, report = quantize_q4(onnx.load(str(source)), residuals=config.residuals)
+    model, report = quantize_q4(onnx.load(str(source)), Q4Config(output=config.q4_output),
+                                residuals=config.residuals)
     if any(source.parent.glob(f"{source.name}?data")):  # past 2 GB: weights in a side file
         onnx.save(model, str(target), save_as_external_data=True, location=f"{target.name}_data")
     else:

@@ -7,6 +7,7 @@ training's own merge (``LoRALinear.merged``) and decode like it through ONNX Run
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -128,10 +129,11 @@ def test_a_builtin_model_with_an_adapter_is_prepared_with_it(tiny, tmp_path, mon
     news = BuiltinModel(name="tiny-news", adapter=str(tiny["adapter"]))  # absolute: ROOT / it
     folder = ensure_model(model=news, python=str(fake), progress=lambda s: None)
     assert folder.parent == tmp_path / "cache"
-    assert folder.name.startswith("tiny-news-") and folder.name.endswith("-q4")
+    assert re.fullmatch(r"tiny-news-[0-9a-f]{10}-q4-[0-9a-f]{6}", folder.name)
     args = (tmp_path / "args").read_text().split()
     assert args[args.index("--adapter") + 1] == str(tiny["adapter"])
     assert args[args.index("--quantize") + 1] == "q4"  # the shipped precision: exact 4-bit
+    assert args[args.index("--output-layer") + 1] == "q8"
     with pytest.raises(CondenseError, match="adapter is missing"):
         BuiltinModel(adapter=str(tmp_path / "nowhere")).folder()
 

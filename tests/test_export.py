@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
@@ -203,6 +204,46 @@ def test_causal_export_names_and_logits_match_torch(exports, kind):
     np.testing.assert_allclose(first, logits[:, :-1], atol=ATOL, rtol=0)
     np.testing.assert_allclose(second, logits[:, -1], atol=ATOL, rtol=0)
     assert np.abs(logits).max() > 1e-2  # not trivially zero
+
+
+@pytest.mark.parametrize("kind", ["llama", "bart"])
+def test_simplified_graphs_compute_the_same_with_fewer_nodes(exports, kind, tmp_path):
+    simplified = exports.fp32(kind)  # the default export simplifies
+    plain = tmp_path / "plain"
+    export_onnx(exports.source(kind), out=plain, config=ExportConfig(validate=False, simplify=False))
+    report = read_manifest(simplified).simplified
+    assert read_manifest(plain).simplified is None
+    for role, spec in read_manifest(simplified).graphs.items():
+        assert report[role]["kept_because"] is None
+        assert report[role]["nodes_after"] < report[role]["nodes_before"]
+        assert report[role]["nodes_after"] == len(onnx.load(str(simplified / spec.file)).graph.node)
+        assert spec == read_manifest(plain).graphs[role]  # the same inputs and outputs
+    if kind == "llama":
+        ids, _ = encode(plain, TEXTS[:1], pad=0)
+        for a, b in zip(causal_steps(simplified, ids, 9), causal_steps(plain, ids, 9)):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    else:
+        ids, mask = encode(plain, TEXTS, pad=special_ids("bart")["pad"])
+        for a, b in zip(seq2seq_steps(simplified, ids, mask, START[kind], 9),
+                        seq2seq_steps(plain, ids, mask, START[kind], 9)):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_a_graph_the_simplifier_fails_on_is_kept_as_exported(exports, tmp_path, monkeypatch):
+    import onnxsim
+
+    from export.simplify import simplify_graph
+
+    path = tmp_path / "model.onnx"
+    shutil.copy(exports.fp32("gpt2") / "model.onnx", path)
+    before = path.read_bytes()
+
+    def fail(model):
+        raise RuntimeError("unsupported op")
+    monkeypatch.setattr(onnxsim, "simplify", fail)
+    result = simplify_graph(path)
+    assert result.kept_because == "onnxsim failed: RuntimeError: unsupported op"
+    assert result.nodes_before == result.nodes_after and path.read_bytes() == before
 
 
 # ---- int8 ---------------------------------------------------------------------------------

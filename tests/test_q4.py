@@ -13,7 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 from transformers import AutoModelForCausalLM
 
 from export.adapter import AdapterConfig, onnx_residuals, write_adapter
-from export.q4 import Q4Config, quantize_blocks, quantize_q4
+from export.q4 import Q4Config, quantize_blocks, quantize_blocks8, quantize_q4
 from export.quantize import quantized_op_counts
 from generation import Generator
 from tests.tiny_models import make_tiny_gguf, randomize_lora_b
@@ -39,6 +39,48 @@ def test_blocks_by_hand():
     # 0.31 lies between codes 3 (0.30) and 4 (0.40): a tenth of a step off the grid
     _, _, _, error = quantize_blocks(np.array([[0.0], [0.31], [1.5], [1.5]], np.float32), 4)
     assert error == pytest.approx(0.1, abs=1e-6)
+
+
+def q8_0_grid(rng, k: int, n: int) -> np.ndarray:
+    """A MatMul weight (k x n) whose blocks along k are llama.cpp Q8_0 grids."""
+    rows = rng.normal(size=(n, k)).astype(np.float32)
+    q = gguf.quants.quantize(rows, gguf.GGMLQuantizationType.Q8_0)
+    return np.ascontiguousarray(gguf.quants.dequantize(q, gguf.GGMLQuantizationType.Q8_0).T)
+
+
+def test_8bit_blocks_by_hand():
+    # max |w| 1.27: scale 0.01, codes w / 0.01 + 128
+    w = np.array([[0.5], [-1.27], [0.0], [1.0]], np.float32)
+    codes, scale, error = quantize_blocks8(w, 4)
+    np.testing.assert_allclose(scale, [[0.01]], rtol=1e-6)
+    assert codes.tolist() == [[[178, 1, 128, 228]]]
+    assert error < 1e-5
+    _, _, error = quantize_blocks8(np.array([[1.27], [0.005]], np.float32), 2)
+    assert error == pytest.approx(0.5, abs=1e-4)  # 0.005 lies half way between codes 0 and 1
+
+
+@pytest.mark.parametrize("level", [0, 4])
+def test_a_q8_0_output_layer_is_kept_exactly(level):
+    rng = np.random.default_rng(3)
+    w1, w2 = q4_1_grid(rng, 64, 32), q8_0_grid(rng, 32, 40)
+    x = rng.normal(size=(2, 3, 64)).astype(np.float32)
+    model = _graph(w1, w2)
+    q, report = quantize_q4(model, Q4Config(output="q8", output_accuracy_level=level))
+    assert (report.matmuls, report.skipped, report.weights_exact) == (2, (), True)
+    nbits = [n for n in q.graph.node if n.op_type == "MatMulNBits"]
+    assert [helper.get_attribute_value(a) for n in nbits for a in n.attribute if a.name == "bits"] == [4, 8]
+    onnx.checker.check_model(q)
+    reference = x @ w1 @ w2
+    if level == 0:  # fp32 compute: fp32's numbers
+        np.testing.assert_allclose(_run(q, x), reference, rtol=1e-4, atol=1e-4)
+    else:  # the output layer's input rounded to int8 per block of 32: close, not equal
+        error = np.abs(_run(q, x) - reference).max()
+        assert 1e-6 < error < 0.02 * np.abs(reference).max()
+    with pytest.raises(ValueError, match="output layer"):
+        quantize_q4(model, Q4Config(output="q8"),
+                    residuals={"lm_head": (np.ones((32, 1), np.float32), np.ones((1, 40), np.float32))})
+    with pytest.raises(ValueError, match="output must be"):
+        Q4Config(output="int8")
 
 
 def _graph(w1: np.ndarray, w2: np.ndarray) -> bytes:
@@ -80,7 +122,7 @@ def test_other_weights_are_rounded_and_reported():
     rng = np.random.default_rng(1)
     w1, w2 = rng.normal(size=(64, 16)).astype(np.float32), np.eye(16, dtype=np.float32)
     x = rng.normal(size=(2, 3, 64)).astype(np.float32)
-    q4, report = quantize_q4(_graph(w1, w2), Q4Config(keep_output_fp32=False))
+    q4, report = quantize_q4(_graph(w1, w2), Q4Config(output="q4"))
     assert report.matmuls == 1 and not report.weights_exact
     assert report.skipped == ("/lm_head/MatMul: input size 16 is not a multiple of 32",)
     assert 0.3 < report.max_weight_error <= 0.5  # round to nearest: at most half a step
