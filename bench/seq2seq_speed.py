@@ -5,8 +5,10 @@ and ours int8, side by side in one run.
     python bench/seq2seq_speed.py --device cuda        # same comparison on a GPU machine
 
 A bart-small configuration (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocabulary
-50,265) with random weights (seed 0) is saved once under ``--work`` and exported twice
-with our export command (fp32 and dynamic int8). Inputs are random token ids, 512 per
+50,265) with random weights (seed 0) is saved once under ``--work`` and exported three
+times with our export command: fp32 and dynamic int8 as ours runs them (simplified graphs,
+``export/simplify.py``), and fp32 as Optimum's own export writes it (``simplify=False``),
+which Optimum's ``ORTModelForSeq2SeqLM`` loads. Inputs are random token ids, 512 per
 document; every engine generates exactly ``--new-tokens`` tokens greedily
 (min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
 load time and peak resident memory are its own; timings are medians of ``--repeats``
@@ -52,9 +54,11 @@ def build(work: Path) -> None:
                             encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=1024)
         BartForConditionalGeneration(config).eval().save_pretrained(ckpt)
         make_tokenizer("bart", ckpt)  # a tiny tokenizer: the benchmark feeds token ids
-    for name, quant in (("onnx-fp32", None), ("onnx-int8", "int8")):
+    for name, quant, simplify in (("onnx-fp32", None, True), ("onnx-int8", "int8", True),
+                                  ("optimum-fp32", None, False)):
         if not (work / name / "encoder_model.onnx").is_file():
-            export_onnx(str(ckpt), out=work / name, config=ExportConfig(quantize=quant))
+            export_onnx(str(ckpt), out=work / name,
+                        config=ExportConfig(quantize=quant, simplify=simplify))
 
 
 def inputs(batch: int, length: int) -> np.ndarray:
@@ -79,7 +83,8 @@ def run_engine(engine: str, work: Path, device: str, batch_sizes, length: int, n
         from optimum.onnxruntime import ORTModelForSeq2SeqLM
 
         provider = "CUDAExecutionProvider" if device == "cuda" else "CPUExecutionProvider"
-        model = ORTModelForSeq2SeqLM.from_pretrained(work / "onnx-fp32", use_cache=True, provider=provider)
+        model = ORTModelForSeq2SeqLM.from_pretrained(work / "optimum-fp32", use_cache=True,
+                                                     provider=provider)
 
         def gen(ids):
             t = torch.tensor(ids)

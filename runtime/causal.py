@@ -197,6 +197,16 @@ class CausalOnnx:
         logits = outs["logits"].numpy()[:, -1, :]
         return logits, CausalState(mask=mask, past=t if cache else 0, cache=cache)
 
+    def retract(self, state: CausalState, row: int, columns: Sequence[int]) -> CausalState:
+        """Hide ``columns`` of ``row`` from every later step (greedy search taking a repeat
+        back): their attention mask becomes 0, so later tokens neither attend to them nor
+        count them in their positions; the cache keeps their entries, masked."""
+        width = max(max(columns) + 1, state.mask.shape[1])
+        mask = np.concatenate([state.mask, np.ones((state.mask.shape[0], width - state.mask.shape[1]),
+                                                    dtype=np.int64)], axis=1)
+        mask[row, list(columns)] = 0
+        return replace(state, mask=mask)
+
     def reorder(self, state: CausalState, index: np.ndarray) -> CausalState:
         if np.array_equal(index, np.arange(len(index))):
             return state

@@ -27,6 +27,9 @@ class GenerationConfig:
     # the full stop both follow; 0 = off). Small LMs fine-tuned to copy sentences tend to
     # start the summary over instead of ending it.
     stop_repeat_ngram_size: int = 0
+    # Ours too: with stop_repeat_ngram_size, how many times a row takes such a repeat back
+    # and writes its next-best token where the repeat began, before a repeat ends it.
+    repeat_retries: int = 0
     repetition_penalty: float = 1.0
     forced_bos_token_id: Optional[int] = None
     forced_eos_token_id: Optional[int] = None
@@ -38,6 +41,8 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if self.num_beams < 1:
             raise ValueError(f"num_beams must be at least 1, got {self.num_beams}")
+        if self.repeat_retries < 0:
+            raise ValueError(f"repeat_retries must be at least 0, got {self.repeat_retries}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
 

@@ -13,8 +13,8 @@ torch would break a tie between equal scores we take the lower index.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Protocol, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -53,14 +53,14 @@ def greedy_search(
     *, on_token: Optional[TokenCallback] = None,
 ) -> SearchOutput:
     """``prompt``: (N, t0) decoder prompt (the start token for seq2seq)."""
+    if config.stop_repeat_ngram_size:
+        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token)
     ids = np.asarray(prompt, dtype=np.int64)
     t0 = ids.shape[1]
     max_length = config.total_length(t0)
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
-    n = config.stop_repeat_ngram_size
-    seen = [set() for _ in range(ids.shape[0])]  # each row's generated n-grams
     while ids.shape[1] < max_length:
         logits, state = model.step(ids, state)
         scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
@@ -72,20 +72,113 @@ def greedy_search(
                 on_token(int(row), int(nxt[row]))
         if eos.size:
             unfinished &= ~np.isin(nxt, eos)
-        if n and ids.shape[1] - t0 >= n:
-            for row in np.flatnonzero(unfinished):
-                gram = ids[row, -n:].tobytes()
-                if gram in seen[row]:  # it is repeating itself: end here, without the repeat
-                    ids[row, 1 - n:] = pad  # (its first token is often the shared full stop)
-                    unfinished[row] = False
-                seen[row].add(gram)
         if not unfinished.any():
             break
-    if n:  # columns that only the dropped repeats filled
-        real = ids[:, t0:] != pad
-        keep = t0 + (int(np.flatnonzero(real.any(axis=0)).max()) + 1 if real.any() else 0)
-        ids = ids[:, :max(keep, t0)]
     return SearchOutput(ids)
+
+
+@dataclass
+class _Row:
+    """One row of ``_greedy_without_repeats``: the tokens it keeps and where they sit."""
+
+    kept: List[int]
+    columns: List[int]  # the column of ``ids`` each kept token was written to
+    banned: Dict[int, set]  # kept position -> tokens it may no longer start a repeat with
+    retries: int
+    seen: set = field(default_factory=set)  # every n-gram of ``kept`` but the newest
+    forced: Optional[int] = None  # written next instead of the model's choice
+    done: bool = False
+
+    def repeats(self, n: int) -> bool:
+        """Whether the newest n kept tokens occur earlier (overlapping them or not)."""
+        if len(self.kept) < n:
+            return False
+        gram = tuple(self.kept[-n:])
+        if gram in self.seen:
+            return True
+        self.seen.add(gram)
+        return False
+
+    def cut(self, length: int, n: int) -> None:
+        del self.kept[length:], self.columns[length:]
+        self.seen = {tuple(self.kept[j:j + n]) for j in range(len(self.kept) - n + 1)}
+
+
+def _greedy_without_repeats(
+    model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
+    *, on_token: Optional[TokenCallback] = None,
+) -> SearchOutput:
+    """Greedy search that will not let a row repeat ``n = stop_repeat_ngram_size`` tokens it
+    generated. When a row's newest n tokens equal n earlier ones it keeps the first of them
+    (often the full stop both follow) and then, while ``repeat_retries`` last, takes the
+    rest back and writes its next-best token where the repeat began; after that, it ends.
+
+    Taking tokens back needs ``model.retract(state, row, columns)``, which hides those
+    columns from every later step (an attention mask of 0, so positions skip them too);
+    the first step after it feeds the kept token again to get that position's logits back.
+    Finished rows are written out without the columns taken back. Tokens reach
+    ``on_token`` only once a row has finished, when none can be taken back any more.
+    ``min_new_tokens`` counts the columns written, taken back or not.
+    """
+    n = config.stop_repeat_ngram_size
+    retries = config.repeat_retries
+    if retries and not hasattr(model, "retract"):
+        raise ValueError(f"{type(model).__name__} cannot take tokens back: use repeat_retries=0")
+    if retries and (config.no_repeat_ngram_size or config.repetition_penalty != 1.0):
+        raise ValueError("repeat_retries does not combine with no_repeat_ngram_size or "
+                         "repetition_penalty (they would see the tokens taken back)")
+    ids = np.asarray(prompt, dtype=np.int64)
+    t0 = ids.shape[1]
+    budget = config.total_length(t0) - t0
+    eos = set(config.eos_token_id)
+    pad = _pad_id(config)
+    rows = [_Row(kept=[], columns=[], banned={}, retries=retries) for _ in range(ids.shape[0])]
+    while any(not r.done for r in rows):
+        logits, state = model.step(ids, state)
+        scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
+        nxt = np.full(len(rows), pad, dtype=np.int64)
+        for i, row in enumerate(rows):
+            if row.done:
+                continue
+            if row.forced is not None:
+                nxt[i], row.forced = row.forced, None
+                continue
+            banned = row.banned.get(len(row.kept))
+            if banned:
+                scores[i, list(banned)] = BIG
+            nxt[i] = int(scores[i].argmax())
+        column = ids.shape[1]
+        ids = np.concatenate([ids, nxt[:, None]], axis=1)
+        for i, row in enumerate(rows):
+            if row.done:
+                continue
+            row.kept.append(int(nxt[i]))
+            row.columns.append(column)
+            if int(nxt[i]) in eos:
+                row.done = True
+            elif row.repeats(n):
+                start = len(row.kept) - n  # where the repeat begins; its first token stays
+                if row.retries:
+                    row.retries -= 1
+                    state = model.retract(state, i, row.columns[start:])
+                    row.banned = {k: v for k, v in row.banned.items() if k <= start + 1}
+                    row.banned.setdefault(start + 1, set()).add(row.kept[start + 1])
+                    row.forced = row.kept[start]  # fed again: position start + 1's logits
+                    row.cut(start, n)
+                else:
+                    row.cut(start + 1, n)
+                    row.done = True
+            if len(row.kept) >= budget and row.forced is None:
+                row.done = True
+            if row.done and on_token is not None:
+                for token in row.kept:
+                    on_token(i, token)
+    width = max(len(r.kept) for r in rows)
+    out = np.full((len(rows), t0 + width), pad, dtype=np.int64)
+    out[:, :t0] = prompt
+    for i, row in enumerate(rows):
+        out[i, t0:t0 + len(row.kept)] = row.kept
+    return SearchOutput(out)
 
 
 def cut_at_repeat(tokens: Sequence[int], n: int) -> List[int]:

@@ -132,8 +132,11 @@ class AbstractiveSummarizer:
         if config.max_new_tokens and not self.config.max_new_tokens:
             notes.append(f"budget {budget.describe()} -> up to {config.max_new_tokens} new tokens")
         if config.stop_repeat_ngram_size:
-            notes.append(f"ends where the model starts repeating {config.stop_repeat_ngram_size} "
-                         "tokens it already wrote")
+            retries = (f"takes back up to {config.repeat_retries} places where the model starts "
+                       "repeating itself and tries its next-best token, then "
+                       if config.repeat_retries else "")
+            notes.append(f"{retries}ends where the model starts repeating "
+                         f"{config.stop_repeat_ngram_size} tokens it already wrote")
         if self.max_output_tokens and config.max_new_tokens and config.max_new_tokens > self.max_output_tokens:
             notes.append(f"capped at {self.max_output_tokens} new tokens: the model's decoder has "
                          f"{self.max_output_tokens + 1} positions")

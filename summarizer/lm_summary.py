@@ -51,6 +51,10 @@ class SummaryPrompt:
     # Greedy decoding ends where the summary starts repeating this many tokens it already
     # wrote (``GenerationConfig.stop_repeat_ngram_size``; 0 = off).
     stop_repeat_ngram_size: int = 0
+    # ... after taking such a repeat back this many times and trying the next-best token
+    # where it began (``GenerationConfig.repeat_retries``): the summary goes on with another
+    # sentence instead of ending at the first repeat.
+    repeat_retries: int = 0
 
     def article(self, text: str) -> str:
         return " ".join(text.split()) if self.article_whitespace == "collapse" else text
@@ -71,7 +75,8 @@ class SummaryPrompt:
                 raise ValueError(f"article_whitespace {spacing!r}")
             return cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
                        int(meta["max_target_tokens"]), spacing,
-                       int(meta.get("stop_repeat_ngram_size", 0)))
+                       int(meta.get("stop_repeat_ngram_size", 0)),
+                       int(meta.get("repeat_retries", 0)))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise CondenseError(f"{path}: unreadable summary prompt format ({e}). Re-export the "
                                 "model with `python -m training lm-summary`") from e
@@ -120,7 +125,8 @@ class LMSummarizer(AbstractiveSummarizer):
         # most that much (the model stops at its end token anyway).
         config = super().generation_config(min(max_new_tokens, self.prompt.max_target_tokens))
         if config.num_beams == 1 and self.prompt.stop_repeat_ngram_size:
-            config = config.override(stop_repeat_ngram_size=self.prompt.stop_repeat_ngram_size)
+            config = config.override(stop_repeat_ngram_size=self.prompt.stop_repeat_ngram_size,
+                                     repeat_retries=self.prompt.repeat_retries)
         return config
 
     def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:

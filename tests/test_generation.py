@@ -434,3 +434,23 @@ def test_gguf_conversion_fixes_the_tokenizer_and_decodes_like_transformers(tmp_p
                                   do_sample=False, max_new_tokens=10).numpy()
     np.testing.assert_array_equal(gen.generate_ids([messages], temperature=0, max_new_tokens=10),
                                   expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retracted_columns_are_invisible_to_later_steps(models, kind):
+    """Greedy search takes a repeat back by masking its columns: the next logits must be
+    those of the sequence written without them, row by row, next to an untouched row."""
+    model = CausalOnnx.load(models[kind][1])
+    prompt = np.array([[5, 9, 12, 7], [8, 8, 3, 14]], dtype=np.int64)
+    ids, state = prompt, model.start(np.ones_like(prompt))
+    for token in ([20, 21], [22, 23], [24, 25]):  # three steps with the cache
+        _, state = model.step(ids, state)
+        ids = np.concatenate([ids, np.array([token]).T], axis=1)
+    state = model.retract(state, 0, [5, 6])  # row 0 takes back 22 and 24 (24 not yet fed)
+    _, state = model.step(ids, state)  # feeds 24 / 25 (row 0's masked)
+    ids = np.concatenate([ids, [[30], [31]]], axis=1)
+    logits, _ = model.step(ids, state)  # feeds 30 / 31
+    clean0 = np.array([[5, 9, 12, 7, 20, 30]])
+    clean1 = np.array([[8, 8, 3, 14, 21, 23, 25, 31]])
+    np.testing.assert_allclose(logits[0], model.all_logits(clean0, np.ones_like(clean0))[0, -1], atol=1e-4)
+    np.testing.assert_allclose(logits[1], model.all_logits(clean1, np.ones_like(clean1))[0, -1], atol=1e-4)

@@ -3,6 +3,7 @@ only, the end token only when the summary fits) and ``summarizer/lm_summary.py``
 exported folder summarizes exactly as transformers' ``generate`` continues the same ids)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -47,7 +48,7 @@ def test_prompt_format_comes_from_the_chat_template(tmp_path):
 
 
 def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path):
-    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse", 10)
+    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse", 10, repeat_retries=3)
     (tmp_path / "condense_summary.json").write_text(fmt.to_json())
     assert SummaryPrompt.read(tmp_path) == fmt
     meta = {"format": "condense-summary-prompt", "format_version": 1, "prefix": "<u>",
@@ -55,7 +56,7 @@ def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path)
     (tmp_path / "condense_summary.json").write_text(json.dumps(meta))
     old = SummaryPrompt.read(tmp_path)
     assert old.article_whitespace == "keep" and old.article("a\n\nb") == "a\n\nb"
-    assert old.stop_repeat_ngram_size == 0
+    assert old.stop_repeat_ngram_size == 0 == old.repeat_retries
 
 
 def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path):
@@ -168,6 +169,14 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     assert [m.text for m in many] == [o.text for o in one_by_one]
     assert [m.notes for m in many] == [o.notes for o in one_by_one]
     assert len({m.text for m in many}) > 1
+    # a prompt format with repeat retries turns them on, says so, and batches the same way
+    retrying = LMSummarizer(summarizer.config, model=summarizer.model, codec=summarizer.codec,
+                            prompt=dataclasses.replace(summarizer.prompt, repeat_retries=2))
+    assert retrying.generation_config(500).repeat_retries == 2
+    again = retrying.summarize_many(docs, Budget(ratio=0.9))
+    assert [m.text for m in again] == [retrying(d, Budget(ratio=0.9)).text for d in docs]
+    assert any(n.startswith("takes back up to 2 places where the model starts repeating itself")
+               for n in again[0].notes)
 
 
 def test_a_bad_prompt_format_is_a_typed_error(tmp_path):

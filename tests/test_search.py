@@ -115,3 +115,45 @@ def test_greedy_stops_where_a_row_repeats_itself_and_drops_the_repeat():
     assert cut_at_repeat(plain[0, 1:].tolist(), 3) == [5, 6, 7, 8, 5]  # the same, after the fact
     assert cut_at_repeat([5, 6, 5, 7, 5, 6], 2) == [5, 6, 5, 7, 5]
     assert cut_at_repeat([5, 6, 7], 3) == [5, 6, 7] == cut_at_repeat([5, 6, 7], 4)
+
+
+class Loop:
+    """After 1: 5; after 5: 6, else 7; after 6: 5; after 7: the end (3). Logits come from the
+    last token not taken back (``retract``), as a masked model sees it."""
+
+    ORDER = {1: [5], 5: [6, 7], 6: [5], 7: [3], 3: [3]}
+
+    def step(self, ids, state):
+        dead = state or [set() for _ in ids]
+        logits = np.zeros((len(ids), 10), np.float32)
+        for i, row in enumerate(ids.tolist()):
+            last = [t for c, t in enumerate(row) if c not in dead[i]][-1]
+            for rank, token in enumerate(self.ORDER.get(last, [3])):
+                logits[i, token] = 5.0 - rank
+        return logits, dead
+
+    def retract(self, state, row, columns):
+        state[row] |= set(columns)
+        return state
+
+    def reorder(self, state, index):
+        return state
+
+
+def test_greedy_takes_a_repeat_back_and_tries_the_next_best_token():
+    config = GenerationConfig(max_new_tokens=20, eos_token_id=(3,), pad_token_id=0,
+                              stop_repeat_ngram_size=2)
+    prompt = np.array([[1], [7]])
+    # 5 6 5 6 repeats "5 6": without retries the row ends keeping the repeat's first token
+    assert greedy_search(Loop(), None, prompt, config).sequences.tolist() == [
+        [1, 5, 6, 5], [7, 3, 0, 0]]
+    streamed = []
+    out = greedy_search(Loop(), None, prompt, config.override(repeat_retries=1),
+                        on_token=lambda r, t: streamed.append((r, t)))
+    # with one retry, "6" is banned after "5 6 5" and the row's second choice, 7, follows
+    assert out.sequences.tolist() == [[1, 5, 6, 5, 7, 3], [7, 3, 0, 0, 0, 0]]
+    assert streamed == [(1, 3), (0, 5), (0, 6), (0, 5), (0, 7), (0, 3)]  # each row once it ended
+    with pytest.raises(ValueError, match="cannot take tokens back"):
+        greedy_search(Cycle(), None, prompt, config.override(repeat_retries=1))
+    with pytest.raises(ValueError, match="does not combine"):
+        greedy_search(Loop(), None, prompt, config.override(repeat_retries=1, no_repeat_ngram_size=3))
