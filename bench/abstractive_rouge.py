@@ -9,8 +9,9 @@ what ``python -m summarizer evaluate --methods abstractive`` reports
 but the documents are summarized through ``summarize_many`` in batches of
 ``--batch-size``, several times faster on a CPU than one by one (greedy outputs are the
 same; ``tests/test_lm_summary.py`` checks it on a tiny model). Also written: the mean
-wall time per document and mean words per summary against the references', and three
-summaries to read.
+wall time per document and mean words per summary against the references', every
+summary with what the faithfulness screen (``summarizer/faithfulness.py``) flags in it
+(numbers and names the article lacks), and three summaries to read.
 
 Baselines scored in the same run on the same documents: Lead-3, and Lead and TextRank
 given, document by document, the model summary's own length in words (``Budget(words=)``),
@@ -29,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
+from summarizer.faithfulness import check_faithfulness  # noqa: E402
 from summarizer.loaders import document_from_text  # noqa: E402
 from summarizer.registry import get_summarizer  # noqa: E402
 from summarizer.rouge import aggregate, make_scorer, score_pair  # noqa: E402
@@ -77,6 +79,9 @@ def main() -> None:
     base_tables = {name: aggregate([score_pair(p.reference, b.text, scorer=scorer)
                                     for p, b in zip(pairs, outs)])
                    for name, outs in baselines.items()}
+    # The faithfulness screen (numbers and names the article lacks), per summary.
+    screens = [check_faithfulness(s.text, p.article) for p, s in zip(pairs, summaries)]
+    flagged = sum(1 for r in screens if r.numbers or r.names)
     result = {
         "model": str(folder), "split": args.split, "documents": len(pairs),
         "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
@@ -91,12 +96,20 @@ def main() -> None:
                       for (name, t), outs in zip(base_tables.items(), baselines.values())},
         "examples": [{"id": p.id, "summary": s.text, "reference": p.reference}
                      for p, s in list(zip(pairs, summaries))[:3]],
+        "unsupported": {"summaries_flagged": flagged,
+                        "numbers": sum(len(r.numbers) for r in screens),
+                        "names": sum(len(r.names) for r in screens)},
+        "summaries": [{"id": p.id, "summary": s.text, "notes": list(s.notes),
+                       "unsupported_numbers": list(r.numbers), "unsupported_names": list(r.names)}
+                      for p, s, r in zip(pairs, summaries, screens)],
     }
     for name, t in {"model": table, **base_tables}.items():
         print(f"{name:22}" + "  ".join(f"{k} {t[k].mean:6.2f} [{t[k].low:6.2f}, {t[k].high:6.2f}]"
                                         for k in REPORTED))
     print(f"{len(pairs)} documents, {seconds / len(pairs):.2f} s each; summary "
-          f"{result['summary_words']:.0f} words, reference {result['reference_words']:.0f}")
+          f"{result['summary_words']:.0f} words, reference {result['reference_words']:.0f}; "
+          f"{flagged} summaries with a number or name the article lacks "
+          f"({result['unsupported']['numbers']} numbers, {result['unsupported']['names']} names)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1, ensure_ascii=False))

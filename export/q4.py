@@ -102,6 +102,21 @@ def quantize_blocks8(weight: np.ndarray, block_size: int) -> Tuple[np.ndarray, n
     return (q + 128).astype(np.uint8), scale.astype(np.float32), error
 
 
+def _q8_matmul(node: onnx.NodeProto, weight: np.ndarray, block_size: int, accuracy_level: int
+               ) -> Tuple[onnx.NodeProto, List[onnx.TensorProto], float]:
+    """``node`` (x @ weight) as an 8-bit ``MatMulNBits`` (its zero point defaults to 128),
+    its two initializers, and the weights' error (``quantize_blocks8``)."""
+    k, n = weight.shape
+    codes, scale, error = quantize_blocks8(weight, block_size)
+    base = node.name.strip("/").replace("/", "_") or node.output[0]
+    weights = [numpy_helper.from_array(codes, f"{base}_q8_codes"),
+               numpy_helper.from_array(scale.reshape(-1), f"{base}_q8_scales")]
+    q8 = helper.make_node("MatMulNBits", [node.input[0], weights[0].name, weights[1].name],
+                          list(node.output), name=f"{node.name}_q8", domain="com.microsoft",
+                          K=k, N=n, bits=8, block_size=block_size, accuracy_level=accuracy_level)
+    return q8, weights, error
+
+
 def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
                 residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = {}
                 ) -> Tuple[onnx.ModelProto, Q4Report]:
@@ -144,15 +159,10 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             if module_name(node.name) in residuals:
                 raise ValueError(f"{node.name}: a low-rank residual on the output layer needs "
                                  "output='fp32' or 'q4'")
-            codes, scale, error = quantize_blocks8(values, bs)
+            q8_node, q8_weights, error = _q8_matmul(node, values, bs, config.output_accuracy_level)
             worst = max(worst, error)
-            base = node.name.strip("/").replace("/", "_") or node.output[0]
-            graph.initializer.extend([numpy_helper.from_array(codes, f"{base}_q8_codes"),
-                                      numpy_helper.from_array(scale.reshape(-1), f"{base}_q8_scales")])
-            nodes.append(helper.make_node(
-                "MatMulNBits", [node.input[0], f"{base}_q8_codes", f"{base}_q8_scales"],
-                list(node.output), name=f"{node.name}_q8", domain="com.microsoft", K=k, N=n,
-                bits=8, block_size=bs, accuracy_level=config.output_accuracy_level))
+            graph.initializer.extend(q8_weights)
+            nodes.append(q8_node)
             converted += 1
             if uses.get(weight.name, 0) == 1:
                 graph.initializer.remove(inits.pop(weight.name))

@@ -13,7 +13,7 @@ at import, and prints what it is doing.
 A built-in model may add a LoRA adapter from ``assets/``; the export merges it into the
 weights on the way (``python -m export gguf --adapter``, which also copies the files beside
 the adapter, such as a summarizer's prompt format), and the folder name carries a hash of
-the adapter, so a new adapter gets a fresh folder.
+the adapter's folder, so a new adapter or prompt format gets a fresh folder.
 
 Folder: ``$CONDENSE_CACHE/<name>-<precision>-<recipe>`` when ``CONDENSE_CACHE`` is set,
 else under ``~/.cache/condense/models/``; ``<recipe>`` hashes the export flags and
@@ -90,7 +90,7 @@ class BuiltinModel:
         return files[0]
 
     def folder(self, precision: Optional[str] = None) -> Path:
-        tag = f"-{_file_hash(self.adapter_path() / 'adapter.safetensors')}" if self.adapter else ""
+        tag = f"-{_folder_hash(self.adapter_path())}" if self.adapter else ""
         precision = precision or self.precision
         recipe = hashlib.sha256(repr((dict(self.export_args).get(precision), EXPORT_REVISION))
                                 .encode()).hexdigest()[:6]
@@ -111,13 +111,26 @@ BUILTIN_MODELS: Dict[str, BuiltinModel] = {"default": DEFAULT_MODEL, "news": NEW
                                            "summary": SUMMARY_MODEL}
 
 
-@lru_cache(maxsize=8)
-def _file_hash(path: Path) -> str:
+def _folder_hash(folder: Path) -> str:
+    """Of every file in ``folder`` (names and contents): the export copies the files beside
+    the adapter (a summarizer's prompt format) into the model folder, so a change to any
+    of them needs a fresh folder too."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        stat = path.stat()
+        digest.update(path.name.encode() + b"\0" + _file_hash(path, stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()[:10]
+
+
+@lru_cache(maxsize=32)
+def _file_hash(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of one file; size and mtime are part of the cache key, so an edited file
+    is hashed again."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    return digest.hexdigest()[:10]
+    return digest.hexdigest()
 
 
 def cache_root() -> Path:

@@ -85,7 +85,7 @@ class _Row:
     columns: List[int]  # the column of ``ids`` each kept token was written to
     banned: Dict[int, set]  # kept position -> tokens it may no longer start a repeat with
     retries: int
-    seen: set = field(default_factory=set)  # every n-gram of ``kept`` but the newest
+    seen: set = field(default_factory=set)  # the n-grams of ``kept`` checked so far
     forced: Optional[int] = None  # written next instead of the model's choice
     done: bool = False
 

@@ -134,7 +134,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
             "--no-progress"]
     assert main(argv) == 0
     for folder in ("model", "onnx", "adapter"):
-        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse", 10)
+        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse", 10, 12)
     assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     assert "rouge1" in [r for r in records if r["kind"] == "eval"][-1]
