@@ -24,6 +24,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
 from summarizer.faithfulness import check_faithfulness  # noqa: E402
+from summarizer.lm_summary import drop_repeats  # noqa: E402
+from summarizer.nlp import tokenizer_for  # noqa: E402
 from summarizer.loaders import document_from_text  # noqa: E402
 from summarizer.registry import get_summarizer  # noqa: E402
 from summarizer.rouge import aggregate, make_scorer, score_pair  # noqa: E402
@@ -38,6 +41,29 @@ from summarizer.types import Budget  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
 REPORTED = ("rouge1", "rouge2", "rougeLsum")
+
+
+def generate(folder: Path, docs: list, args: argparse.Namespace) -> tuple:
+    """The model's summaries of ``docs`` in batches, and the seconds it took."""
+    summarizer = make_abstractive(AbstractiveConfig(
+        model_dir=str(folder), threads=args.threads, num_beams=1,
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
+    budget = Budget(ratio=0.4)  # the length comes from --max-new-tokens and the end token
+    start = time.perf_counter()
+    summaries = []
+    for i in range(0, len(docs), args.batch_size):
+        summaries += summarizer.summarize_many(docs[i:i + args.batch_size], budget)
+        print(f"{len(summaries)}/{len(docs)} {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
+    return summaries, time.perf_counter() - start
+
+
+def rescored(stored: dict, lang: str) -> SimpleNamespace:
+    """A stored summary after ``drop_repeats`` and the sentence lines the abstractive
+    summarizer writes (``AbstractiveSummarizer._summary``)."""
+    text = drop_repeats(" ".join(stored["summary"].split("\n")))
+    lines = "\n".join(s.text for s in tokenizer_for(lang).sentences(text)) if text.strip() else ""
+    return SimpleNamespace(text=lines, notes=stored.get("notes", []))
 
 
 def main() -> None:
@@ -50,22 +76,23 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--rescore", type=Path, default=None,
+                        help="a --json this script wrote: score its summaries again after "
+                             "today's post-processing of LM summaries (drop_repeats), without "
+                             "generating (its timing is kept)")
     args = parser.parse_args()
     folder = args.model
     pairs = load_split(args.data, args.split)[:args.limit]
-    summarizer = make_abstractive(AbstractiveConfig(
-        model_dir=str(folder), threads=args.threads, num_beams=1,
-        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size))
-    docs = [document_from_text(p.article, source=p.id) for p in pairs]
-    budget = Budget(ratio=0.4)  # the length comes from --max-new-tokens and the end token
-    start = time.perf_counter()
-    summaries = []
-    for i in range(0, len(docs), args.batch_size):
-        summaries += summarizer.summarize_many(docs[i:i + args.batch_size], budget)
-        done = len(summaries)
-        print(f"{done}/{len(docs)} {time.perf_counter() - start:.0f} s", file=sys.stderr,
-              flush=True)
-    seconds = time.perf_counter() - start
+    if args.rescore:
+        old = json.loads(args.rescore.read_text(encoding="utf-8"))
+        stored = {s["id"]: s for s in old["summaries"]}
+        pairs = [p for p in pairs if p.id in stored]
+        docs = [document_from_text(p.article, source=p.id) for p in pairs]
+        summaries = [rescored(stored[p.id], d.lang) for p, d in zip(pairs, docs)]
+        seconds = old["seconds"]
+    else:
+        docs = [document_from_text(p.article, source=p.id) for p in pairs]
+        summaries, seconds = generate(folder, docs, args)
     scorer = make_scorer()
     scores = [score_pair(p.reference, s.text, scorer=scorer) for p, s in zip(pairs, summaries)]
     table = aggregate(scores)

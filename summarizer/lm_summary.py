@@ -152,12 +152,43 @@ _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+")
 
 def drop_repeats(text: str) -> str:
     """``text`` without sentences it already said, and without a last fragment (no full
-    stop) that begins one of them: what is left where decoding stopped on a repeat."""
+    stop) that begins one of them: what is left where decoding stopped on a repeat.
+
+    "Already said" is judged on letters and digits only, lower-cased: a sentence goes when
+    it shares a run of ``NEAR_REPEAT`` of them with an earlier one (or, if shorter, is
+    contained in one). Decoding that is refused an exact repeat (``repeat_retries``)
+    sometimes writes the same sentence again with spaces dropped ("the third leading" as
+    "thethird leading"); token n-grams miss that, this does not. Two different article
+    sentences rarely share 40 letters in a row."""
     kept: List[str] = []  # sentences, whitespace normalized, in order
+    letters: List[str] = []
     for sentence in _SENTENCE_END.split(text.strip()):
         key = " ".join(sentence.split())
-        if key and key not in kept:
-            kept.append(key)
+        if not key:
+            continue
+        plain = _letters(key)
+        if key in kept or (len(plain) >= MIN_NEAR and any(_shares_run(plain, k) for k in letters)):
+            continue
+        kept.append(key)
+        letters.append(plain)
     if kept and kept[-1][-1] not in _CLOSERS and any(k.startswith(kept[-1]) for k in kept[:-1]):
         kept.pop()
     return " ".join(kept)
+
+
+NEAR_REPEAT = 40  # letters in a row that make a sentence a repeat of an earlier one
+MIN_NEAR = 20  # shorter sentences are dropped only as exact repeats
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def _shares_run(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` share ``NEAR_REPEAT`` characters in a row (all of ``a``'s,
+    when it is shorter)."""
+    from difflib import SequenceMatcher
+
+    need = min(NEAR_REPEAT, len(a))
+    match = SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size >= need

@@ -218,3 +218,12 @@ def test_what_is_left_where_decoding_stopped_on_a_repeat():
     # an unfinished sentence that repeats nothing stays (the length cap cut it)
     assert drop_repeats("One two. Three four") == "One two. Three four"
     assert drop_repeats("") == ""
+    # the same sentence again with its spaces dropped is a repeat too (40 letters in a row)
+    first = "The firm has become the third leading online search firm this week."
+    glued = "Ask Jeeves has became thethird leadingonline searchfirm thisweek tothank a revival."
+    other = "Its profit for the quarter was dwarfed by the figure announced by rival Google."
+    assert drop_repeats(f"{first} {glued} {other}") == f"{first} {other}"
+    assert drop_repeats(f"{first} The firm has become the thirdleading") == first  # contained
+    # different sentences sharing under 40 letters in a row both stay
+    assert drop_repeats(f"{first} The firm has become a leader in Europe.") == \
+        f"{first} The firm has become a leader in Europe."
