@@ -8,6 +8,7 @@ our export command. Streaming and stop strings use a scripted step model that em
 known token sequence, so what is tested is the text handling, not a random model.
 """
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -344,7 +345,12 @@ def test_default_model_is_prepared_once_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(BuiltinModel, "gguf_path", lambda self: gguf)
     said = []
     folder = ensure_model(python=str(fake), progress=said.append, precision="int8")
-    assert folder == tmp_path / "cache" / "smollm2-135m-instruct-int8"
+    assert folder.parent == tmp_path / "cache"
+    assert re.fullmatch(r"smollm2-135m-instruct-int8-[0-9a-f]{6}", folder.name)
+    # the name carries the export recipe: other flags, another folder
+    other = BuiltinModel(export_args=(("int8", ("--quantize", "int8")),))
+    assert other.folder("int8") != folder and other.folder("int8").name.startswith(
+        "smollm2-135m-instruct-int8-")
     args = (tmp_path / "args").read_text().split()
     assert args[:5] == ["-m", "export", "gguf", str(gguf), "--out"]
     assert "<|im_end|>" in args and "--quantize" in args

@@ -154,7 +154,9 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)
     expected = tok.decode(ids[0, len(prompt):], skip_special_tokens=True)
     assert summary.text.split() == expected.split() and len(expected.split()) >= 3
-    assert "ends where the model starts repeating 10 tokens it already wrote" in summary.notes
+    assert ("takes back up to 12 places where the model starts repeating itself and tries its "
+            "next-best token, then ends where the model starts repeating 10 tokens it already "
+            "wrote") in summary.notes
     # paragraph breaks are collapsed in the prompt, as in training: the same summary
     paragraphs = summarizer(Document(f"{CORPUS[3]}\n\n {CORPUS[4]}", "en"), Budget(ratio=0.9))
     assert paragraphs.text == summary.text
