@@ -201,6 +201,9 @@ class CausalOnnx:
         """Hide ``columns`` of ``row`` from every later step (greedy search taking a repeat
         back): their attention mask becomes 0, so later tokens neither attend to them nor
         count them in their positions; the cache keeps their entries, masked."""
+        if "position_ids" not in self.first.inputs:  # it would count the hidden columns
+            raise ValueError("this graph computes positions itself, so it cannot take tokens "
+                             "back: use repeat_retries=0")
         width = max(max(columns) + 1, state.mask.shape[1])
         mask = np.concatenate([state.mask, np.ones((state.mask.shape[0], width - state.mask.shape[1]),
                                                     dtype=np.int64)], axis=1)
