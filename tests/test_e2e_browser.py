@@ -77,8 +77,11 @@ def _tiny_generator(folder: Path):
     except ImportError:
         return None
     ckpt = make_tiny_causal("gpt2", folder / "ckpt")
+    # Unsimplified: simplification makes this tiny model fast enough to write all 16 tokens
+    # of the streaming test before Streamlit sends the first message, which then arrives
+    # whole (seen once in CI); the plain graph keeps the pieces apart, as real models do.
     return export_onnx(str(ckpt), out=folder / "onnx",
-                       config=ExportConfig(task="causal-lm", validate=False)).folder
+                       config=ExportConfig(task="causal-lm", validate=False, simplify=False)).folder
 
 
 @pytest.fixture(scope="module")
