@@ -17,9 +17,9 @@ the adapter's folder, so a new adapter or prompt format gets a fresh folder.
 
 Folder: ``$CONDENSE_CACHE/<name>-<precision>-<recipe>`` when ``CONDENSE_CACHE`` is set,
 else under ``~/.cache/condense/models/``; ``<recipe>`` hashes the export flags and
-``EXPORT_REVISION``, so a changed recipe gets a fresh folder instead of a stale one. The export writes a hidden sibling and
-renames it into place, and a file lock keeps two processes from converting at once, so
-the folder is either absent or complete.
+``EXPORT_REVISION``, so a changed recipe gets a fresh folder instead of a stale one. The
+export writes a hidden sibling and renames it into place, and a file lock keeps two
+processes from converting at once, so the folder is either absent or complete.
 """
 from __future__ import annotations
 
@@ -52,8 +52,8 @@ class BuiltinModel:
     with fp32 97.7%) for a third less time per token (``bench/generation_speed.py``).
     ``--output-layer fp32`` keeps fp32's numbers exactly. Dynamic int8 raises perplexity
     to 73.3 and agrees with fp32's next token only 55% of the time; it stays available
-    for small installs. ``export_args`` are the ``python -m export
-    gguf`` flags for each precision."""
+    for small installs. ``export_args`` are the ``python -m export gguf`` flags for each
+    precision."""
 
     name: str = "smollm2-135m-instruct"
     title: str = "SmolLM2-135M-Instruct"
@@ -118,7 +118,8 @@ def _folder_hash(folder: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         stat = path.stat()
-        digest.update(path.name.encode() + b"\0" + _file_hash(path, stat.st_size, stat.st_mtime_ns).encode())
+        content = _file_hash(path, stat.st_size, stat.st_mtime_ns)
+        digest.update(path.name.encode() + b"\0" + content.encode())
     return digest.hexdigest()[:10]
 
 
