@@ -11,9 +11,11 @@ times with our export command: fp32 and dynamic int8 as ours runs them (simplifi
 which Optimum's ``ORTModelForSeq2SeqLM`` loads. Inputs are random token ids, 512 per
 document; every engine generates exactly ``--new-tokens`` tokens greedily
 (min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
-load time and peak resident memory are its own; timings are medians of ``--repeats``
-runs after one warm-up. The import time of each inference path is measured in fresh
-interpreters.
+load time and peak resident memory are its own. The processes stay loaded and take turns:
+repeat r runs every engine once before repeat r + 1 starts, so a machine that slows down
+or speeds up during the run (shared cloud CPUs do) moves all engines alike and the ratios
+stay fair. Timings are medians of ``--repeats`` runs after one warm-up. The import time
+of each inference path is measured in fresh interpreters.
 """
 from __future__ import annotations
 
@@ -65,7 +67,8 @@ def inputs(batch: int, length: int) -> np.ndarray:
     return np.random.default_rng(batch).integers(4, 50000, size=(batch, length))
 
 
-def run_engine(engine: str, work: Path, device: str, batch_sizes, length: int, new: int, repeats: int) -> dict:
+def load_engine(engine: str, work: Path, device: str, new: int):
+    """(seconds to load, generate(ids) -> token ids) for one engine."""
     start = time.perf_counter()
     if engine == "torch":
         import torch
@@ -105,21 +108,80 @@ def run_engine(engine: str, work: Path, device: str, batch_sizes, length: int, n
             state = model.start(model.encode(ids, mask), mask)
             prompt = np.full((len(ids), 1), config.decoder_start_token_id)
             return generate(model, state, prompt, config).sequences
-    load_s = time.perf_counter() - start
-    result = {"engine": engine, "load_s": load_s, "batches": {}}
+    return time.perf_counter() - start, gen
+
+
+def serve(engine: str, work: Path, device: str, batch_sizes, length: int, new: int) -> None:
+    """Worker: load, warm up every batch size (checking exactly ``new`` tokens come out),
+    then answer each line "B" on stdin with the seconds one generation of batch B took,
+    and "quit" with the peak resident memory. One JSON object per line on stdout."""
+    load_s, gen = load_engine(engine, work, device, new)
     for b in batch_sizes:
-        ids = inputs(b, length)
-        out = gen(ids)  # warm-up, and a check that exactly `new` tokens came out
+        out = gen(inputs(b, length))
         assert out.shape == (b, new + 1), out.shape
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            gen(ids)
-            times.append(time.perf_counter() - t)
-        result["batches"][str(b)] = {"median_s": statistics.median(times), "times_s": times,
-                                     "tokens_per_s": b * new / statistics.median(times)}
-    result["peak_rss_mb"] = peak_rss_mb()
-    return result
+    print(json.dumps({"load_s": load_s}), flush=True)
+    for line in sys.stdin:
+        if line.strip() == "quit":
+            break
+        ids = inputs(int(line), length)
+        t = time.perf_counter()
+        gen(ids)
+        print(json.dumps({"s": time.perf_counter() - t}), flush=True)
+    print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
+class Worker:
+    """One engine in its own process, driven line by line (see ``serve``)."""
+
+    def __init__(self, engine: str, args: argparse.Namespace, work: Path) -> None:
+        self.engine = engine
+        cmd = [sys.executable, __file__, "--engine", engine, "--work", str(work), "--device", args.device,
+               "--length", str(args.length), "--new-tokens", str(args.new_tokens),
+               "--batch", *map(str, args.batch)]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def ask(self, line: str) -> dict:
+        time.sleep(1.0)  # the previous engine's spinning threads go idle first
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.answer()
+
+    def answer(self) -> dict:
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"{self.engine} stopped (its error is above)")
+            if line.startswith("{"):  # a library may print to stdout too
+                return json.loads(line)
+
+
+def run_all(args: argparse.Namespace, work: Path) -> list:
+    """Load the engines one after another (so load times do not overlap), then run the
+    repeats round-robin across engines."""
+    workers, results = [], {}
+    for engine in args.engines:
+        worker = Worker(engine, args, work)
+        try:
+            results[engine] = {"engine": engine, "load_s": worker.answer()["load_s"],
+                               "batches": {str(b): {"times_s": []} for b in args.batch}}
+            workers.append(worker)
+        except RuntimeError as err:
+            print(err, file=sys.stderr)
+            worker.proc.kill()
+    for b in args.batch:
+        for _ in range(args.repeats):
+            for worker in workers:
+                results[worker.engine]["batches"][str(b)]["times_s"].append(worker.ask(str(b))["s"])
+    for worker in workers:
+        res = results[worker.engine]
+        res["peak_rss_mb"] = worker.ask("quit")["peak_rss_mb"]
+        worker.proc.wait()
+        for b, cell in res["batches"].items():
+            cell["median_s"] = statistics.median(cell["times_s"])
+            cell["tokens_per_s"] = int(b) * args.new_tokens / cell["median_s"]
+        print(json.dumps(res), flush=True)
+    return [results[w.engine] for w in workers]
 
 
 def peak_rss_mb() -> float:
@@ -147,26 +209,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--engines", nargs="+", default=list(ENGINES))
-    ap.add_argument("--engine", help=argparse.SUPPRESS)  # internal: run one engine and print JSON
+    ap.add_argument("--engine", help=argparse.SUPPRESS)  # internal: one engine's worker
     args = ap.parse_args()
     work = Path(args.work).resolve()
     if args.engine:
-        print(json.dumps(run_engine(args.engine, work, args.device, args.batch, args.length,
-                                    args.new_tokens, args.repeats)))
+        serve(args.engine, work, args.device, args.batch, args.length, args.new_tokens)
         return
     work.mkdir(parents=True, exist_ok=True)
     build(work)
-    results = []
-    for engine in args.engines:
-        cmd = [sys.executable, __file__, "--engine", engine, "--work", str(work), "--device", args.device,
-               "--length", str(args.length), "--new-tokens", str(args.new_tokens),
-               "--repeats", str(args.repeats), "--batch", *map(str, args.batch)]
-        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        if res.returncode != 0:
-            print(f"{engine} failed:\n{res.stderr[-3000:]}", file=sys.stderr)
-            continue
-        results.append(json.loads(res.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
+    results = run_all(args, work)
     imports = {name: import_time(stmt) for name, stmt in IMPORTS.items()}
     print(json.dumps({"import_s": imports}))
     base = {r["engine"]: r for r in results}
@@ -181,6 +232,19 @@ def main() -> None:
             vo = base["optimum"]["batches"][b]["median_s"] / m if "optimum" in base else float("nan")
             cells.append(f"{m:.3f} / {r['batches'][b]['tokens_per_s']:.0f} / {vt:.2f}x / {vo:.2f}x")
         print(f"| {r['engine']} | {r['load_s']:.2f} | {r['peak_rss_mb']:.0f} | " + " | ".join(cells) + " |")
+    # Repeat r of every engine ran back to back, so ratios within a repeat share the
+    # machine's state; their spread shows how much the ratio itself moves.
+    for ref in ("torch", "optimum"):
+        if ref not in base:
+            continue
+        for r in results:
+            if r["engine"] == ref:
+                continue
+            for b in map(str, args.batch):
+                pairs = [t / o for t, o in zip(base[ref]["batches"][b]["times_s"], r["batches"][b]["times_s"])]
+                r["batches"][b][f"paired_vs_{ref}"] = pairs
+                print(f"{r['engine']} vs {ref}, batch {b}: paired ratios median "
+                      f"{statistics.median(pairs):.2f}x, range {min(pairs):.2f}-{max(pairs):.2f}x")
     out = work / f"results-{args.device}.json"
     out.write_text(json.dumps({"results": results, "import_s": imports, "args": vars(args)}, indent=2))
 
