@@ -29,11 +29,10 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
+from summarizer.abstractive import AbstractiveConfig, make_abstractive, sentence_lines  # noqa: E402
 from summarizer.datasets import load_split  # noqa: E402
 from summarizer.faithfulness import check_faithfulness  # noqa: E402
 from summarizer.lm_summary import drop_repeats  # noqa: E402
-from summarizer.nlp import tokenizer_for  # noqa: E402
 from summarizer.loaders import document_from_text  # noqa: E402
 from summarizer.registry import get_summarizer  # noqa: E402
 from summarizer.rouge import aggregate, make_scorer, score_pair  # noqa: E402
@@ -59,11 +58,10 @@ def generate(folder: Path, docs: list, args: argparse.Namespace) -> tuple:
 
 
 def rescored(stored: dict, lang: str) -> SimpleNamespace:
-    """A stored summary after ``drop_repeats`` and the sentence lines the abstractive
-    summarizer writes (``AbstractiveSummarizer._summary``)."""
+    """A stored summary after ``drop_repeats``, in the sentence lines the abstractive
+    summarizer writes."""
     text = drop_repeats(" ".join(stored["summary"].split("\n")))
-    lines = "\n".join(s.text for s in tokenizer_for(lang).sentences(text)) if text.strip() else ""
-    return SimpleNamespace(text=lines, notes=stored.get("notes", []))
+    return SimpleNamespace(text=sentence_lines(text, lang), notes=stored.get("notes", []))
 
 
 def main() -> None:

@@ -145,9 +145,8 @@ class AbstractiveSummarizer:
         return config, notes
 
     def _summary(self, document: Document, budget: Budget, notes: List[str], final: str) -> Summary:
-        tok = tokenizer_for(document.lang)
-        lines = "\n".join(s.text for s in tok.sentences(final)) if final.strip() else ""
-        return Summary(self.name, document, (), budget, tuple(notes), generated=lines)
+        return Summary(self.name, document, (), budget, tuple(notes),
+                       generated=sentence_lines(final, document.lang))
 
     def summarize_many(self, documents: Sequence[Document], budget: Budget) -> List[Summary]:
         """What ``self(document, budget)`` gives for each document, with the documents that
@@ -220,6 +219,12 @@ class AbstractiveSummarizer:
             if budget <= max(counts):  # cannot pack tighter: one sentence per chunk
                 return sentences
             budget = max(max(counts), int(budget * 0.95))
+
+
+def sentence_lines(text: str, lang: str) -> str:
+    """Generated text as one sentence per line, the form summaries are shown and scored in
+    (ROUGE-Lsum reads sentences from lines)."""
+    return "\n".join(s.text for s in tokenizer_for(lang).sentences(text)) if text.strip() else ""
 
 
 def make_abstractive(config: AbstractiveConfig) -> AbstractiveSummarizer:

@@ -148,6 +148,8 @@ class LMSummarizer(AbstractiveSummarizer):
 
 _CLOSERS = ".!?\"'”’)"
 _SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+")
+NEAR_REPEAT = 40  # letters in a row that make a sentence a repeat of an earlier one
+MIN_NEAR = 20  # shorter sentences are dropped only as exact repeats
 
 
 def drop_repeats(text: str) -> str:
@@ -175,9 +177,6 @@ def drop_repeats(text: str) -> str:
         kept.pop()
     return " ".join(kept)
 
-
-NEAR_REPEAT = 40  # letters in a row that make a sentence a repeat of an earlier one
-MIN_NEAR = 20  # shorter sentences are dropped only as exact repeats
 
 
 def _letters(text: str) -> str:
