@@ -1,6 +1,7 @@
 """Command line::
 
     python -m export onnx MODEL --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4] [--task T]
+        [--no-fuse]
     python -m export gguf FILE.gguf --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4]
         [--per-channel] [--eos-token T] [--adapter DIR]
 
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     _output_layer(onnx)
     onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
                       help="default: seq2seq for encoder-decoder configs, else causal-lm")
+    onnx.add_argument("--no-fuse", action="store_true",
+                      help="keep Optimum's decoder-with-past graph for BART-family models "
+                           "instead of the fused one (same numbers, slower)")
     gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
     gguf.add_argument("file", type=Path, help="the .gguf file")
     gguf.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
@@ -79,7 +83,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize,
-                                                     q4_output=args.output_layer))
+                                                     q4_output=args.output_layer,
+                                                     fuse=not args.no_fuse))
     except CondenseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -98,6 +103,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         log.info("%s: %d nodes, %d after simplification%s", role, simplified["nodes_before"],
                  simplified["nodes_after"], f" (kept: {simplified['kept_because']})"
                  if simplified["kept_because"] else "")
+    fused = manifest.fused
+    if fused and not fused["kept_because"]:
+        log.info("decoder_with_past: fused, %d nodes instead of %d (max |logit diff| %.3g)",
+                 fused["nodes_after"], fused["nodes_before"], fused["max_abs_logit_diff"])
     return 0
 
 

@@ -22,6 +22,8 @@ and reads it back for tests and tools. Schema (``format_version`` 1)::
                               "sample": "...", "steps": [...], "files": [...]},
       "simplified": null | {"model": {"nodes_before": 8055, "nodes_after": 3456,
                                       "kept_because": null}},   # export/simplify.py
+      "fused": null | {"nodes_before": 622, "nodes_after": 95,      # export/fused.py:
+                       "max_abs_logit_diff": 1e-06, "kept_because": null},  # decoder_with_past
       "files": ["config.json", ...],             # every file in the folder but this one
       "versions": {"torch": "2.13.0", ...}
     }
@@ -99,6 +101,7 @@ class Manifest:
     files: Tuple[str, ...]
     versions: Dict[str, Optional[str]]
     simplified: Optional[dict] = None  # role -> export.simplify.Simplified.to_json()
+    fused: Optional[dict] = None  # export.fused.Fused.to_json() of decoder_with_past
 
     def to_json(self) -> dict:
         return {
@@ -107,6 +110,7 @@ class Manifest:
             "has_past": self.has_past,
             "graphs": {role: g.to_json() for role, g in self.graphs.items()},
             "quantization": self.quantization, "simplified": self.simplified,
+            "fused": self.fused,
             "files": list(self.files),
             "versions": dict(self.versions),
         }
@@ -163,4 +167,5 @@ def read_manifest(folder: Path) -> Manifest:
         architecture=data["architecture"], has_past=data["has_past"], graphs=graphs,
         quantization=data["quantization"], files=tuple(data["files"]), versions=data["versions"],
         simplified=data.get("simplified"),  # absent from folders exported before it
+        fused=data.get("fused"),  # likewise
     )

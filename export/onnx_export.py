@@ -38,9 +38,12 @@ from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerF
 from . import checkpoint
 from .checkpoint import CAUSAL_LM, SEQ2SEQ
 from .errors import ExportError
+from .fused import fuse_folder
 from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
 from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folder
 from .simplify import simplify_folder
+
+log = logging.getLogger(__name__)
 
 QUANTIZE_CHOICES = ("int8", "q4")
 DEFAULT_SAMPLE = "The city council met on Monday and approved a new budget for the public library."
@@ -65,8 +68,11 @@ class ExportConfig:
     """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
     None, "int8" (dynamic) or "q4" (weight-only 4-bit blocks; see ``quantize.py``);
     ``validate``: let Optimum compare ONNX and PyTorch outputs on dummy inputs (it warns, it
-    does not fail); ``simplify``: fold the traced shape arithmetic (``simplify.py``) after
-    quantization, same numbers and fewer nodes; ``sample_text``: what the quantization error is measured on; ``quiet``: silence Optimum's and the tracer's chatter."""
+    does not fail); ``fuse``: replace a BART-family decoder-with-past graph with the fused
+    one of ``fused.py`` when it computes the same logits; ``simplify``: fold the traced
+    shape arithmetic (``simplify.py``) after quantization, same numbers and fewer nodes;
+    ``sample_text``: what the quantization error and the fused graph are checked on;
+    ``quiet``: silence Optimum's and the tracer's chatter."""
 
     task: Optional[str] = None
     quantize: Optional[str] = None
@@ -74,6 +80,7 @@ class ExportConfig:
     q4_output: str = "fp32"  # with quantize="q4": the output layer's precision (q4.Q4Config)
     opset: Optional[int] = None
     validate: bool = True
+    fuse: bool = True
     simplify: bool = True
     sample_text: str = DEFAULT_SAMPLE
     quiet: bool = True
@@ -164,13 +171,23 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
     loaded.generation.save_pretrained(staging)
     missing = [name for name in graphs.values() if not (staging / name).is_file()]
     assert not missing, f"Optimum did not write {missing}"
+    sample = _sample(loaded, config.sample_text)
+    fused = None
+    if config.fuse and "decoder_with_past" in graphs:  # before quantization: fp32 weights
+        fused = fuse_folder(staging, loaded.model, decoder_with_past=graphs["decoder_with_past"],
+                            graphs=graphs, input_ids=sample.input_ids,
+                            decoder_start_token_id=sample.decoder_start_token_id)
+        if fused.kept_because:
+            log.info("decoder_with_past kept as Optimum wrote it: %s", fused.kept_because)
     report = None
     if config.quantize:
-        sample = _sample(loaded, config.sample_text)
         report = quantize_folder(staging, graphs=graphs, sample=sample, config=QuantizeConfig(
             method=config.quantize, per_channel=config.per_channel, residuals=residuals,
             q4_output=config.q4_output))
-    simplified = simplify_folder(staging, graphs) if config.simplify else None
+    # A fused graph has no shape arithmetic left to fold.
+    plain = {role: name for role, name in graphs.items()
+             if not (role == "decoder_with_past" and fused and not fused.kept_because)}
+    simplified = simplify_folder(staging, plain) if config.simplify else None
     manifest = Manifest(
         source=loaded.source, task=loaded.task, model_type=loaded.model.config.model_type,
         architecture=type(loaded.model).__name__, has_past=loaded.has_past,
@@ -179,6 +196,7 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
         files=tuple(sorted(p.name for p in staging.iterdir() if p.name != MANIFEST_NAME)),
         versions=package_versions(),
         simplified=None if simplified is None else {r: s.to_json() for r, s in simplified.items()},
+        fused=None if fused is None else fused.to_json(),
     )
     write_manifest(manifest, staging)
     return manifest, report

@@ -1,0 +1,210 @@
+"""export/fused.py: the fused decoder-with-past graph against transformers, per family.
+
+Tiny random BART, mBART, Marian and Pegasus models are built from configs here (their
+weights redrawn with std 0.3 so next-token scores are not near-ties), exported with the
+default export (which fuses), and checked three ways: the folder says it is fused and
+holds onnxruntime's fused kernels; a cached step of three tokens gives transformers'
+logits; greedy and beam search give transformers' ``generate`` token ids. Together the
+four families cover both layer-norm arrangements (post-LN: BART, Marian; pre-LN with a
+final norm: mBART, Pegasus), learned and sinusoidal positions, scaled embeddings and the
+three activations (GELU, SiLU, ReLU).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    GenerationConfig,
+    MarianConfig,
+    MarianMTModel,
+    MBartConfig,
+    MBartForConditionalGeneration,
+    PegasusConfig,
+    PegasusForConditionalGeneration,
+)
+
+import export.fused
+from export import ExportConfig, export_onnx, read_manifest
+from runtime.search import generate
+from runtime.seq2seq import Seq2SeqOnnx
+from tests.tiny_models import (CORPUS, MAX_POSITIONS, SEED, VOCAB_SIZE, make_tiny_seq2seq,
+                               make_tokenizer, sharpen, special_ids)
+
+IDS = special_ids("bart")  # every family here uses the tiny BART tokenizer's ids
+COMMON = dict(vocab_size=VOCAB_SIZE, d_model=32, encoder_layers=2, decoder_layers=2,
+              encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+              decoder_ffn_dim=64, max_position_embeddings=MAX_POSITIONS,
+              pad_token_id=IDS["pad"], eos_token_id=IDS["eos"], bos_token_id=IDS["bos"],
+              decoder_start_token_id=IDS["eos"])
+FAMILIES = {  # kind -> (model class, config): one per layer arrangement / position / act.
+    "mbart": (MBartForConditionalGeneration, MBartConfig(**COMMON, activation_function="gelu")),
+    "marian": (MarianMTModel, MarianConfig(**COMMON, activation_function="swish",
+                                           scale_embedding=True)),
+    "pegasus": (PegasusForConditionalGeneration, PegasusConfig(**COMMON, activation_function="relu",
+                                                               scale_embedding=True)),
+}
+KINDS = ("bart", *FAMILIES)
+
+
+def _checkpoint(kind: str, path: Path) -> Path:
+    if kind == "bart":
+        return make_tiny_seq2seq("bart", path)
+    cls, config = FAMILIES[kind]
+    torch.manual_seed(SEED)
+    model = cls(config).eval()
+    model.generation_config = GenerationConfig(
+        decoder_start_token_id=IDS["eos"], pad_token_id=IDS["pad"], eos_token_id=IDS["eos"],
+        bos_token_id=IDS["bos"], forced_eos_token_id=IDS["eos"], max_length=MAX_POSITIONS)
+    model.save_pretrained(path, safe_serialization=True)
+    make_tokenizer("bart", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """kind -> (checkpoint folder, exported folder with the default, fused, export)."""
+    root = tmp_path_factory.mktemp("fused")
+    out = {}
+    for kind in KINDS:
+        ckpt = sharpen(_checkpoint(kind, root / kind), AutoModelForSeq2SeqLM)
+        out[kind] = (ckpt, export_onnx(str(ckpt), out=root / f"{kind}-onnx",
+                                       config=ExportConfig(validate=False)).folder)
+    return out
+
+
+def _ops(path: Path) -> Counter:
+    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_fuses_the_cached_step_and_says_so(models, kind):
+    ckpt, folder = models[kind]
+    fused = read_manifest(folder).fused
+    assert fused["kept_because"] is None
+    assert fused["max_abs_logit_diff"] < 1e-4
+    ops = _ops(folder / "decoder_with_past_model.onnx")
+    assert fused["nodes_after"] == sum(ops.values()) < fused["nodes_before"]
+    # Two layers: a self- and a cross-attention kernel each, three residual norms each.
+    assert ops["MultiHeadAttention"] == 4 and ops["SkipLayerNormalization"] == 6
+    assert "Transpose" not in ops and "Softmax" not in ops
+    # The graph it replaced is simplified like the others; this one has nothing to fold.
+    assert "decoder_with_past" not in read_manifest(folder).simplified
+
+
+def _run(path: Path, feeds):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_three_token_cached_step_gives_transformers_logits(models, kind):
+    """Three new tokens at once after a one-token cache: the causal mask inside the new
+    tokens, the positions after the cache and the padded encoder mask all count."""
+    ckpt, folder = models[kind]
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    enc = tok(CORPUS[:2], padding=True, return_tensors="np")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    assert (mask == 0).any()
+    decoder_ids = np.array([[IDS["eos"], 9, 4, 11], [IDS["eos"], 5, 5, 20]], dtype=np.int64)
+    hidden = _run(folder / "encoder_model.onnx", {"input_ids": ids, "attention_mask": mask})
+    first = _run(folder / "decoder_model.onnx", {
+        "input_ids": decoder_ids[:, :1], "encoder_attention_mask": mask,
+        "encoder_hidden_states": hidden["last_hidden_state"]})
+    cache = {"past_key_values." + k[len("present."):]: v for k, v in first.items()
+             if k.startswith("present.")}
+    step = _run(folder / "decoder_with_past_model.onnx", {
+        "input_ids": decoder_ids[:, 1:], "encoder_attention_mask": mask, **cache})
+    model = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                    decoder_input_ids=torch.tensor(decoder_ids), use_cache=True)
+    np.testing.assert_allclose(step["logits"], out.logits[:, 1:].numpy(), atol=1e-4, rtol=0)
+    for i, (key, value, _, _) in enumerate(out.past_key_values.to_legacy_cache()):
+        np.testing.assert_allclose(step[f"present.{i}.decoder.key"], key.numpy(), atol=1e-5)
+        np.testing.assert_allclose(step[f"present.{i}.decoder.value"], value.numpy(), atol=1e-5)
+    assert np.abs(step["logits"]).max() > 1.0  # sharpened weights: not near zero
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("settings", [dict(num_beams=1, max_new_tokens=16),
+                                      dict(num_beams=4, max_new_tokens=12)],
+                         ids=["greedy", "beam4"])
+def test_generated_token_ids_identical_to_transformers(models, kind, settings):
+    ckpt, folder = models[kind]
+    tok = AutoTokenizer.from_pretrained(ckpt)
+    enc = tok(CORPUS[:3], padding=True, return_tensors="np")
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    model = Seq2SeqOnnx.load(folder)
+    config = model.generation_config.override(**settings)
+    state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
+    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
+    ours = generate(model, state, prompt, config).sequences
+    reference = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
+    with torch.no_grad():
+        theirs = reference.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                                    do_sample=False, **settings).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    assert theirs.shape[1] > 5  # decoding went past the first cached steps
+
+
+def test_families_without_a_fused_form_keep_optimums_graph(tmp_path):
+    ckpt = make_tiny_seq2seq("t5", tmp_path / "t5")
+    folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
+    fused = read_manifest(folder).fused
+    assert fused["kept_because"] == "no fused graph for t5 (only bart, marian, mbart, pegasus)"
+    assert fused["nodes_after"] == fused["nodes_before"]
+    assert "MultiHeadAttention" not in _ops(folder / "decoder_with_past_model.onnx")
+    assert "decoder_with_past" in read_manifest(folder).simplified
+
+
+def test_a_fused_graph_that_differs_is_not_kept(models, tmp_path, monkeypatch):
+    """The export checks the fused graph on its sample and keeps Optimum's when the logits
+    differ: here the builder is made to write a wrong output bias."""
+    ckpt, _ = models["bart"]
+    build = export.fused.build_decoder_with_past
+
+    def wrong(model):
+        graph = build(model)
+        for weight in graph.graph.initializer:
+            if weight.name == "final_logits_bias":
+                weight.CopyFrom(onnx.numpy_helper.from_array(
+                    onnx.numpy_helper.to_array(weight) + 0.5, weight.name))
+        return graph
+    monkeypatch.setattr(export.fused, "build_decoder_with_past", wrong)
+    folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
+    fused = read_manifest(folder).fused
+    assert fused["kept_because"].startswith("fused graph differs by 0.5")
+    assert abs(fused["max_abs_logit_diff"] - 0.5) < 1e-5
+    assert "MultiHeadAttention" not in _ops(folder / "decoder_with_past_model.onnx")
+
+
+def test_no_fuse_keeps_optimums_graph(models, tmp_path):
+    ckpt, folder = models["bart"]
+    plain = export_onnx(str(ckpt), out=tmp_path / "onnx",
+                        config=ExportConfig(validate=False, fuse=False)).folder
+    assert read_manifest(plain).fused is None
+    assert "MultiHeadAttention" not in _ops(plain / "decoder_with_past_model.onnx")
+    # Same inputs and outputs as the fused graph, so the runtime cannot tell them apart.
+    # (Optimum declares its logits' length as "1"; the fused graph takes any length.)
+    theirs, ours = (read_manifest(f).graphs["decoder_with_past"] for f in (plain, folder))
+    assert theirs.inputs == ours.inputs and theirs.output_names == ours.output_names
+
+
+def test_int8_quantizes_the_fused_graph(models, tmp_path):
+    ckpt, _ = models["bart"]
+    result = export_onnx(str(ckpt), out=tmp_path / "int8",
+                         config=ExportConfig(quantize="int8", validate=False))
+    ops = _ops(result.folder / "decoder_with_past_model.onnx")
+    assert read_manifest(result.folder).fused["kept_because"] is None
+    assert ops["MultiHeadAttention"] == 4 and ops["MatMul"] == 0  # every weight product is int8
+    assert ops["DynamicQuantizeMatMul"] + ops["MatMulInteger"] > 0
+    assert 0 < result.quantization.max_abs_logit_diff < 0.05 * result.quantization.max_abs_logit
