@@ -6,9 +6,10 @@ and ours int8, side by side in one run.
 
 A bart-small configuration (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocabulary
 50,265) with random weights (seed 0) is saved once under ``--work`` and exported three
-times with our export command: fp32 and dynamic int8 as ours runs them (simplified graphs,
-``export/simplify.py``), and fp32 as Optimum's own export writes it (``simplify=False``),
-which Optimum's ``ORTModelForSeq2SeqLM`` loads. Inputs are random token ids, 512 per
+times with our export command: fp32 and dynamic int8 as ours runs them (the exporter's
+defaults: the fused decoder-with-past graph of ``export/fused.py``, the other graphs
+simplified by ``export/simplify.py``), and fp32 as Optimum's own export writes it
+(``fuse=False, simplify=False``), which Optimum's ``ORTModelForSeq2SeqLM`` loads. Inputs are random token ids, 512 per
 document; every engine generates exactly ``--new-tokens`` tokens greedily
 (min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
 load time and peak resident memory are its own. The processes stay loaded and take turns:
@@ -32,6 +33,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("torch", "optimum", "ours-fp32", "ours-int8")
+# On request (--engines ...): ours fp32 without the fused decoder step, to show what it buys.
+EXTRA_ENGINES = ("ours-fp32-unfused",)
+FOLDERS = {"ours-fp32": "onnx-fp32", "ours-int8": "onnx-int8",
+           "ours-fp32-unfused": "onnx-fp32-unfused"}
 IMPORTS = {
     "ours": "import summarizer.abstractive",
     "torch+transformers": "import torch, transformers; from transformers import BartForConditionalGeneration",
@@ -56,11 +61,12 @@ def build(work: Path) -> None:
                             encoder_ffn_dim=2048, decoder_ffn_dim=2048, max_position_embeddings=1024)
         BartForConditionalGeneration(config).eval().save_pretrained(ckpt)
         make_tokenizer("bart", ckpt)  # a tiny tokenizer: the benchmark feeds token ids
-    for name, quant, simplify in (("onnx-fp32", None, True), ("onnx-int8", "int8", True),
-                                  ("optimum-fp32", None, False)):
+    for name, quant, fuse, simplify in (
+            ("onnx-fp32", None, True, True), ("onnx-int8", "int8", True, True),
+            ("optimum-fp32", None, False, False), ("onnx-fp32-unfused", None, False, True)):
         if not (work / name / "encoder_model.onnx").is_file():
             export_onnx(str(ckpt), out=work / name,
-                        config=ExportConfig(quantize=quant, simplify=simplify))
+                        config=ExportConfig(quantize=quant, fuse=fuse, simplify=simplify))
 
 
 def inputs(batch: int, length: int) -> np.ndarray:
@@ -99,7 +105,7 @@ def load_engine(engine: str, work: Path, device: str, new: int):
         from runtime.seq2seq import Seq2SeqOnnx
         from runtime.session import SessionConfig
 
-        folder = work / ("onnx-int8" if engine == "ours-int8" else "onnx-fp32")
+        folder = work / FOLDERS[engine]
         model = Seq2SeqOnnx.load(folder, SessionConfig(device=device))
         config = model.generation_config.override(num_beams=1, max_new_tokens=new, min_new_tokens=new)
 
@@ -208,7 +214,7 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=64)
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 8])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--engines", nargs="+", default=list(ENGINES))
+    ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES + EXTRA_ENGINES)
     ap.add_argument("--engine", help=argparse.SUPPRESS)  # internal: one engine's worker
     args = ap.parse_args()
     work = Path(args.work).resolve()

@@ -113,32 +113,11 @@ def build_decoder_with_past(model) -> onnx.ModelProto:
     config = model.config
     decoder = model.get_decoder()
     layers = decoder.layers
-    heads, d_model = config.decoder_attention_heads, config.d_model
-    head_dim = d_model // heads
+    heads = config.decoder_attention_heads
     pre_ln = PRE_LN[config.model_type]
     g = _Graph()
 
-    # Embeddings: token * scale + position (past_len + offset ... + S).
-    x = g.node("Gather", [g.weight("embed_tokens", decoder.embed_tokens.weight), "input_ids"],
-               ["tokens"])[0]
-    if config.scale_embedding:
-        x = g.node("Mul", [x, g.weight("embed_scale", np.array(math.sqrt(d_model), np.float32))],
-                   ["tokens_scaled"])[0]
-    offset = getattr(decoder.embed_positions, "offset", 0)  # BART's learned table starts at 2
-    past = g.node("Shape", ["past_key_values.0.decoder.key"], ["past_len"], start=2, end=3)[0]
-    length = g.node("Shape", ["input_ids"], ["seq_len"], start=1, end=2)[0]
-    first = g.node("Add", [past, g.weight("position_offset", np.array([offset], np.int64))],
-                   ["position_first"])[0]
-    last = g.node("Add", [first, length], ["position_end"])[0]
-    positions = g.node("Slice", [g.weight("embed_positions", decoder.embed_positions.weight),
-                                 first, last, g.weight("axis0", np.array([0], np.int64))],
-                       ["positions"])[0]
-    x = g.node("Add", [x, positions], ["embedded"])[0]
-    norm = getattr(decoder, "layernorm_embedding", None)
-    if norm is not None:
-        x = g.node("LayerNormalization", [x, g.weight("ln_embed.g", norm.weight),
-                                          g.weight("ln_embed.b", norm.bias)],
-                   ["embedded_ln"], epsilon=norm.eps)[0]
+    x = _embeddings(g, model)
     enc_mask = g.node("Cast", ["encoder_attention_mask"], ["encoder_mask_i32"],
                       to=TensorProto.INT32)[0]
 
@@ -199,13 +178,54 @@ def build_decoder_with_past(model) -> onnx.ModelProto:
     else:
         g.node("Identity", [logits], ["logits"])
 
+    inputs, outputs = _interface(config, len(layers), present)
+    declared = {v.name for v in outputs}
+    graph = helper.make_graph(g.nodes, "decoder_with_past_fused", inputs, outputs, g.weights,
+                              value_info=[helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+                                          for name in g.typed if name not in declared])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
+                                                   helper.make_opsetid("com.microsoft", 1)],
+                             producer_name="condense.export.fused")
+
+
+def _embeddings(g: _Graph, model) -> str:
+    """Token embedding (times sqrt(d_model) where the config scales it) plus the positions
+    past_len + offset ... past_len + offset + S - 1, then BART's embedding layer norm."""
+    config, decoder = model.config, model.get_decoder()
+    x = g.node("Gather", [g.weight("embed_tokens", decoder.embed_tokens.weight), "input_ids"],
+               ["tokens"])[0]
+    if config.scale_embedding:
+        x = g.node("Mul", [x, g.weight("embed_scale", np.array(math.sqrt(config.d_model),
+                                                                np.float32))],
+                   ["tokens_scaled"])[0]
+    offset = getattr(decoder.embed_positions, "offset", 0)  # BART's learned table starts at 2
+    past = g.node("Shape", ["past_key_values.0.decoder.key"], ["past_len"], start=2, end=3)[0]
+    length = g.node("Shape", ["input_ids"], ["seq_len"], start=1, end=2)[0]
+    first = g.node("Add", [past, g.weight("position_offset", np.array([offset], np.int64))],
+                   ["position_first"])[0]
+    last = g.node("Add", [first, length], ["position_end"])[0]
+    positions = g.node("Slice", [g.weight("embed_positions", decoder.embed_positions.weight),
+                                 first, last, g.weight("axis0", np.array([0], np.int64))],
+                       ["positions"])[0]
+    x = g.node("Add", [x, positions], ["embedded"])[0]
+    norm = getattr(decoder, "layernorm_embedding", None)
+    if norm is not None:
+        x = _layer_norm(g, x, norm, "ln_embed")
+    return x
+
+
+def _interface(config, layers: int, present: List[str]):
+    """Optimum's decoder-with-past inputs and outputs: the same names, order, dtypes and
+    shapes (but for the logits' length, which Optimum declares as "1")."""
+    heads = config.decoder_attention_heads
+    head_dim = config.d_model // heads
     ids = ("batch_size", "decoder_sequence_length")
     cache = ("batch_size", heads, "past_decoder_sequence_length", head_dim)
     cross = ("batch_size", heads, "encoder_sequence_length", head_dim)
     inputs = [helper.make_tensor_value_info("encoder_attention_mask", TensorProto.INT64,
                                             ("batch_size", "encoder_sequence_length")),
               helper.make_tensor_value_info("input_ids", TensorProto.INT64, ids)]
-    for i in range(len(layers)):
+    for i in range(layers):
         for part, shape in (("decoder", cache), ("encoder", cross)):
             for kind in ("key", "value"):
                 inputs.append(helper.make_tensor_value_info(
@@ -214,13 +234,7 @@ def build_decoder_with_past(model) -> onnx.ModelProto:
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
                                              (*ids, config.vocab_size))]
     outputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, total) for name in present]
-    declared = {v.name for v in outputs}
-    graph = helper.make_graph(g.nodes, "decoder_with_past_fused", inputs, outputs, g.weights,
-                              value_info=[helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
-                                          for name in g.typed if name not in declared])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET),
-                                                   helper.make_opsetid("com.microsoft", 1)],
-                             producer_name="condense.export.fused")
+    return inputs, outputs
 
 
 def _layer_norm(g: _Graph, x: str, norm, name: str) -> str:

@@ -35,8 +35,16 @@ import export.fused
 from export import ExportConfig, export_onnx, read_manifest
 from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx
-from tests.tiny_models import (CORPUS, MAX_POSITIONS, SEED, VOCAB_SIZE, make_tiny_seq2seq,
-                               make_tokenizer, sharpen, special_ids)
+from tests.tiny_models import (
+    CORPUS,
+    MAX_POSITIONS,
+    SEED,
+    VOCAB_SIZE,
+    make_tiny_seq2seq,
+    make_tokenizer,
+    sharpen,
+    special_ids,
+)
 
 IDS = special_ids("bart")  # every family here uses the tiny BART tokenizer's ids
 COMMON = dict(vocab_size=VOCAB_SIZE, d_model=32, encoder_layers=2, decoder_layers=2,
@@ -86,7 +94,7 @@ def _ops(path: Path) -> Counter:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_export_fuses_the_cached_step_and_says_so(models, kind):
-    ckpt, folder = models[kind]
+    _, folder = models[kind]
     fused = read_manifest(folder).fused
     assert fused["kept_because"] is None
     assert fused["max_abs_logit_diff"] < 1e-4
