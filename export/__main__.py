@@ -38,8 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     onnx.add_argument("--task", choices=["seq2seq", "causal-lm"], default=None,
                       help="default: seq2seq for encoder-decoder configs, else causal-lm")
     onnx.add_argument("--no-fuse", action="store_true",
-                      help="keep Optimum's decoder-with-past graph for BART-family models "
-                           "instead of the fused one (same numbers, slower)")
+                      help="keep Optimum's graphs for BART-family models instead of the "
+                           "fused ones (same numbers, slower)")
     gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
     gguf.add_argument("file", type=Path, help="the .gguf file")
     gguf.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
@@ -105,8 +105,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                  if simplified["kept_because"] else "")
     fused = manifest.fused
     if fused and not fused["kept_because"]:
-        log.info("decoder_with_past: fused, %d nodes instead of %d (max |logit diff| %.3g)",
-                 fused["nodes_after"], fused["nodes_before"], fused["max_abs_logit_diff"])
+        for role, nodes in fused["graphs"].items():
+            log.info("%s: fused, %d nodes instead of %d", role, nodes["nodes_after"],
+                     nodes["nodes_before"])
+        log.info("fused graphs: max |logit diff| vs Optimum's %.3g", fused["max_abs_logit_diff"])
     return 0
 
 

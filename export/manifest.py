@@ -22,8 +22,9 @@ and reads it back for tests and tools. Schema (``format_version`` 1)::
                               "sample": "...", "steps": [...], "files": [...]},
       "simplified": null | {"model": {"nodes_before": 8055, "nodes_after": 3456,
                                       "kept_because": null}},   # export/simplify.py
-      "fused": null | {"nodes_before": 622, "nodes_after": 95,      # export/fused.py:
-                       "max_abs_logit_diff": 1e-06, "kept_because": null},  # decoder_with_past
+      "fused": null | {"graphs": {"decoder_with_past": {"nodes_before": 622,   # export/
+                                                        "nodes_after": 95}, ...},  # fused.py
+                       "max_abs_logit_diff": 1e-06, "kept_because": null},
       "files": ["config.json", ...],             # every file in the folder but this one
       "versions": {"torch": "2.13.0", ...}
     }
@@ -101,7 +102,7 @@ class Manifest:
     files: Tuple[str, ...]
     versions: Dict[str, Optional[str]]
     simplified: Optional[dict] = None  # role -> export.simplify.Simplified.to_json()
-    fused: Optional[dict] = None  # export.fused.Fused.to_json() of decoder_with_past
+    fused: Optional[dict] = None  # export.fused.Fused.to_json() (seq2seq with a cache)
 
     def to_json(self) -> dict:
         return {

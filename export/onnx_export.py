@@ -68,8 +68,8 @@ class ExportConfig:
     """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
     None, "int8" (dynamic) or "q4" (weight-only 4-bit blocks; see ``quantize.py``);
     ``validate``: let Optimum compare ONNX and PyTorch outputs on dummy inputs (it warns, it
-    does not fail); ``fuse``: replace a BART-family decoder-with-past graph with the fused
-    one of ``fused.py`` when it computes the same logits; ``simplify``: fold the traced
+    does not fail); ``fuse``: replace a BART-family model's decoder graphs with the fused
+    ones of ``fused.py`` when they compute the same logits; ``simplify``: fold the traced
     shape arithmetic (``simplify.py``) after quantization, same numbers and fewer nodes;
     ``sample_text``: what the quantization error and the fused graph are checked on;
     ``quiet``: silence Optimum's and the tracer's chatter."""
@@ -174,19 +174,18 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
     sample = _sample(loaded, config.sample_text)
     fused = None
     if config.fuse and "decoder_with_past" in graphs:  # before quantization: fp32 weights
-        fused = fuse_folder(staging, loaded.model, decoder_with_past=graphs["decoder_with_past"],
-                            graphs=graphs, input_ids=sample.input_ids,
+        fused = fuse_folder(staging, loaded.model, graphs=graphs, input_ids=sample.input_ids,
                             decoder_start_token_id=sample.decoder_start_token_id)
         if fused.kept_because:
-            log.info("decoder_with_past kept as Optimum wrote it: %s", fused.kept_because)
+            log.info("graphs kept as Optimum wrote them: %s", fused.kept_because)
     report = None
     if config.quantize:
         report = quantize_folder(staging, graphs=graphs, sample=sample, config=QuantizeConfig(
             method=config.quantize, per_channel=config.per_channel, residuals=residuals,
             q4_output=config.q4_output))
-    # A fused graph has no shape arithmetic left to fold.
-    plain = {role: name for role, name in graphs.items()
-             if not (role == "decoder_with_past" and fused and not fused.kept_because)}
+    # Fused graphs have no shape arithmetic left to fold.
+    done = set(fused.nodes) if fused and not fused.kept_because else set()
+    plain = {role: name for role, name in graphs.items() if role not in done}
     simplified = simplify_folder(staging, plain) if config.simplify else None
     manifest = Manifest(
         source=loaded.source, task=loaded.task, model_type=loaded.model.config.model_type,

@@ -213,8 +213,8 @@ def test_simplified_graphs_compute_the_same_with_fewer_nodes(exports, kind, tmp_
     export_onnx(exports.source(kind), out=plain, config=ExportConfig(validate=False, simplify=False))
     report = read_manifest(simplified).simplified
     assert read_manifest(plain).simplified is None
-    # BART's decoder-with-past is the fused graph (tests/test_fused.py): nothing to fold.
-    fused = {"decoder_with_past"} if kind == "bart" else set()
+    # BART's decoders are the fused graphs (tests/test_fused.py): nothing to fold.
+    fused = {"decoder", "decoder_with_past"} if kind == "bart" else set()
     assert set(report) == set(read_manifest(simplified).graphs) - fused
     for role, spec in read_manifest(simplified).graphs.items():
         if role in fused:

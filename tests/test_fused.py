@@ -93,18 +93,26 @@ def _ops(path: Path) -> Counter:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_export_fuses_the_cached_step_and_says_so(models, kind):
+def test_export_fuses_every_graph_and_says_so(models, kind):
     _, folder = models[kind]
-    fused = read_manifest(folder).fused
+    manifest = read_manifest(folder)
+    fused = manifest.fused
     assert fused["kept_because"] is None
     assert fused["max_abs_logit_diff"] < 1e-4
-    ops = _ops(folder / "decoder_with_past_model.onnx")
-    assert fused["nodes_after"] == sum(ops.values()) < fused["nodes_before"]
-    # Two layers: a self- and a cross-attention kernel each, three residual norms each.
-    assert ops["MultiHeadAttention"] == 4 and ops["SkipLayerNormalization"] == 6
-    assert "Transpose" not in ops and "Softmax" not in ops
-    # The graph it replaced is simplified like the others; this one has nothing to fold.
-    assert "decoder_with_past" not in read_manifest(folder).simplified
+    assert set(fused["graphs"]) == {"decoder", "decoder_with_past"}
+    # Two layers: one attention kernel per attention, one residual norm per block.
+    for role in fused["graphs"]:
+        ops = _ops(folder / manifest.graphs[role].file)
+        nodes = fused["graphs"][role]
+        assert nodes["nodes_after"] == sum(ops.values()) < nodes["nodes_before"]
+        assert (ops["MultiHeadAttention"], ops["SkipLayerNormalization"]) == (4, 6)
+        assert "Softmax" not in ops
+    # Only the first step reshapes: it turns the encoder output into the cross-attention cache.
+    assert _ops(folder / "decoder_model.onnx")["Transpose"] == 4
+    assert "Transpose" not in _ops(folder / "decoder_with_past_model.onnx")
+    # The encoder stays Optimum's, simplified; the fused graphs have nothing to fold.
+    assert set(manifest.simplified) == {"encoder"}
+    assert "MultiHeadAttention" not in _ops(folder / "encoder_model.onnx")
 
 
 def _run(path: Path, feeds):
@@ -168,31 +176,33 @@ def test_families_without_a_fused_form_keep_optimums_graph(tmp_path):
     ckpt = make_tiny_seq2seq("t5", tmp_path / "t5")
     folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
     fused = read_manifest(folder).fused
-    assert fused["kept_because"] == "no fused graph for t5 (only bart, marian, mbart, pegasus)"
-    assert fused["nodes_after"] == fused["nodes_before"]
+    assert fused["kept_because"] == "no fused graphs for t5 (only bart, marian, mbart, pegasus)"
+    assert set(fused["graphs"]) == {"decoder", "decoder_with_past"}
+    assert all(n["nodes_after"] == n["nodes_before"] for n in fused["graphs"].values())
     assert "MultiHeadAttention" not in _ops(folder / "decoder_with_past_model.onnx")
-    assert "decoder_with_past" in read_manifest(folder).simplified
+    assert set(read_manifest(folder).simplified) == {"encoder", "decoder", "decoder_with_past"}
 
 
 def test_a_fused_graph_that_differs_is_not_kept(models, tmp_path, monkeypatch):
-    """The export checks the fused graph on its sample and keeps Optimum's when the logits
-    differ: here the builder is made to write a wrong output bias."""
+    """The export checks the fused graphs on its sample and keeps Optimum's when the logits
+    differ: here the builder is made to write a wrong output bias into the cached step."""
     ckpt, _ = models["bart"]
-    build = export.fused.build_decoder_with_past
+    build = export.fused.build_graphs
 
     def wrong(model):
-        graph = build(model)
-        for weight in graph.graph.initializer:
+        graphs = build(model)
+        for weight in graphs["decoder_with_past"].graph.initializer:
             if weight.name == "final_logits_bias":
                 weight.CopyFrom(onnx.numpy_helper.from_array(
                     onnx.numpy_helper.to_array(weight) + 0.5, weight.name))
-        return graph
-    monkeypatch.setattr(export.fused, "build_decoder_with_past", wrong)
+        return graphs
+    monkeypatch.setattr(export.fused, "build_graphs", wrong)
     folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
     fused = read_manifest(folder).fused
-    assert fused["kept_because"].startswith("fused graph differs by 0.5")
+    assert fused["kept_because"].startswith("fused graphs differ by 0.5")
     assert abs(fused["max_abs_logit_diff"] - 0.5) < 1e-5
-    assert "MultiHeadAttention" not in _ops(folder / "decoder_with_past_model.onnx")
+    for name in ("decoder_model.onnx", "decoder_with_past_model.onnx"):
+        assert "MultiHeadAttention" not in _ops(folder / name)
 
 
 def test_no_fuse_keeps_optimums_graph(models, tmp_path):
@@ -201,18 +211,28 @@ def test_no_fuse_keeps_optimums_graph(models, tmp_path):
                         config=ExportConfig(validate=False, fuse=False)).folder
     assert read_manifest(plain).fused is None
     assert "MultiHeadAttention" not in _ops(plain / "decoder_with_past_model.onnx")
-    # Same inputs and outputs as the fused graph, so the runtime cannot tell them apart.
-    # (Optimum declares its logits' length as "1"; the fused graph takes any length.)
-    theirs, ours = (read_manifest(f).graphs["decoder_with_past"] for f in (plain, folder))
-    assert theirs.inputs == ours.inputs and theirs.output_names == ours.output_names
+    # Same inputs and outputs as the fused graphs, so the runtime cannot tell them apart.
+    # (Shapes' symbolic names differ: Optimum declares a cached step's logits length "1".)
+    for role in ("decoder", "decoder_with_past"):
+        theirs, ours = (read_manifest(f).graphs[role] for f in (plain, folder))
+        assert theirs.input_names == ours.input_names
+        assert [t.dtype for t in theirs.inputs] == [t.dtype for t in ours.inputs]
+        assert theirs.output_names == ours.output_names
 
 
-def test_int8_quantizes_the_fused_graph(models, tmp_path):
+def test_int8_quantizes_the_fused_graphs_as_closely_as_optimums(models, tmp_path):
     ckpt, _ = models["bart"]
-    result = export_onnx(str(ckpt), out=tmp_path / "int8",
-                         config=ExportConfig(quantize="int8", validate=False))
-    ops = _ops(result.folder / "decoder_with_past_model.onnx")
+    int8 = ExportConfig(quantize="int8", validate=False)
+    result = export_onnx(str(ckpt), out=tmp_path / "int8", config=int8)
     assert read_manifest(result.folder).fused["kept_because"] is None
-    assert ops["MultiHeadAttention"] == 4 and ops["MatMul"] == 0  # every weight product is int8
-    assert ops["DynamicQuantizeMatMul"] + ops["MatMulInteger"] > 0
-    assert 0 < result.quantization.max_abs_logit_diff < 0.05 * result.quantization.max_abs_logit
+    for name in ("decoder_model.onnx", "decoder_with_past_model.onnx"):
+        ops = _ops(result.folder / name)
+        assert ops["MatMul"] == 0 and ops["DynamicQuantizeLinear"] > 0  # every weight is int8
+        assert ops["MultiHeadAttention"] == 4
+    plain = export_onnx(str(ckpt), out=tmp_path / "plain",
+                        config=ExportConfig(quantize="int8", validate=False, fuse=False))
+    # Measured: 0.17 fused against 0.19 unfused on this model, 0.045 against 0.056 on the
+    # benchmark's bart-small (one int8 scale spans the packed Q/K/V weights: no worse).
+    fused_error = result.quantization.max_abs_logit_diff
+    assert 0 < fused_error < 1.25 * plain.quantization.max_abs_logit_diff
+    assert fused_error < 0.1 * result.quantization.max_abs_logit
