@@ -1,7 +1,7 @@
 """Fused decoder graphs for BART-family models, built from the weights.
 
 A cached decoder step works on one token, so its matrix products are small and the
-traced graph's other nodes add up: Optimum's BART decoder-with-past has about 550 nodes
+traced graph's other nodes add up: Optimum's bart-small decoder-with-past has 622 nodes
 after simplification (reshapes and transposes around every attention, per-head products,
 shape arithmetic for the dynamic lengths). onnxruntime's transformer optimizer would fuse
 them into its attention kernels, but its BART patterns do not match what transformers
