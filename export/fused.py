@@ -29,6 +29,7 @@ Optimum's graphs.
 """
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from . import probe
 
+log = logging.getLogger(__name__)
+
 ROLES = ("decoder", "decoder_with_past")  # the graphs written here; the encoder stays Optimum's
 # model_type -> layers put the layer norm before each block (and a final one after them).
 PRE_LN = {"bart": False, "marian": False, "mbart": True, "pegasus": True}
@@ -48,6 +51,7 @@ OPSET = 17  # LayerNormalization is in the standard domain from 17
 # Largest |logit| difference from Optimum's graphs that still counts as the same numbers,
 # relative to the largest |logit| (at least 1): only rounding separates the two.
 TOLERANCE = 1e-4
+PROTOBUF_LIMIT = 2**31 - 1  # one ONNX file without side files holds at most this
 _ACTIVATIONS = ("gelu", "relu", "silu", "swish")
 
 
@@ -348,28 +352,45 @@ def fuse_folder(folder: Path, model, *, graphs: Mapping[str, str], input_ids,
                         .graph.node) for role in ROLES}
     kept = {role: (n, n) for role, n in before.items()}
     reason = unsupported_reason(model)
+    if any(any(folder.glob(f"{graphs[role]}?data")) for role in ROLES):
+        reason = reason or "weights over 2 GB (Optimum wrote them to side files)"
     if reason:
         return Fused(kept, kept_because=reason)
     staging = folder / ".fused"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        fused = build_graphs(model)
-        for role, graph in fused.items():
-            onnx.save(graph, str(staging / graphs[role]))
-        paths = {role: folder / name for role, name in graphs.items()}
-        reference = probe.seq2seq_logits(paths, input_ids=input_ids,
-                                         decoder_start_token_id=decoder_start_token_id)
-        chosen = int(np.argmax(reference[0][0]))  # both sets are fed the same second token
-        ours = probe.seq2seq_logits({**paths, **{r: staging / graphs[r] for r in ROLES}},
-                                    input_ids=input_ids, next_token=chosen,
-                                    decoder_start_token_id=decoder_start_token_id)
-        diff = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, ours, strict=True))
-        scale = max(1.0, max(float(np.max(np.abs(r))) for r in reference))
-        if not diff <= TOLERANCE * scale:  # also catches NaN
-            return Fused(kept, diff, f"fused graphs differ by {diff:.3g} on the sample")
-        for role in ROLES:
-            shutil.move(str(staging / graphs[role]), str(folder / graphs[role]))
-        return Fused({role: (before[role], len(fused[role].graph.node)) for role in ROLES}, diff)
+        return _check_and_move(folder, staging, model, graphs, before, input_ids,
+                               decoder_start_token_id)
+    # An optimization, never a requirement: whatever goes wrong, Optimum's graphs stay.
+    except Exception as e:  # noqa: BLE001
+        log.warning("fused graphs not used: %s: %s", type(e).__name__, e)
+        return Fused(kept, kept_because=f"fused graphs failed: {type(e).__name__}: {e}"[:300])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_and_move(folder: Path, staging: Path, model, graphs: Mapping[str, str],
+                    before: Mapping[str, int], input_ids, decoder_start_token_id: int) -> Fused:
+    """Build the fused graphs into ``staging``, run both sets on the sample, and move ours
+    into ``folder`` only when the logits agree."""
+    kept = {role: (n, n) for role, n in before.items()}
+    fused = build_graphs(model)
+    for role, graph in fused.items():
+        if graph.ByteSize() > PROTOBUF_LIMIT:
+            return Fused(kept, kept_because="weights over 2 GB (one protobuf cannot hold them)")
+        onnx.save(graph, str(staging / graphs[role]))
+    paths = {role: folder / name for role, name in graphs.items()}
+    reference = probe.seq2seq_logits(paths, input_ids=input_ids,
+                                     decoder_start_token_id=decoder_start_token_id)
+    chosen = int(np.argmax(reference[0][0]))  # both sets are fed the same second token
+    ours = probe.seq2seq_logits({**paths, **{r: staging / graphs[r] for r in ROLES}},
+                                input_ids=input_ids, next_token=chosen,
+                                decoder_start_token_id=decoder_start_token_id)
+    diff = max(float(np.max(np.abs(r - o))) for r, o in zip(reference, ours, strict=True))
+    scale = max(1.0, max(float(np.max(np.abs(r))) for r in reference))
+    if not diff <= TOLERANCE * scale:  # also catches NaN
+        return Fused(kept, diff, f"fused graphs differ by {diff:.3g} on the sample")
+    for role in ROLES:
+        shutil.move(str(staging / graphs[role]), str(folder / graphs[role]))
+    return Fused({role: (before[role], len(fused[role].graph.node)) for role in ROLES}, diff)

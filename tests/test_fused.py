@@ -205,6 +205,27 @@ def test_a_fused_graph_that_differs_is_not_kept(models, tmp_path, monkeypatch):
         assert "MultiHeadAttention" not in _ops(folder / name)
 
 
+@pytest.mark.parametrize(("limit", "build_error", "reason"), [
+    (2**31 - 1, RuntimeError("no kernel"), "fused graphs failed: RuntimeError: no kernel"),
+    (1000, None, "weights over 2 GB (one protobuf cannot hold them)"),
+])
+def test_fusion_that_cannot_be_done_leaves_a_working_export(models, tmp_path, monkeypatch,
+                                                            limit, build_error, reason):
+    """A builder that fails, or graphs too large for one file, keep Optimum's graphs; the
+    export still succeeds, with Optimum's cached decoder."""
+    ckpt, _ = models["bart"]
+    if build_error is not None:
+        def fail(model):
+            raise build_error
+        monkeypatch.setattr(export.fused, "build_graphs", fail)
+    monkeypatch.setattr(export.fused, "PROTOBUF_LIMIT", limit)
+    folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
+    assert read_manifest(folder).fused["kept_because"] == reason
+    assert "MultiHeadAttention" not in _ops(folder / "decoder_with_past_model.onnx")
+    assert not (folder / ".fused").exists()
+    assert Seq2SeqOnnx.load(folder).has_cache
+
+
 def test_no_fuse_keeps_optimums_graph(models, tmp_path):
     ckpt, folder = models["bart"]
     plain = export_onnx(str(ckpt), out=tmp_path / "onnx",
