@@ -5,12 +5,13 @@ and ours int8, side by side in one run.
     python bench/seq2seq_speed.py --device cuda        # same comparison on a GPU machine
 
 A bart-small configuration (d_model 512, 6+6 layers, 8 heads, FFN 2048, vocabulary
-50,265) with random weights (seed 0) is saved once under ``--work`` and exported three
+50,265) with random weights (seed 0) is saved once under ``--work`` and exported four
 times with our export command: fp32 and dynamic int8 as ours runs them (the exporter's
-defaults: the fused decoder-with-past graph of ``export/fused.py``, the other graphs
-simplified by ``export/simplify.py``), and fp32 as Optimum's own export writes it
-(``fuse=False, simplify=False``), which Optimum's ``ORTModelForSeq2SeqLM`` loads. Inputs are random token ids, 512 per
-document; every engine generates exactly ``--new-tokens`` tokens greedily
+defaults: the decoder graphs fused by ``export/fused.py``, the encoder simplified by
+``export/simplify.py``), fp32 as Optimum's own export writes it (``fuse=False,
+simplify=False``), which Optimum's ``ORTModelForSeq2SeqLM`` loads, and fp32 simplified
+but unfused (the ``ours-fp32-unfused`` engine, run on request with ``--engines``). Inputs
+are random token ids, 512 per document; every engine generates exactly ``--new-tokens`` tokens greedily
 (min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
 load time and peak resident memory are its own. The processes stay loaded and take turns:
 repeat r runs every engine once before repeat r + 1 starts, so a machine that slows down
@@ -33,7 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("torch", "optimum", "ours-fp32", "ours-int8")
-# On request (--engines ...): ours fp32 without the fused decoder step, to show what it buys.
+# On request (--engines ...): ours fp32 without the fused decoders, to show what they buy.
 EXTRA_ENGINES = ("ours-fp32-unfused",)
 FOLDERS = {"ours-fp32": "onnx-fp32", "ours-int8": "onnx-int8",
            "ours-fp32-unfused": "onnx-fp32-unfused"}
