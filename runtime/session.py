@@ -4,10 +4,11 @@ Every session stops its threads spinning when a run ends. A seq2seq model is thr
 sessions run in turn (encoder, first decoder step, cached steps), each with its own
 pool, and by default the workers of the one that just ran keep spinning, waiting for
 more work, while the next one runs: on a 2-core machine they take a core from it.
-Measured on bart-small int8 (docs/BENCHMARKS.md): the encoder took 62 ms right after a
-decoder step against 38 ms with the spinning stopped, and a whole generation 0.26 s
-against 0.20 s. (onnxruntime's process-wide pool would do the same, but once it exists
-every session in the process must use it, other libraries' included.)
+Measured on bart-small int8 (``python bench/session_spin.py``, docs/BENCHMARKS.md): the
+encoder took 66 ms right after a decoder step against 44 ms with the spinning stopped,
+and a whole generation 0.30 s against 0.23 s. (onnxruntime's process-wide pool does about
+as well, 0.22 s, but once it exists every session in the process must use it, other
+libraries' included.)
 """
 from __future__ import annotations
 
