@@ -57,8 +57,8 @@ _ACTIVATIONS = ("gelu", "relu", "silu", "swish")
 
 @dataclass(frozen=True)
 class Fused:
-    """What happened to the decoder graphs: node counts of Optimum's graph and of ours per
-    role (``nodes``: role -> (before, after)), the largest |logit| difference between the
+    """What happened to the decoder graphs: node counts of Optimum's graph (as exported,
+    before any simplification) and of ours per role (``nodes``: role -> (before, after)), the largest |logit| difference between the
     two sets on the sample; or why Optimum's graphs were kept (``kept_because``)."""
 
     nodes: Dict[str, Tuple[int, int]]

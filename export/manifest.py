@@ -22,7 +22,7 @@ and reads it back for tests and tools. Schema (``format_version`` 1)::
                               "sample": "...", "steps": [...], "files": [...]},
       "simplified": null | {"model": {"nodes_before": 8055, "nodes_after": 3456,
                                       "kept_because": null}},   # export/simplify.py
-      "fused": null | {"graphs": {"decoder_with_past": {"nodes_before": 622,   # export/
+      "fused": null | {"graphs": {"decoder_with_past": {"nodes_before": 1102,  # export/
                                                         "nodes_after": 95}, ...},  # fused.py
                        "max_abs_logit_diff": 1e-06, "kept_because": null},
       "files": ["config.json", ...],             # every file in the folder but this one
