@@ -93,7 +93,7 @@ def _ops(path: Path) -> Counter:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_export_fuses_every_graph_and_says_so(models, kind):
+def test_export_fuses_both_decoder_graphs_and_says_so(models, kind):
     _, folder = models[kind]
     manifest = read_manifest(folder)
     fused = manifest.fused
