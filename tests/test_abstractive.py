@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM
 
 from export import ExportConfig, export_onnx
-from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx
 from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
 from summarizer.types import Budget, Document
+from tests.parity import encode_texts, generate_ours, generate_theirs
 from tests.tiny_models import CORPUS, make_tiny_seq2seq, sharpen
 
 KINDS = ("bart", "t5", "encoder-decoder")
@@ -36,27 +35,6 @@ def models(tmp_path_factory):
     return out
 
 
-def _inputs(ckpt, texts):
-    tok = AutoTokenizer.from_pretrained(ckpt)
-    enc = tok(texts, padding=True, return_tensors="np")
-    return enc["input_ids"], enc["attention_mask"]
-
-
-def _ours(folder, ids, mask, **kw):
-    model = Seq2SeqOnnx.load(folder)
-    config = model.generation_config.override(**kw)
-    state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
-    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
-    return generate(model, state, prompt, config).sequences
-
-
-def _theirs(ckpt, ids, mask, **kw):
-    model = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
-    with torch.no_grad():
-        return model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
-                              do_sample=False, **kw).numpy()
-
-
 SETTINGS = [
     dict(num_beams=1, max_new_tokens=16),
     dict(num_beams=2, max_new_tokens=12),
@@ -70,10 +48,10 @@ SETTINGS = [
 @pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: "-".join(f"{k}={v}" for k, v in s.items()))
 def test_token_ids_identical_to_transformers(models, kind, settings):
     ckpt, folder = models[kind]
-    ids, mask = _inputs(ckpt, CORPUS[:3])  # a padded batch of three
+    ids, mask = encode_texts(ckpt, CORPUS[:3])  # a padded batch of three
     assert (mask == 0).any()
-    expected = _theirs(ckpt, ids, mask, **settings)
-    np.testing.assert_array_equal(_ours(folder, ids, mask, **settings), expected)
+    expected = generate_theirs(ckpt, ids, mask, **settings)
+    np.testing.assert_array_equal(generate_ours(folder, ids, mask, **settings), expected)
 
 
 def test_kv_cache_is_used_where_the_export_has_one(models):
@@ -99,7 +77,7 @@ def test_batch_equals_one_by_one(models, kind):
 def test_int8_runs_and_stays_close(models):
     ckpt, fp32 = models["bart"]
     _, int8 = models["bart-int8"]
-    ids, mask = _inputs(ckpt, CORPUS[:2])
+    ids, mask = encode_texts(ckpt, CORPUS[:2])
     logits = []
     for folder in (fp32, int8):
         model = Seq2SeqOnnx.load(folder)
@@ -107,7 +85,7 @@ def test_int8_runs_and_stays_close(models):
         logits.append(model.step(np.full((2, 1), model.generation_config.decoder_start_token_id), state)[0])
     scale = np.abs(logits[0]).max()
     assert np.abs(logits[0] - logits[1]).max() < 0.1 * scale
-    assert _ours(int8, ids, mask, max_new_tokens=6).shape == (2, 7)
+    assert generate_ours(int8, ids, mask, max_new_tokens=6).shape == (2, 7)
 
 
 def test_long_input_goes_through_map_reduce(models):
@@ -156,10 +134,10 @@ def test_folder_exported_by_optimum_itself_loads(models, tmp_path):
 
     ckpt, _ = models["t5"]
     main_export(str(ckpt), tmp_path / "optimum", task="text2text-generation-with-past")
-    ids, mask = _inputs(ckpt, CORPUS[:2])
+    ids, mask = encode_texts(ckpt, CORPUS[:2])
     settings = dict(num_beams=2, max_new_tokens=8)
-    np.testing.assert_array_equal(_ours(tmp_path / "optimum", ids, mask, **settings),
-                                  _theirs(ckpt, ids, mask, **settings))
+    np.testing.assert_array_equal(generate_ours(tmp_path / "optimum", ids, mask, **settings),
+                                  generate_theirs(ckpt, ids, mask, **settings))
 
 
 def test_one_model_shared_by_threads(models):

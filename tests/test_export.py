@@ -1,8 +1,8 @@
 """export/: tiny random checkpoints -> ONNX folders whose logits match PyTorch's.
 
 Every model is built from a config in ``tests/tiny_models.py`` (no downloads). The ONNX
-graphs are run here with plain onnxruntime calls, written apart from ``export/probe.py`` so
-the check does not reuse the code it checks.
+graphs are run here with plain onnxruntime calls (``tests/parity.py``), written apart from
+``export/probe.py`` so the check does not reuse the code it checks.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, BertConfig
 
 from export import ExportConfig, ExportError, export_onnx, quantized_op_counts, read_manifest
 from export.checkpoint import local_folder
+from tests.parity import pasts, run
 from tests.tiny_models import make_tiny_causal, make_tiny_seq2seq, make_tokenizer, special_ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,19 +64,6 @@ def exports(tmp_path_factory) -> Exports:
 
 
 # ---- plain onnxruntime steps ------------------------------------------------------------
-
-def run(path: Path, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    assert sorted(i.name for i in session.get_inputs()) == sorted(feeds), "feeds != graph inputs"
-    return dict(zip(names, session.run(names, feeds), strict=True))
-
-
-def pasts(outputs: Dict[str, np.ndarray], *, only: str = "") -> Dict[str, np.ndarray]:
-    """``present.X`` outputs renamed to the ``past_key_values.X`` inputs of the next step."""
-    return {"past_key_values." + k[len("present."):]: v for k, v in outputs.items()
-            if k.startswith("present.") and only in k}
-
 
 def encode(folder: Path, texts: List[str], pad: int) -> tuple:
     """Token ids (B, T) right-padded with ``pad``, and the mask; via tokenizer.json only."""

@@ -16,12 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 from transformers import (
     AutoModelForSeq2SeqLM,
-    AutoTokenizer,
     GenerationConfig,
     MarianConfig,
     MarianMTModel,
@@ -33,8 +31,8 @@ from transformers import (
 
 import export.fused
 from export import ExportConfig, export_onnx, read_manifest
-from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx
+from tests.parity import encode_texts, generate_ours, generate_theirs, pasts, run
 from tests.tiny_models import (
     CORPUS,
     MAX_POSITIONS,
@@ -115,30 +113,20 @@ def test_export_fuses_both_decoder_graphs_and_says_so(models, kind):
     assert "MultiHeadAttention" not in _ops(folder / "encoder_model.onnx")
 
 
-def _run(path: Path, feeds):
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds), strict=True))
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_three_token_cached_step_gives_transformers_logits(models, kind):
     """Three new tokens at once after a one-token cache: the causal mask inside the new
     tokens, the positions after the cache and the padded encoder mask all count."""
     ckpt, folder = models[kind]
-    tok = AutoTokenizer.from_pretrained(ckpt)
-    enc = tok(CORPUS[:2], padding=True, return_tensors="np")
-    ids, mask = enc["input_ids"], enc["attention_mask"]
+    ids, mask = encode_texts(ckpt, CORPUS[:2])
     assert (mask == 0).any()
     decoder_ids = np.array([[IDS["eos"], 9, 4, 11], [IDS["eos"], 5, 5, 20]], dtype=np.int64)
-    hidden = _run(folder / "encoder_model.onnx", {"input_ids": ids, "attention_mask": mask})
-    first = _run(folder / "decoder_model.onnx", {
+    hidden = run(folder / "encoder_model.onnx", {"input_ids": ids, "attention_mask": mask})
+    first = run(folder / "decoder_model.onnx", {
         "input_ids": decoder_ids[:, :1], "encoder_attention_mask": mask,
         "encoder_hidden_states": hidden["last_hidden_state"]})
-    cache = {"past_key_values." + k[len("present."):]: v for k, v in first.items()
-             if k.startswith("present.")}
-    step = _run(folder / "decoder_with_past_model.onnx", {
-        "input_ids": decoder_ids[:, 1:], "encoder_attention_mask": mask, **cache})
+    step = run(folder / "decoder_with_past_model.onnx", {
+        "input_ids": decoder_ids[:, 1:], "encoder_attention_mask": mask, **pasts(first)})
     model = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
     with torch.no_grad():
         out = model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
@@ -156,19 +144,9 @@ def test_a_three_token_cached_step_gives_transformers_logits(models, kind):
                          ids=["greedy", "beam4"])
 def test_generated_token_ids_identical_to_transformers(models, kind, settings):
     ckpt, folder = models[kind]
-    tok = AutoTokenizer.from_pretrained(ckpt)
-    enc = tok(CORPUS[:3], padding=True, return_tensors="np")
-    ids, mask = enc["input_ids"], enc["attention_mask"]
-    model = Seq2SeqOnnx.load(folder)
-    config = model.generation_config.override(**settings)
-    state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
-    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
-    ours = generate(model, state, prompt, config).sequences
-    reference = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
-    with torch.no_grad():
-        theirs = reference.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
-                                    do_sample=False, **settings).numpy()
-    np.testing.assert_array_equal(ours, theirs)
+    ids, mask = encode_texts(ckpt, CORPUS[:3])  # a padded batch of three
+    theirs = generate_theirs(ckpt, ids, mask, **settings)
+    np.testing.assert_array_equal(generate_ours(folder, ids, mask, **settings), theirs)
     assert theirs.shape[1] > 5  # decoding went past the first cached steps
 
 

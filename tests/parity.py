@@ -1,0 +1,56 @@
+"""Shared by the parity tests: graphs run with plain onnxruntime calls, and greedy/beam
+search by our runtime and by transformers' ``generate`` on the same padded batch.
+
+The onnxruntime steps are written apart from ``export/probe.py`` so that the export's
+checks do not reuse the code they check.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+from runtime.search import generate
+from runtime.seq2seq import Seq2SeqOnnx
+
+
+def run(path: Path, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Every output of the graph at ``path``; ``feeds`` must be exactly its inputs."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    assert sorted(i.name for i in session.get_inputs()) == sorted(feeds), "feeds != graph inputs"
+    return dict(zip(names, session.run(names, feeds), strict=True))
+
+
+def pasts(outputs: Dict[str, np.ndarray], *, only: str = "") -> Dict[str, np.ndarray]:
+    """``present.X`` outputs renamed to the ``past_key_values.X`` inputs of the next step."""
+    return {"past_key_values." + k[len("present."):]: v for k, v in outputs.items()
+            if k.startswith("present.") and only in k}
+
+
+def encode_texts(ckpt: Path, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+    """Token ids and mask of ``texts`` as one padded batch, by the checkpoint's tokenizer."""
+    enc = AutoTokenizer.from_pretrained(ckpt)(list(texts), padding=True, return_tensors="np")
+    return enc["input_ids"], enc["attention_mask"]
+
+
+def generate_ours(folder: Path, ids: np.ndarray, mask: np.ndarray, **settings) -> np.ndarray:
+    """Our runtime's sequences for an exported seq2seq folder (``settings`` override its
+    generation config)."""
+    model = Seq2SeqOnnx.load(folder)
+    config = model.generation_config.override(**settings)
+    state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
+    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
+    return generate(model, state, prompt, config).sequences
+
+
+def generate_theirs(ckpt: Path, ids: np.ndarray, mask: np.ndarray, **settings) -> np.ndarray:
+    """transformers' ``generate`` on the checkpoint, without sampling."""
+    model = AutoModelForSeq2SeqLM.from_pretrained(ckpt).eval()
+    with torch.no_grad():
+        return model.generate(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask),
+                              do_sample=False, **settings).numpy()
