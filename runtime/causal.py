@@ -175,6 +175,12 @@ class CausalOnnx:
 
     def step(self, ids: np.ndarray, state: CausalState) -> Tuple[np.ndarray, CausalState]:
         """ids: (N, t) every token so far, prompt included -> logits (N, V) for position t."""
+        logits, state = self.extend(ids, state, 1)
+        return logits[:, -1, :], state
+
+    def extend(self, ids: np.ndarray, state: CausalState, last: int) -> Tuple[np.ndarray, CausalState]:
+        """Runs the tokens of ``ids`` (N, t) that the cache does not hold yet -> logits
+        (N, last, V) of the last ``last`` positions."""
         n, t = ids.shape
         grown = t - state.mask.shape[1]
         mask = state.mask if grown == 0 else np.concatenate(
@@ -194,8 +200,16 @@ class CausalOnnx:
                                           if self.has_cache else [])
         outs = dict(zip(wanted, graph.session.run_with_ort_values(wanted, feed)))
         cache = {_past_of(k): outs[k] for k in wanted[1:]}
-        logits = outs["logits"].numpy()[:, -1, :]
+        logits = outs["logits"].numpy()[:, -last:, :]
         return logits, CausalState(mask=mask, past=t if cache else 0, cache=cache)
+
+    def truncate(self, state: CausalState, length: int) -> CausalState:
+        """The state for the first ``length`` columns (guesses the search rejected leave
+        the cache and the mask)."""
+        if state.mask.shape[1] <= length:
+            return state
+        cache = {k: _ort(v.numpy()[:, :, :length]) for k, v in state.cache.items()}
+        return CausalState(mask=state.mask[:, :length], past=min(state.past, length), cache=cache)
 
     def retract(self, state: CausalState, row: int, columns: Sequence[int]) -> CausalState:
         """Hide ``columns`` of ``row`` from every later step (greedy search taking a repeat

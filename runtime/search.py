@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 import numpy as np
 
 from .config import GenerationConfig
+from .drafting import Drafter
 from .processors import apply_processors, log_softmax
 
 BIG = np.float32(-1.0e9)  # transformers' "very negative" constant for masked beams
@@ -38,6 +39,7 @@ TokenCallback = Callable[[int, int], None]
 class SearchOutput:
     sequences: np.ndarray  # (B, T) int64, decoder prompt included, padded as transformers pads
     scores: Optional[np.ndarray] = None  # (B,) length-normalized log-prob of beam search
+    model_runs: Optional[int] = None  # greedy search: how many times it ran the model
 
 
 def _pad_id(config: GenerationConfig) -> int:
@@ -50,9 +52,17 @@ def _pad_id(config: GenerationConfig) -> int:
 
 def greedy_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
-    *, on_token: Optional[TokenCallback] = None,
+    *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
 ) -> SearchOutput:
-    """``prompt``: (N, t0) decoder prompt (the start token for seq2seq)."""
+    """``prompt``: (N, t0) decoder prompt (the start token for seq2seq).
+
+    With a ``drafter`` (``runtime/drafting.py``) each run of the model also checks the
+    drafter's guesses for the next tokens: ``model.extend(ids, state, n)`` returns the
+    logits of the last n positions of ``ids`` and ``model.truncate(state, length)`` drops
+    the cache past ``length`` tokens. Every token is still the argmax of the processed
+    logits at its position given the tokens before it, so the output is greedy search's;
+    a batch keeps the guesses up to the first one that any unfinished row rejects.
+    Ignored with ``stop_repeat_ngram_size`` (that search takes tokens back)."""
     if config.stop_repeat_ngram_size:
         return _greedy_without_repeats(model, state, prompt, config, on_token=on_token)
     ids = np.asarray(prompt, dtype=np.int64)
@@ -61,20 +71,34 @@ def greedy_search(
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
-    while ids.shape[1] < max_length:
-        logits, state = model.step(ids, state)
-        scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
-        nxt = scores.argmax(axis=-1).astype(np.int64)
-        nxt = np.where(unfinished, nxt, pad)
-        ids = np.concatenate([ids, nxt[:, None]], axis=1)
-        if on_token is not None:
-            for row in np.flatnonzero(unfinished):
-                on_token(int(row), int(nxt[row]))
-        if eos.size:
-            unfinished &= ~np.isin(nxt, eos)
-        if not unfinished.any():
-            break
-    return SearchOutput(ids)
+    runs = 0
+    while ids.shape[1] < max_length and unfinished.any():
+        # guesses that fit: the run's last position yields one more token of its own
+        room = max_length - ids.shape[1] - 1
+        draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
+        if draft.shape[1]:
+            logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
+        else:
+            logits, state = model.step(ids, state)
+            logits = logits[:, None, :]
+        runs += 1
+        for j in range(logits.shape[1]):
+            scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
+            nxt = scores.argmax(axis=-1).astype(np.int64)
+            nxt = np.where(unfinished, nxt, pad)
+            ids = np.concatenate([ids, nxt[:, None]], axis=1)
+            if on_token is not None:
+                for row in np.flatnonzero(unfinished):
+                    on_token(int(row), int(nxt[row]))
+            if eos.size:
+                unfinished &= ~np.isin(nxt, eos)
+            # the next position's logits saw draft[:, j]: valid while every live row chose it
+            if (j == draft.shape[1] or not unfinished.any()
+                    or not np.array_equal(nxt[unfinished], draft[unfinished, j])):
+                break
+        if draft.shape[1] and unfinished.any():
+            state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
+    return SearchOutput(ids, model_runs=runs)
 
 
 @dataclass
@@ -298,10 +322,10 @@ def beam_search(
 
 def generate(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
-    *, on_token: Optional[TokenCallback] = None,
+    *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
 ) -> SearchOutput:
-    """Greedy when ``num_beams == 1``, else beam search (``on_token`` is greedy only:
-    beam search knows its tokens only at the end)."""
+    """Greedy when ``num_beams == 1``, else beam search (``on_token`` and ``drafter`` are
+    greedy only: beam search knows its tokens only at the end)."""
     if config.num_beams == 1:
-        return greedy_search(model, state, prompt, config, on_token=on_token)
+        return greedy_search(model, state, prompt, config, on_token=on_token, drafter=drafter)
     return beam_search(model, state, prompt, config)

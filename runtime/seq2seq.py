@@ -37,6 +37,7 @@ class DecoderState:
     encoder_hidden: np.ndarray  # (N, S, H)
     encoder_mask: np.ndarray  # (N, S) int64
     cache: Dict[str, Any] = field(default_factory=dict)  # past_key_values.* -> OrtValue
+    past: int = 0  # how many decoder tokens the self-attention cache holds
 
 
 def _ort(x: np.ndarray):
@@ -104,21 +105,37 @@ class Seq2SeqOnnx:
     # -- decoder steps -----------------------------------------------------------------
     def step(self, ids: np.ndarray, state: DecoderState) -> Tuple[np.ndarray, DecoderState]:
         """ids: (N, t) all decoder tokens so far -> logits (N, V) for position t."""
+        logits, state = self.extend(ids, state, 1)
+        return logits[:, -1, :], state
+
+    def extend(self, ids: np.ndarray, state: DecoderState, n: int) -> Tuple[np.ndarray, DecoderState]:
+        """Runs the tokens of ``ids`` (N, t) that the cache does not hold yet -> logits
+        (N, n, V) of the last n positions (the next token after each of the last n)."""
         known = {"encoder_attention_mask": state.encoder_mask, "encoder_hidden_states": state.encoder_hidden}
         if state.cache and self.has_cache:
-            known["input_ids"] = ids[:, -1:].astype(np.int64)
+            known["input_ids"] = ids[:, state.past:].astype(np.int64)
             feed = {k: _ort(v) for k, v in known.items() if k in self._past_inputs}
             feed.update({k: v for k, v in state.cache.items() if k in self._past_inputs})
             outs = dict(zip(self._past_outputs, self.decoder_with_past.run_with_ort_values(self._past_outputs, feed)))
             cache = dict(state.cache)  # cross-attention entries stay from the first step
             cache.update({_past_name(k): v for k, v in outs.items() if k.startswith("present.")})
-            return outs["logits"].numpy()[:, -1, :], replace(state, cache=cache)
-        known["input_ids"] = ids.astype(np.int64)
-        feed = {k: _ort(v) for k, v in known.items() if k in self._decoder_inputs}
-        wanted: List[str] = ["logits"] + (self._present if self.has_cache else [])
-        outs = dict(zip(wanted, self.decoder.run_with_ort_values(wanted, feed)))
-        cache = {_past_name(k): outs[k] for k in wanted[1:]}
-        return outs["logits"].numpy()[:, -1, :], replace(state, cache=cache)
+        else:
+            known["input_ids"] = ids.astype(np.int64)
+            feed = {k: _ort(v) for k, v in known.items() if k in self._decoder_inputs}
+            wanted: List[str] = ["logits"] + (self._present if self.has_cache else [])
+            outs = dict(zip(wanted, self.decoder.run_with_ort_values(wanted, feed)))
+            cache = {_past_name(k): outs[k] for k in wanted[1:]}
+        past = ids.shape[1] if cache else 0
+        return outs["logits"].numpy()[:, -n:, :], replace(state, cache=cache, past=past)
+
+    def truncate(self, state: DecoderState, length: int) -> DecoderState:
+        """The state for the first ``length`` decoder tokens (guesses the search rejected
+        leave the self-attention cache; cross-attention does not depend on them)."""
+        if not state.cache or state.past <= length:
+            return state
+        cache = {k: (_ort(v.numpy()[:, :, :length]) if ".decoder." in k else v)
+                 for k, v in state.cache.items()}
+        return replace(state, cache=cache, past=length)
 
     def reorder(self, state: DecoderState, index: np.ndarray) -> DecoderState:
         """Beams move between parents of the same input only, so the encoder output and

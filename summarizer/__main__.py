@@ -8,7 +8,7 @@
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
-[--max-new-tokens N] [--device cpu|cuda]`` on summarize, batch and evaluate, where DIR is
+[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize, batch and evaluate, where DIR is
 a folder written by ``python -m export onnx`` or ``python -m training``. Without
 ``--model`` the built-in summarizer is used, prepared into the cache at first use (or
 ahead of time with ``python -m summarizer setup``).
@@ -57,6 +57,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-new-tokens", type=int)
     g.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     g.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: one per core)")
+    g.add_argument("--draft", default="auto", choices=["auto", "lookup", "none"],
+                   help="greedy decoding checks guesses copied from the document, several tokens "
+                        "per model run, same summary (auto: unless the model is dynamic int8, "
+                        "whose rounding moves when tokens run together); none: one token per run")
 
 
 def _abstractive(args: argparse.Namespace):
@@ -71,7 +75,7 @@ def _abstractive(args: argparse.Namespace):
         model = str(ensure_model(model=SUMMARY_MODEL))
     return AbstractiveConfig(
         model_dir=model, device=args.device, threads=args.threads, num_beams=args.num_beams,
-        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens)
+        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, draft=args.draft)
 
 
 def _lang(args: argparse.Namespace) -> Optional[str]:

@@ -17,6 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from runtime.config import GenerationConfig
+from runtime.drafting import LookupConfig, PromptLookup, exact_in_one_run
 from runtime.search import generate
 from runtime.seq2seq import ModelFolderError, Seq2SeqOnnx, encoder_max_length
 from runtime.session import SessionConfig
@@ -28,6 +29,7 @@ from .nlp import tokenizer_for
 from .types import Budget, Document, Summary
 
 MAX_REDUCE_ROUNDS = 6
+DRAFTS = ("auto", "lookup", "none")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,26 @@ class AbstractiveConfig:
     max_input_tokens: Optional[int] = None  # None: the model's own limit
     overlap_sentences: int = 1
     batch_size: int = 8
+    # Greedy decoding checks guesses copied from the document (prompt lookup, see
+    # runtime/drafting.py): same summary, several tokens per model run. "auto": lookup
+    # unless the model is dynamic int8, where checking tokens together moves the rounding
+    # of activations (the summary could change); "lookup" then anyway; "none": one per run.
+    draft: str = "auto"
+    draft_tokens: int = 10
+
+    def __post_init__(self) -> None:
+        if self.draft not in DRAFTS:
+            raise CondenseError(f"draft must be one of {DRAFTS}, got {self.draft!r}")
+        if self.draft_tokens < 1:
+            raise CondenseError(f"draft_tokens must be at least 1, got {self.draft_tokens}")
+
+    def drafter(self, sources: Sequence[np.ndarray], skip: int, config: GenerationConfig):
+        """The drafter for one greedy batch (None for beam search or draft "none")."""
+        if self.draft == "none" or config.num_beams > 1:
+            return None
+        if self.draft == "auto" and not exact_in_one_run(self.model_dir):
+            return None
+        return PromptLookup(sources, skip=skip, config=LookupConfig(max_tokens=self.draft_tokens))
 
 
 @lru_cache(maxsize=4)
@@ -122,7 +144,8 @@ class AbstractiveSummarizer:
         if start is None:
             raise CondenseError(f"{self.config.model_dir}: generation config has no decoder_start_token_id")
         prompt = np.full((len(batch), 1), start, dtype=np.int64)
-        result = generate(self.model, state, prompt, config, on_token=on_token)
+        drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)], 1, config)
+        result = generate(self.model, state, prompt, config, on_token=on_token, drafter=drafter)
         return [self.codec.decode(row[1:]) for row in result.sequences.tolist()]
 
     def _config(self, budget: Budget, total: int) -> Tuple[GenerationConfig, List[str]]:

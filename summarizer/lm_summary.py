@@ -141,7 +141,9 @@ class LMSummarizer(AbstractiveSummarizer):
         """The continuations of one batch of prompts (what follows each prompt's ids)."""
         ids, mask = self.encode(batch)
         state = self.model.start(mask, repeat=config.num_beams)
-        result = generate(self.model, state, ids, config, on_token=on_token)
+        drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)],
+                                      ids.shape[1], config)
+        result = generate(self.model, state, ids, config, on_token=on_token, drafter=drafter)
         texts = [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
         return [drop_repeats(t) for t in texts] if config.stop_repeat_ngram_size else texts
 

@@ -18,6 +18,26 @@ from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx
 
 
+class Guesser:
+    """A drafter (``runtime/drafting.py``) that guesses ``reference``'s continuation (the
+    expected output), except that every ``wrong``-th guess of a run is off by one; rows
+    listed in ``always_wrong`` guess wrong throughout. Makes the search accept some guesses
+    and reject others, at known places."""
+
+    def __init__(self, reference, *, vocab, tokens, wrong=0, always_wrong=()):
+        self.reference, self.vocab, self.tokens = np.asarray(reference), vocab, tokens
+        self.wrong, self.always_wrong = wrong, always_wrong
+
+    def propose(self, ids, limit):
+        t = ids.shape[1]
+        d = max(0, min(limit, self.tokens, self.reference.shape[1] - t))
+        guess = self.reference[:, t:t + d].copy()
+        if self.wrong:
+            guess[:, self.wrong - 1::self.wrong] = (guess[:, self.wrong - 1::self.wrong] + 1) % self.vocab
+        guess[list(self.always_wrong)] = (guess[list(self.always_wrong)] + 1) % self.vocab
+        return guess
+
+
 def run(path: Path, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     """Every output of the graph at ``path``; ``feeds`` must be exactly its inputs."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

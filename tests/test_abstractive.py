@@ -11,10 +11,14 @@ import pytest
 from transformers import AutoModelForSeq2SeqLM
 
 from export import ExportConfig, export_onnx
+from runtime.config import GenerationConfig
+from runtime.drafting import PromptLookup, exact_in_one_run
+from runtime.search import greedy_search
 from runtime.seq2seq import Seq2SeqOnnx
-from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
+from summarizer.errors import CondenseError
+from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer, load_model
 from summarizer.types import Budget, Document
-from tests.parity import encode_texts, generate_ours, generate_theirs
+from tests.parity import Guesser, encode_texts, generate_ours, generate_theirs
 from tests.tiny_models import CORPUS, make_tiny_seq2seq, sharpen
 
 KINDS = ("bart", "t5", "encoder-decoder")
@@ -52,6 +56,68 @@ def test_token_ids_identical_to_transformers(models, kind, settings):
     assert (mask == 0).any()
     expected = generate_theirs(ckpt, ids, mask, **settings)
     np.testing.assert_array_equal(generate_ours(folder, ids, mask, **settings), expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_guesses_checked_in_one_run_give_transformers_greedy(models, kind):
+    """Speculative greedy search on the exported graphs (BART's fused, T5's as Optimum
+    writes them, BERT2BERT without a cache): a guesser that knows transformers' answer but
+    gets every third guess wrong makes each run check several tokens, keep some and drop
+    the rest from the cache. The ids must still be transformers' greedy ones, and so
+    must those with prompt lookup, the summarizer's drafter."""
+    ckpt, folder = models[kind]
+    ids, mask = encode_texts(ckpt, CORPUS[:3])
+    model = Seq2SeqOnnx.load(folder)
+    config = model.generation_config.override(max_new_tokens=16)
+    expected = generate_theirs(ckpt, ids, mask, max_new_tokens=16)
+    prompt = np.full((3, 1), config.decoder_start_token_id)
+    guesser = Guesser(expected, vocab=int(expected.max()) + 1, tokens=4, wrong=3)
+    out = greedy_search(model, model.start(model.encode(ids, mask), mask), prompt, config, drafter=guesser)
+    np.testing.assert_array_equal(out.sequences, expected)
+    assert out.model_runs <= 8  # 16 tokens, 3 per run (2 right guesses + the model's own)
+    lookup = PromptLookup([row[m.astype(bool)] for row, m in zip(ids, mask)], skip=1)
+    out = greedy_search(model, model.start(model.encode(ids, mask), mask), prompt, config, drafter=lookup)
+    np.testing.assert_array_equal(out.sequences, expected)
+
+
+def test_lookup_is_left_off_for_dynamic_int8_unless_asked(models):
+    """Dynamic int8 rounds a run's activations with one scale for all its tokens, so
+    checking guesses together can change the output (on the tiny BART it does: row 1
+    from its fifth token): "auto" drafts for fp32 only; "lookup" drafts anyway."""
+    fp32, int8 = str(models["bart"][1]), str(models["bart-int8"][1])
+    assert exact_in_one_run(fp32) and not exact_in_one_run(int8)
+    greedy = GenerationConfig(num_beams=1)
+    sources = [np.array([5, 6, 7])]
+    assert isinstance(AbstractiveConfig(model_dir=fp32).drafter(sources, 1, greedy), PromptLookup)
+    assert AbstractiveConfig(model_dir=int8).drafter(sources, 1, greedy) is None
+    assert isinstance(AbstractiveConfig(model_dir=int8, draft="lookup").drafter(sources, 1, greedy), PromptLookup)
+    assert AbstractiveConfig(model_dir=fp32, draft="none").drafter(sources, 1, greedy) is None
+    assert AbstractiveConfig(model_dir=fp32).drafter(sources, 1, GenerationConfig(num_beams=2)) is None
+
+
+def test_summaries_with_and_without_lookup_are_the_same(models):
+    folder = str(models["bart"][1])
+    doc = Document(" ".join(CORPUS[:4]), "en")
+    runs = []
+    model, codec = load_model(folder)
+    checked = model.extend
+
+    def extend(ids, state, n):  # what the summarizer asks the model for, per run
+        runs.append(n)
+        return checked(ids, state, n)
+
+    model.extend = extend
+    try:
+        summaries = [AbstractiveSummarizer(AbstractiveConfig(model_dir=folder, max_new_tokens=24, draft=d),
+                                           model=model, codec=codec)(doc, Budget(sentences=2)).generated
+                     for d in ("auto", "none")]
+    finally:
+        del model.extend
+    assert summaries[0] == summaries[1]
+    with_lookup, without = runs[:-24], runs[-24:]
+    assert without == [1] * 24 and max(with_lookup) > 1 and len(with_lookup) < 24
+    with pytest.raises(CondenseError, match="draft must be one of"):
+        AbstractiveConfig(model_dir=folder, draft="medusa")
 
 
 def test_kv_cache_is_used_where_the_export_has_one(models):

@@ -36,7 +36,10 @@ from runtime.builtin import BuiltinModel, ensure_model
 from generation.streaming import TextStream, partial_stop_length, stop_index
 from runtime.causal import CausalOnnx, position_ids
 from runtime.config import GenerationConfig
+from runtime.drafting import PromptLookup
+from runtime.search import greedy_search
 from tests.files import fake_export
+from tests.parity import Guesser
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +95,26 @@ def test_token_ids_identical_to_transformers_on_a_left_padded_batch(models, kind
     expected = _theirs(ckpt, PROMPTS, **settings)
     ours = gen.generate_ids(PROMPTS, temperature=0, **settings)
     np.testing.assert_array_equal(ours, expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_guesses_checked_in_one_run_give_transformers_greedy(models, kind):
+    """Speculative greedy search on a left-padded batch: each run feeds several tokens
+    after the cache, rejected ones leave the cache and the mask (``CausalOnnx.extend`` and
+    ``truncate``); the ids must stay transformers' greedy ones, with a guesser that is
+    wrong at known places and with prompt lookup."""
+    ckpt, folder = models[kind]
+    gen = Generator.load(folder)
+    ids, mask = gen.encode(PROMPTS)
+    expected = _theirs(ckpt, PROMPTS, max_new_tokens=12)
+    config = gen.model.generation_config.override(max_new_tokens=12, pad_token_id=gen.pad)
+    guesser = Guesser(expected, vocab=int(expected.max()) + 1, tokens=5, wrong=4)
+    out = greedy_search(gen.model, gen.model.start(mask), ids, config, drafter=guesser)
+    np.testing.assert_array_equal(out.sequences, expected)
+    assert out.model_runs <= 3  # 12 tokens, 4 per run (3 right guesses + the model's own)
+    lookup = PromptLookup([row[m.astype(bool)] for row, m in zip(ids, mask)], skip=ids.shape[1])
+    out = greedy_search(gen.model, gen.model.start(mask), ids, config, drafter=lookup)
+    np.testing.assert_array_equal(out.sequences, expected)
 
 
 def test_position_ids_are_transformers_for_left_padding():

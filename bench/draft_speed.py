@@ -1,0 +1,100 @@
+"""Greedy decoding with and without prompt-lookup drafts on real articles: how many tokens
+one model run yields, what that saves, and whether the summaries stay the same.
+
+    python bench/draft_speed.py --model DIR [--split validation] [--limit 16]
+        [--max-new-tokens 128] [--threads 2] [--batch 1]
+
+``--model``: an exported summarizer folder: a seq2seq export, or a decoder-only one from
+``training lm-summary`` (the default summarizer's prepared folder, for example). Each of
+the first ``--limit`` articles of the BBC split is summarized greedily (plain greedy: no
+repeat rules, ``--max-new-tokens`` at most, the model's end token ends it) twice in a
+row, once plainly and once with ``runtime.drafting.PromptLookup``, alternating which goes
+first; the ratio is the median over articles of plain / lookup seconds, measured side by
+side. Articles longer than the model's input are cut to it here (this measures decoding,
+not map-reduce). Needs ``../shared/data``; prints one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from runtime.drafting import LookupConfig, PromptLookup  # noqa: E402
+from runtime.search import greedy_search  # noqa: E402
+from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
+from summarizer.datasets import load_split  # noqa: E402
+from summarizer.lm_summary import LMSummarizer  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
+
+
+def prepare(summarizer, texts):
+    """(state maker, prompt, source rows) for a batch: what greedy search starts from."""
+    model, codec = summarizer.model, summarizer.codec
+    if isinstance(summarizer, LMSummarizer):
+        ids, mask = summarizer.encode(texts)
+        sources = [row[m.astype(bool)] for row, m in zip(ids, mask)]
+        return (lambda: model.start(mask)), ids, sources
+    ids, mask = codec.encode_batch(texts)
+    ids, mask = ids[:, :summarizer.input_budget], mask[:, :summarizer.input_budget]
+    sources = [row[m.astype(bool)] for row, m in zip(ids, mask)]
+    start = model.generation_config.decoder_start_token_id
+    return (lambda: model.start(model.encode(ids, mask), mask)), np.full((len(texts), 1), start), sources
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--split", default="validation", choices=["validation", "train"])
+    p.add_argument("--limit", type=int, default=16)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--max-new-tokens", type=int, default=128)
+    p.add_argument("--draft-tokens", type=int, default=LookupConfig.max_tokens)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    if not DATA.is_file():
+        sys.exit(f"needs {DATA}")
+    summarizer = make_abstractive(AbstractiveConfig(model_dir=args.model, threads=args.threads))
+    config = summarizer.model.generation_config.override(
+        num_beams=1, max_new_tokens=args.max_new_tokens, stop_repeat_ngram_size=0, repeat_retries=0)
+    texts = [pair.article for pair in load_split(DATA, args.split)[:args.limit]]
+    lookup = LookupConfig(max_tokens=args.draft_tokens)
+    ratios, same, tokens, runs, seconds = [], 0, 0, {"plain": 0, "lookup": 0}, {"plain": 0.0, "lookup": 0.0}
+    for i in range(0, len(texts), args.batch):
+        batch = texts[i:i + args.batch]
+        state_of, prompt, sources = prepare(summarizer, batch)
+        took, outs = {}, {}
+        for mode in (("plain", "lookup") if (i // args.batch) % 2 == 0 else ("lookup", "plain")):
+            drafter = PromptLookup(sources, skip=prompt.shape[1], config=lookup) if mode == "lookup" else None
+            start = time.perf_counter()
+            out = greedy_search(summarizer.model, state_of(), prompt, config, drafter=drafter)
+            took[mode] = time.perf_counter() - start
+            outs[mode] = out
+            runs[mode] += out.model_runs
+            seconds[mode] += took[mode]
+        ratios.append(took["plain"] / took["lookup"])
+        same += int(np.array_equal(outs["plain"].sequences, outs["lookup"].sequences))
+        tokens += int(outs["plain"].sequences.shape[1] - prompt.shape[1])
+        print(f"{i + len(batch)}/{len(texts)} plain {took['plain']:.2f} s lookup {took['lookup']:.2f} s "
+              f"runs {outs['plain'].model_runs} -> {outs['lookup'].model_runs}", file=sys.stderr, flush=True)
+    print(json.dumps({
+        "model": args.model, "split": args.split, "articles": len(texts), "batch": args.batch,
+        "max_new_tokens": args.max_new_tokens, "draft_tokens": args.draft_tokens,
+        "batches_identical": same, "batches": len(ratios),
+        "generated_columns": tokens, "model_runs": runs,
+        "tokens_per_run_lookup": round(tokens / runs["lookup"], 2),
+        "seconds_total": {k: round(v, 2) for k, v in seconds.items()},
+        "median_ratio_plain_over_lookup": round(statistics.median(ratios), 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
