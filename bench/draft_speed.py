@@ -2,7 +2,7 @@
 one model run yields, what that saves, and whether the summaries stay the same.
 
     python bench/draft_speed.py --model DIR [--split validation] [--limit 16]
-        [--max-new-tokens 128] [--threads 2] [--batch 1]
+        [--max-new-tokens 128] [--threads 2] [--batch 1] [--decoding plain|summarizer]
 
 ``--model``: an exported summarizer folder: a seq2seq export, or a decoder-only one from
 ``training lm-summary`` (the default summarizer's prepared folder, for example). Each of
@@ -59,12 +59,16 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--draft-tokens", type=int, default=LookupConfig.max_tokens)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--decoding", default="plain", choices=["plain", "summarizer"])
     args = p.parse_args()
     if not DATA.is_file():
         sys.exit(f"needs {DATA}")
     summarizer = make_abstractive(AbstractiveConfig(model_dir=args.model, threads=args.threads))
-    config = summarizer.model.generation_config.override(
-        num_beams=1, max_new_tokens=args.max_new_tokens, stop_repeat_ngram_size=0, repeat_retries=0)
+    if args.decoding == "summarizer":
+        config = summarizer.generation_config(args.max_new_tokens).override(num_beams=1)
+    else:
+        config = summarizer.model.generation_config.override(
+            num_beams=1, max_new_tokens=args.max_new_tokens, stop_repeat_ngram_size=0, repeat_retries=0)
     texts = [pair.article for pair in load_split(DATA, args.split)[:args.limit]]
     lookup = LookupConfig(max_tokens=args.draft_tokens)
     ratios, same, tokens, runs, seconds = [], 0, 0, {"plain": 0, "lookup": 0}, {"plain": 0.0, "lookup": 0.0}
@@ -88,6 +92,8 @@ def main() -> None:
     print(json.dumps({
         "model": args.model, "split": args.split, "articles": len(texts), "batch": args.batch,
         "max_new_tokens": args.max_new_tokens, "draft_tokens": args.draft_tokens,
+        "decoding": args.decoding, "stop_repeat_ngram_size": config.stop_repeat_ngram_size,
+        "repeat_retries": config.repeat_retries,
         "batches_identical": same, "batches": len(ratios),
         "generated_columns": tokens, "model_runs": runs,
         "tokens_per_run_lookup": round(tokens / runs["lookup"], 2),

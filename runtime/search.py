@@ -62,9 +62,9 @@ def greedy_search(
     the cache past ``length`` tokens. Every token is still the argmax of the processed
     logits at its position given the tokens before it, so the output is greedy search's;
     a batch keeps the guesses up to the first one that any unfinished row rejects.
-    Ignored with ``stop_repeat_ngram_size`` (that search takes tokens back)."""
+    With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``."""
     if config.stop_repeat_ngram_size:
-        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token)
+        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token, drafter=drafter)
     ids = np.asarray(prompt, dtype=np.int64)
     t0 = ids.shape[1]
     max_length = config.total_length(t0)
@@ -123,6 +123,12 @@ class _Row:
         self.seen.add(gram)
         return False
 
+    def would_repeat(self, token: int, n: int, eos: set) -> bool:
+        """Whether keeping ``token`` next would make ``repeats`` true (without recording it)."""
+        if token in eos or len(self.kept) + 1 < n:
+            return False
+        return tuple(self.kept[len(self.kept) + 1 - n:] + [token]) in self.seen
+
     def cut(self, length: int, n: int) -> None:
         del self.kept[length:], self.columns[length:]
         self.seen = {tuple(self.kept[j:j + n]) for j in range(len(self.kept) - n + 1)}
@@ -130,7 +136,7 @@ class _Row:
 
 def _greedy_without_repeats(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
-    *, on_token: Optional[TokenCallback] = None,
+    *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
 ) -> SearchOutput:
     """Greedy search that will not let a row repeat ``n = stop_repeat_ngram_size`` tokens it
     generated. When a row's newest n tokens equal n earlier ones it keeps the first of them
@@ -143,6 +149,10 @@ def _greedy_without_repeats(
     Finished rows are written out without the columns taken back. Tokens reach
     ``on_token`` only once a row has finished, when none can be taken back any more.
     ``min_new_tokens`` counts the columns written, taken back or not.
+
+    A ``drafter`` works as in ``greedy_search``; a run's guesses also end where a row
+    takes tokens back (the logits after it saw them), and the cache drops the rejected
+    guesses before the row's columns are hidden.
     """
     n = config.stop_repeat_ngram_size
     retries = config.repeat_retries
@@ -157,52 +167,67 @@ def _greedy_without_repeats(
     eos = set(config.eos_token_id)
     pad = _pad_id(config)
     rows = [_Row(kept=[], columns=[], banned={}, retries=retries) for _ in range(ids.shape[0])]
+    runs = 0
     while any(not r.done for r in rows):
-        logits, state = model.step(ids, state)
-        scores = apply_processors(ids, logits.astype(np.float32, copy=False), config, prompt_length=t0)
-        nxt = np.full(len(rows), pad, dtype=np.int64)
-        for i, row in enumerate(rows):
-            if row.done:
-                continue
-            if row.forced is not None:
-                nxt[i], row.forced = row.forced, None
-                continue
-            banned = row.banned.get(len(row.kept))
-            if banned:
-                scores[i, list(banned)] = BIG
-            nxt[i] = int(scores[i].argmax())
-        column = ids.shape[1]
-        ids = np.concatenate([ids, nxt[:, None]], axis=1)
-        for i, row in enumerate(rows):
-            if row.done:
-                continue
-            row.kept.append(int(nxt[i]))
-            row.columns.append(column)
-            if int(nxt[i]) in eos:
-                row.done = True
-            elif row.repeats(n):
-                start = len(row.kept) - n  # where the repeat begins; its first token stays
-                if row.retries:
-                    row.retries -= 1
-                    state = model.retract(state, i, row.columns[start:])
-                    row.banned = {k: v for k, v in row.banned.items() if k <= start + 1}
-                    row.banned.setdefault(start + 1, set()).add(row.kept[start + 1])
-                    row.forced = row.kept[start]  # fed again: position start + 1's logits
-                    row.cut(start, n)
-                else:
-                    row.cut(start + 1, n)
+        room = min(budget - len(r.kept) for r in rows if not r.done) - 1
+        draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
+        if draft.shape[1]:
+            logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
+        else:
+            logits, state = model.step(ids, state)
+            logits = logits[:, None, :]
+        runs += 1
+        for j in range(logits.shape[1]):
+            scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
+            nxt = np.full(len(rows), pad, dtype=np.int64)
+            for i, row in enumerate(rows):
+                if row.done:
+                    continue
+                if row.forced is not None:
+                    nxt[i], row.forced = row.forced, None
+                    continue
+                banned = row.banned.get(len(row.kept))
+                if banned:
+                    scores[i, list(banned)] = BIG
+                nxt[i] = int(scores[i].argmax())
+            column = ids.shape[1]
+            ids = np.concatenate([ids, nxt[:, None]], axis=1)
+            live = [i for i, row in enumerate(rows) if not row.done]
+            last = (j == draft.shape[1] or any(nxt[i] != draft[i, j] for i in live)
+                    or any(rows[i].retries and rows[i].would_repeat(int(nxt[i]), n, eos) for i in live))
+            if last and draft.shape[1]:
+                state = model.truncate(state, ids.shape[1] - 1)  # before any row hides columns
+            for i in live:
+                row = rows[i]
+                row.kept.append(int(nxt[i]))
+                row.columns.append(column)
+                if int(nxt[i]) in eos:
                     row.done = True
-            if len(row.kept) >= budget and row.forced is None:
-                row.done = True
-            if row.done and on_token is not None:
-                for token in row.kept:
-                    on_token(i, token)
+                elif row.repeats(n):
+                    start = len(row.kept) - n  # where the repeat begins; its first token stays
+                    if row.retries:
+                        row.retries -= 1
+                        state = model.retract(state, i, row.columns[start:])
+                        row.banned = {k: v for k, v in row.banned.items() if k <= start + 1}
+                        row.banned.setdefault(start + 1, set()).add(row.kept[start + 1])
+                        row.forced = row.kept[start]  # fed again: position start + 1's logits
+                        row.cut(start, n)
+                    else:
+                        row.cut(start + 1, n)
+                        row.done = True
+                if len(row.kept) >= budget and row.forced is None:
+                    row.done = True
+                if row.done and on_token is not None:
+                    for token in row.kept:
+                        on_token(i, token)
+            if last or all(r.done for r in rows):
+                break
     width = max(len(r.kept) for r in rows)
     out = np.full((len(rows), t0 + width), pad, dtype=np.int64)
     out[:, :t0] = prompt
     for i, row in enumerate(rows):
         out[i, t0:t0 + len(row.kept)] = row.kept
-    return SearchOutput(out)
+    return SearchOutput(out, model_runs=runs)
 
 
 def cut_at_repeat(tokens: Sequence[int], n: int) -> List[int]:

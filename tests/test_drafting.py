@@ -171,3 +171,59 @@ def test_lookup_settings_are_checked():
         LookupConfig(max_tokens=0)
     with pytest.raises(ValueError, match="min_ngram"):
         LookupConfig(max_ngram=1, min_ngram=2)
+
+
+class HidingPrefixModel(PrefixModel):
+    """``PrefixModel`` that can take tokens back (``retract``): scores come from the
+    tokens still visible, and its state is (tokens fed, visibility mask)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.retracts = 0
+        self.columns = None  # the widest ids seen: every column the search wrote
+
+    def start(self, rows):
+        return np.zeros((rows, 0), dtype=np.int64), np.zeros((rows, 0), dtype=bool)
+
+    def extend(self, ids, state, n):
+        fed, mask = state
+        live = ~np.isin(ids, [EOS]).any(axis=1)
+        assert np.array_equal(fed[live], ids[live, :fed.shape[1]]), "the cache holds a token ids lacks"
+        self.runs += 1
+        self.fed.append(ids.shape[1] - fed.shape[1])
+        self.columns = ids if self.columns is None or ids.shape[1] >= self.columns.shape[1] else self.columns
+        mask = np.concatenate([mask, np.ones((len(ids), ids.shape[1] - mask.shape[1]), dtype=bool)], axis=1)
+        t = ids.shape[1]
+        logits = np.stack([[self.scores(row[:j][m[:j]]) for j in range(t - n + 1, t + 1)]
+                           for row, m in zip(ids, mask)])
+        return logits, (ids.copy(), mask)
+
+    def truncate(self, state, length):
+        return state[0][:, :length], state[1][:, :length]
+
+    def retract(self, state, row, columns):
+        self.retracts += 1
+        fed, mask = state
+        width = max(max(columns) + 1, mask.shape[1])
+        mask = np.concatenate([mask, np.ones((len(mask), width - mask.shape[1]), dtype=bool)], axis=1)
+        mask[row, list(columns)] = False
+        return fed, mask
+
+
+@pytest.mark.parametrize("retries", [0, 2, 5])
+@pytest.mark.parametrize("tokens,wrong", [(3, 0), (5, 3), (6, 2)])
+def test_taking_repeats_back_with_guesses_is_the_same_search(retries, tokens, wrong):
+    """``stop_repeat_ngram_size`` with ``repeat_retries`` and a drafter: rows hide columns
+    in the middle of a run's guesses; output and stream must be the search's without them."""
+    config = GenerationConfig(max_new_tokens=30, stop_repeat_ngram_size=2, repeat_retries=retries,
+                              pad_token_id=PAD)  # no end token: the rows run into repeats
+    plain, seen_plain = HidingPrefixModel(), []
+    expected = greedy_search(plain, plain.start(3), PROMPT, config, on_token=lambda r, t: seen_plain.append((r, t)))
+    assert plain.retracts == {0: 0, 2: 6, 5: 6}[retries]  # it did take tokens back
+    model, seen = HidingPrefixModel(), []
+    guesser = Guesser(plain.columns, vocab=V, tokens=tokens, wrong=wrong)  # every column plain wrote
+    out = greedy_search(model, model.start(3), PROMPT, config, on_token=lambda r, t: seen.append((r, t)),
+                        drafter=guesser)
+    np.testing.assert_array_equal(out.sequences, expected.sequences)
+    assert seen == seen_plain and model.retracts == plain.retracts
+    assert out.model_runs < expected.model_runs
