@@ -1,14 +1,15 @@
 """ROUGE of an abstractive model on a BBC split, batched, with its speed per document.
 
     python bench/abstractive_rouge.py --model DIR --split test|validation [--limit N]
-        [--max-new-tokens 320] [--batch-size 8] [--threads 2] [--json FILE]
+        [--max-new-tokens 320] [--batch-size B] [--threads 2] [--json FILE]
 
 ``--model``: an exported summarizer folder (seq2seq or ``training lm-summary``). Scores are
 what ``python -m summarizer evaluate --methods abstractive`` reports
 (rouge-score F1 x 100 with bootstrap intervals, ROUGE-Lsum on one sentence per line),
-but the documents are summarized through ``summarize_many`` in batches of
-``--batch-size``, several times faster on a CPU than one by one (greedy outputs are the
-same; ``tests/test_lm_summary.py`` checks it on a tiny model). Also written: the mean
+but the documents are summarized through ``summarize_many``, 8 at a time, which decodes
+them as the summarizer chooses (``batch_rows``: batches of 8, or one by one with
+prompt-lookup guesses for a decoder-only summarizer; ``--batch-size`` forces batches of B
+without guesses; greedy outputs are the same either way, ``tests/test_lm_summary.py``). Also written: the mean
 wall time per document and mean words per summary against the references', every
 summary with what the faithfulness screen (``summarizer/faithfulness.py``) flags in it
 (numbers and names the article lacks), and three summaries to read.
@@ -50,8 +51,9 @@ def generate(folder: Path, docs: list, args: argparse.Namespace) -> tuple:
     budget = Budget(ratio=0.4)  # the length comes from --max-new-tokens and the end token
     start = time.perf_counter()
     summaries = []
-    for i in range(0, len(docs), args.batch_size):
-        summaries += summarizer.summarize_many(docs[i:i + args.batch_size], budget)
+    step = args.batch_size or 8
+    for i in range(0, len(docs), step):
+        summaries += summarizer.summarize_many(docs[i:i + step], budget)
         print(f"{len(summaries)}/{len(docs)} {time.perf_counter() - start:.0f} s",
               file=sys.stderr, flush=True)
     return summaries, time.perf_counter() - start
@@ -71,7 +73,8 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["test", "validation"])
     parser.add_argument("--limit", type=int, default=None, help="first N pairs of the split")
     parser.add_argument("--max-new-tokens", type=int, default=320)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="documents decoded together (default: the summarizer's choice)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--rescore", type=Path, default=None,

@@ -44,11 +44,15 @@ class AbstractiveConfig:
     no_repeat_ngram_size: Optional[int] = None
     max_input_tokens: Optional[int] = None  # None: the model's own limit
     overlap_sentences: int = 1
-    batch_size: int = 8
-    # Greedy decoding checks guesses copied from the document (prompt lookup, see
+    # Documents decoded together; None: 8, or 1 where the summarizer guesses and gains
+    # little from batches (the decoder-only one, see LMSummarizer.batch_rows).
+    batch_size: Optional[int] = None
+    # Greedy decoding of one document checks guesses copied from it (prompt lookup, see
     # runtime/drafting.py): same summary, several tokens per model run. "auto": lookup
     # unless the model is dynamic int8, where checking tokens together moves the rounding
     # of activations (the summary could change); "lookup" then anyway; "none": one per run.
+    # Batches of several documents never guess: a batch keeps only the guesses every row
+    # accepts, and on real articles that cost more than it saved (docs/BENCHMARKS.md).
     draft: str = "auto"
     draft_tokens: int = 10
 
@@ -57,12 +61,19 @@ class AbstractiveConfig:
             raise CondenseError(f"draft must be one of {DRAFTS}, got {self.draft!r}")
         if self.draft_tokens < 1:
             raise CondenseError(f"draft_tokens must be at least 1, got {self.draft_tokens}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise CondenseError(f"batch_size must be at least 1, got {self.batch_size}")
+
+    def guesses(self, config: GenerationConfig) -> bool:
+        """Whether greedy decoding of one document with ``config`` checks guesses."""
+        if self.draft == "none" or config.num_beams > 1:
+            return False
+        return self.draft == "lookup" or exact_in_one_run(self.model_dir)
 
     def drafter(self, sources: Sequence[np.ndarray], skip: int, config: GenerationConfig):
-        """The drafter for one greedy batch (None for beam search or draft "none")."""
-        if self.draft == "none" or config.num_beams > 1:
-            return None
-        if self.draft == "auto" and not exact_in_one_run(self.model_dir):
+        """The drafter for one batch: prompt lookup over ``sources`` when it holds one
+        document and ``guesses(config)``, else None."""
+        if len(sources) != 1 or not self.guesses(config):
             return None
         return PromptLookup(sources, skip=skip, config=LookupConfig(max_tokens=self.draft_tokens))
 
@@ -124,8 +135,9 @@ class AbstractiveSummarizer:
         too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
         if too_long:  # the chunker guarantees this; a bug must not reach the model
             raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
-        for i in range(0, len(texts), self.config.batch_size):
-            batch = list(texts[i : i + self.config.batch_size])
+        rows = self.batch_rows(config)
+        for i in range(0, len(texts), rows):
+            batch = list(texts[i : i + rows])
             single = on_text is not None and len(batch) == 1
             texts_out = self._generate_batch(batch, config,
                                              _streamer(self.codec, on_text) if single else None)
@@ -133,6 +145,12 @@ class AbstractiveSummarizer:
                 on_text(texts_out[0])  # beam search knows its text only at the end
             out.extend(texts_out)
         return out
+
+    def batch_rows(self, config: GenerationConfig) -> int:
+        """Documents decoded together: ``config.batch_size``, else 8. A seq2seq decoder
+        step's time goes to reading the weights, so 8 documents cost little more per step
+        than one (bart-small fp32: 2.1 s for 8 against 0.65 s for 1, docs/BENCHMARKS.md)."""
+        return self.config.batch_size or 8
 
     def _generate_batch(self, batch: List[str], config: GenerationConfig,
                         on_token: Optional[Callable[[int, int], None]]) -> List[str]:
@@ -174,9 +192,7 @@ class AbstractiveSummarizer:
     def summarize_many(self, documents: Sequence[Document], budget: Budget) -> List[Summary]:
         """What ``self(document, budget)`` gives for each document, with the documents that
         fit the input (and get the same decoding settings) generated together, in batches
-        of ``config.batch_size``: on a CPU, where a decoding step's time goes to reading
-        the weights, a batch costs little more per step than one document. Longer
-        documents go through map-reduce one by one."""
+        of ``batch_rows``. Longer documents go through map-reduce one by one."""
         out: List[Optional[Summary]] = [None] * len(documents)
         groups: dict = {}
         for i, (doc, total) in enumerate(zip(documents, self.codec.count_many([d.text for d in documents]))):

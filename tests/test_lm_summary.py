@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -164,9 +165,17 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     assert summarizer.generation_config(500).max_new_tokens == 16
     long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
     assert any("split into" in n for n in long.notes)
-    # batched: the same summaries as one by one (left padding changes nothing), long ones too
+    # batched: the same summaries as one by one (left padding changes nothing), long ones too.
+    # By default documents go one at a time with guesses (fp32 export: exact); batches of
+    # 8 when asked, without guesses.
+    greedy = summarizer.generation_config(16)
+    assert summarizer.batch_rows(greedy) == 1 and summarizer.config.guesses(greedy)
+    batched = LMSummarizer(dataclasses.replace(summarizer.config, batch_size=8), model=summarizer.model,
+                           codec=summarizer.codec, prompt=summarizer.prompt)
+    assert batched.batch_rows(greedy) == 8
+    assert batched.config.drafter([np.array([1, 2])] * 2, 1, greedy) is None
     docs = [Document(" ".join(CORPUS[i:i + 2]), "en") for i in range(4)] + [Document(" ".join(CORPUS), "en")]
-    many = summarizer.summarize_many(docs, Budget(ratio=0.9))
+    many = batched.summarize_many(docs, Budget(ratio=0.9))
     one_by_one = [summarizer(d, Budget(ratio=0.9)) for d in docs]
     assert [m.text for m in many] == [o.text for o in one_by_one]
     assert [m.notes for m in many] == [o.notes for o in one_by_one]
@@ -175,7 +184,8 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     retrying = LMSummarizer(summarizer.config, model=summarizer.model, codec=summarizer.codec,
                             prompt=dataclasses.replace(summarizer.prompt, repeat_retries=2))
     assert retrying.generation_config(500).repeat_retries == 2
-    again = retrying.summarize_many(docs, Budget(ratio=0.9))
+    again = LMSummarizer(batched.config, model=summarizer.model, codec=summarizer.codec,
+                         prompt=retrying.prompt).summarize_many(docs, Budget(ratio=0.9))
     assert [m.text for m in again] == [retrying(d, Budget(ratio=0.9)).text for d in docs]
     assert any(n.startswith("takes back up to 2 places where the model starts repeating itself")
                for n in again[0].notes)
