@@ -50,6 +50,15 @@ def _pad_id(config: GenerationConfig) -> int:
     return 0
 
 
+def _next_ask(asked: int, kept_all: bool) -> int:
+    """How many guesses to ask for after a run that checked ``asked``: two more when it kept
+    them all, one fewer otherwise (at least one). Checking a guess is not free (each adds
+    a position to the run, and the output layer's work grows with them), so the count
+    follows how often guesses are right: transformers' "heuristic" schedule for assisted
+    generation."""
+    return asked + 2 if kept_all else max(1, asked - 1)
+
+
 def greedy_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
@@ -61,7 +70,8 @@ def greedy_search(
     logits of the last n positions of ``ids`` and ``model.truncate(state, length)`` drops
     the cache past ``length`` tokens. Every token is still the argmax of the processed
     logits at its position given the tokens before it, so the output is greedy search's;
-    a batch keeps the guesses up to the first one that any unfinished row rejects.
+    a batch keeps the guesses up to the first one that any unfinished row rejects. The
+    number of guesses asked for follows how many were kept (``_next_ask``).
     With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``."""
     if config.stop_repeat_ngram_size:
         return _greedy_without_repeats(model, state, prompt, config, on_token=on_token, drafter=drafter)
@@ -71,10 +81,10 @@ def greedy_search(
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
-    runs = 0
+    runs, ask = 0, None
     while ids.shape[1] < max_length and unfinished.any():
         # guesses that fit: the run's last position yields one more token of its own
-        room = max_length - ids.shape[1] - 1
+        room = max_length - ids.shape[1] - 1 if ask is None else min(ask, max_length - ids.shape[1] - 1)
         draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
         if draft.shape[1]:
             logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
@@ -96,8 +106,10 @@ def greedy_search(
             if (j == draft.shape[1] or not unfinished.any()
                     or not np.array_equal(nxt[unfinished], draft[unfinished, j])):
                 break
-        if draft.shape[1] and unfinished.any():
-            state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
+        if draft.shape[1]:
+            ask = _next_ask(draft.shape[1], kept_all=j == draft.shape[1])
+            if unfinished.any():
+                state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
     return SearchOutput(ids, model_runs=runs)
 
 
@@ -167,9 +179,10 @@ def _greedy_without_repeats(
     eos = set(config.eos_token_id)
     pad = _pad_id(config)
     rows = [_Row(kept=[], columns=[], banned={}, retries=retries) for _ in range(ids.shape[0])]
-    runs = 0
+    runs, ask = 0, None
     while any(not r.done for r in rows):
         room = min(budget - len(r.kept) for r in rows if not r.done) - 1
+        room = room if ask is None else min(ask, room)
         draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
         if draft.shape[1]:
             logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
@@ -222,6 +235,8 @@ def _greedy_without_repeats(
                         on_token(i, token)
             if last or all(r.done for r in rows):
                 break
+        if draft.shape[1]:
+            ask = _next_ask(draft.shape[1], kept_all=j == draft.shape[1])
     width = max(len(r.kept) for r in rows)
     out = np.full((len(rows), t0 + width), pad, dtype=np.int64)
     out[:, :t0] = prompt

@@ -115,6 +115,14 @@ def test_model_runs_hand_counted():
     model = PrefixModel()
     greedy_search(model, model.start(3), PROMPT, config, drafter=Guesser(ref, vocab=V, tokens=4))
     assert model.fed == [2 + 4, 5, 2]
+    # The number asked for follows the guesses kept: one fewer after a run that rejected
+    # one (here the 2nd guess is always wrong), two more after a run that kept them all.
+    longer = config.override(max_new_tokens=40)
+    ref = _plain(longer)[0].sequences
+    model = PrefixModel()
+    greedy_search(model, model.start(3), PROMPT, longer, drafter=Guesser(ref, vocab=V, tokens=10, wrong=2))
+    guesses = [model.fed[0] - 2] + [f - 1 for f in model.fed[1:]]
+    assert guesses[:13] == [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 3, 2, 1]
 
 
 def test_prompt_lookup_copies_what_followed_the_newest_tokens():
