@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from runtime.causal import left_pad  # noqa: E402
 from runtime.drafting import LookupConfig, PromptLookup  # noqa: E402
 from runtime.search import greedy_search  # noqa: E402
 from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
@@ -37,14 +38,29 @@ DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
 
 
 def prepare(summarizer, texts):
-    """(state maker, prompt, source rows) for a batch: what greedy search starts from."""
+    """(state maker, prompt, source rows) for a batch: what greedy search starts from.
+    Articles longer than the model's input are cut to it (the summarizer would split
+    them: map-reduce), keeping the prompt's own tokens around them."""
     model, codec = summarizer.model, summarizer.codec
+    budget = summarizer.input_budget
     if isinstance(summarizer, LMSummarizer):
-        ids, mask = summarizer.encode(texts)
+        articles = codec.tokenizer.encode_batch([summarizer.prompt.article(t) for t in texts],
+                                                add_special_tokens=False)
+        ids, mask = left_pad([summarizer.prefix_ids + a.ids[:budget] + summarizer.suffix_ids
+                              for a in articles], codec.pad_id)
         sources = [row[m.astype(bool)] for row, m in zip(ids, mask)]
         return (lambda: model.start(mask)), ids, sources
-    ids, mask = codec.encode_batch(texts)
-    ids, mask = ids[:, :summarizer.input_budget], mask[:, :summarizer.input_budget]
+    rows = []
+    for text in texts:  # one by one: cut each row's article, not the batch's padding
+        one, _ = codec.encode_batch([text])
+        row = one[0]
+        rows.append(row if len(row) <= budget + codec.special_count
+                    else np.concatenate([row[:budget + codec.special_count - 1], row[-1:]]))
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), codec.pad_id, dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = r, 1
     sources = [row[m.astype(bool)] for row, m in zip(ids, mask)]
     start = model.generation_config.decoder_start_token_id
     return (lambda: model.start(model.encode(ids, mask), mask)), np.full((len(texts), 1), start), sources

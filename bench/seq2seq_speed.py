@@ -40,7 +40,7 @@ ENGINES = ("torch", "optimum", "ours-fp32", "ours-int8")
 # the best case of lookup, not a typical one (bench/draft_speed.py measures real text).
 # So ours-fp32-guess2 and -guess3 check guesses that are right as often as on real text:
 # the known greedy output with every 2nd (3rd) guess wrong, 2 (3) tokens per run, where
-# lookup made 2.85 per run on real articles with the built-in summarizer's decoding.
+# lookup kept 2.4-2.8 per run on real articles with the built-in summarizer's decoding.
 EXTRA_ENGINES = ("ours-fp32-unfused", "ours-fp32-lookup", "ours-fp32-guess2", "ours-fp32-guess3")
 FOLDERS = {"ours-fp32": "onnx-fp32", "ours-int8": "onnx-int8",
            "ours-fp32-unfused": "onnx-fp32-unfused", "ours-fp32-lookup": "onnx-fp32",

@@ -4,8 +4,9 @@ Folder layouts, both as Optimum writes them (``python -m export onnx MODEL --tas
 writes the first):
 
 * ``model.onnx``: one graph that takes the cache as input. The first step feeds the whole
-  prompt with a cache of length 0; every later step feeds the newest token and the
-  ``present.*`` tensors of the step before as ``past_key_values.*``;
+  prompt with a cache of length 0; every later step feeds the tokens the cache lacks (the
+  newest, or it and the guesses greedy search checks with it) and the ``present.*``
+  tensors of the step before as ``past_key_values.*``;
 * ``decoder_model.onnx`` (no cache input) + ``decoder_with_past_model.onnx``: Optimum's
   older layout. The first runs the prompt, the second every later step. A folder with only
   ``decoder_model.onnx`` re-runs the whole prefix at every step.
@@ -30,7 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .config import GenerationConfig
-from .session import SessionConfig, make_session, providers_for
+from .session import SessionConfig, make_session, providers_for, takes_several_tokens
 
 MERGED = "model.onnx"
 DECODER, DECODER_WITH_PAST = "decoder_model.onnx", "decoder_with_past_model.onnx"
@@ -146,6 +147,12 @@ class CausalOnnx:
     def has_cache(self) -> bool:
         return self.later is not None
 
+    @property
+    def can_extend(self) -> bool:
+        """Whether a cached step takes several new tokens (guessed ones): not where the
+        graph fixes their number to 1, as exports of older Optimum versions do."""
+        return self.later is None or takes_several_tokens(self.later.session)
+
     @classmethod
     def load(cls, path: Union[str, Path], config: SessionConfig = SessionConfig()) -> "CausalOnnx":
         path = Path(path)
@@ -205,7 +212,10 @@ class CausalOnnx:
 
     def truncate(self, state: CausalState, length: int) -> CausalState:
         """The state for the first ``length`` columns (guesses the search rejected leave
-        the cache and the mask)."""
+        the cache and the mask). Not after ``retract`` in the same run: that may mark a
+        column the cache does not hold yet, which this would unmark."""
+        if state.cache and state.mask.shape[1] != state.past:
+            raise ValueError("truncate after retract: truncate first (greedy search does)")
         if state.mask.shape[1] <= length:
             return state
         cache = {k: _ort(v.numpy()[:, :, :length]) for k, v in state.cache.items()}

@@ -1,13 +1,14 @@
 """Draft tokens for speculative greedy decoding: guesses that the model checks in one run.
 
-Greedy decoding runs the model once per token, and on a CPU each run costs about the same
-whether it reads one new token or ten: the time goes to reading the weights. So if
-someone guesses the next few tokens, one run over all of them gives the model's logits at
-every guessed position, and the guesses up to the first one the model would not have
-picked are kept, together with the model's own token at that position (speculative
-decoding, Leviathan et al. 2023, "Fast Inference from Transformers via Speculative
-Decoding"; Chen et al. 2023). The output is greedy search's own: a guess only decides how
-many positions one run covers, never which token is written.
+Greedy decoding runs the model once per token, and on a CPU a run over ten new tokens
+costs far less than ten runs: most of a run's time goes to reading the weights, once per
+run (bart-small fp32: ~12 ms for 11 positions against ~8.3 ms for one). So if someone
+guesses the next few tokens, one run over all of them gives the model's logits at every
+guessed position, and the guesses up to the first one the model would not have picked are
+kept, together with the model's own token at that position (speculative decoding,
+Leviathan et al. 2023, "Fast Inference from Transformers via Speculative Decoding"; Chen
+et al. 2023). A guess only decides how many positions one run covers, never which token
+is written: the output is greedy search's.
 
 ``PromptLookup`` guesses by copying (Saxena 2023, "Prompt Lookup Decoding", the
 ``prompt_lookup_num_tokens`` of transformers): it finds the newest few generated tokens
@@ -15,15 +16,19 @@ earlier in the source document or in the output so far and proposes what followe
 there. Summaries copy phrases from their articles, so the guesses are often right, and
 guessing costs no second model.
 
-Exact as long as the model gives a token the same logits whether it runs alone or among
-others. Dynamic int8 graphs do not: ``DynamicQuantizeLinear`` picks one activation scale
-for all the tokens of a run, so checking guesses moves the rounding, and now and then a
-near-tied token (``exact_in_one_run``). fp32, fp16 and our 4-bit graphs (weights only;
-activations rounded per token and block) are exact.
+Up to floating-point order, that is: a token computed in a run of several gets the same
+logits as alone only up to the order in which kernels add things up (matrix products
+take other code paths for one row than for several), about 1e-6 of a logit in fp32, so
+a near-tie could in principle go the other way, as in transformers' assisted decoding.
+Measured: identical summaries on 16 of 16 BBC articles (docs/BENCHMARKS.md) and in every
+parity test. Dynamic int8 graphs differ in kind: ``DynamicQuantizeLinear`` picks one
+activation scale for all the tokens of a run, so a token's logits move by the rounding
+itself (``exact_in_one_run``), and the summarizer does not guess with them by default.
 
 A drafter is anything with ``propose(ids, limit) -> (N, d)`` int64 drafts for the rows
 of ``ids`` (every token so far), ``d <= limit``; rows without a guess are padded with
-their last token (a wrong guess only costs its position in the run).
+their last token (a wrong guess only costs its position in the run). It may say the most
+it ever proposes (``max_tokens``), which caps how many the search asks for.
 """
 from __future__ import annotations
 
@@ -63,6 +68,10 @@ class PromptLookup:
         self.sources = [np.asarray(s, dtype=np.int64) for s in sources]
         self.skip = skip
         self.config = config
+
+    @property
+    def max_tokens(self) -> int:
+        return self.config.max_tokens
 
     def propose(self, ids: np.ndarray, limit: int) -> np.ndarray:
         limit = min(limit, self.config.max_tokens)

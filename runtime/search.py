@@ -4,7 +4,9 @@ A step model is anything with ``step(ids, state) -> (logits, state)``, where ``i
 (N, t) with every token so far and ``logits`` is (N, V) for the next position, and
 ``reorder(state, index) -> state`` that makes row i of the new state row ``index[i]``
 of the old one (beams change parents). The ONNX seq2seq and causal models implement it;
-tests substitute a fake.
+tests substitute a fake. Greedy search with guessed tokens also needs ``extend(ids, state,
+n)`` (the logits of the last n positions, running every token the cache lacks) and
+``truncate(state, length)``; taking repeats back needs ``retract(state, row, columns)``.
 
 The beam search follows transformers 4.57's vectorized ``_beam_search`` step for step
 (top-2K continuations, running beams, finished-hypothesis merge, early-stop heuristic),
@@ -50,13 +52,15 @@ def _pad_id(config: GenerationConfig) -> int:
     return 0
 
 
-def _next_ask(asked: int, kept_all: bool) -> int:
-    """How many guesses to ask for after a run that checked ``asked``: two more when it kept
-    them all, one fewer otherwise (at least one). Checking a guess is not free (each adds
+def _next_ask(asked: int, kept_all: bool, most: Optional[int]) -> int:
+    """How many guesses to ask for after a run that asked for ``asked``: two more when it
+    kept all it got, one fewer otherwise (at least one). Checking a guess is not free (each adds
     a position to the run, and the output layer's work grows with them), so the count
     follows how often guesses are right: transformers' "heuristic" schedule for assisted
-    generation."""
-    return asked + 2 if kept_all else max(1, asked - 1)
+    generation. Never above ``most``, the drafter's own limit, if it has one: a long
+    run of right guesses must not leave a count that takes many runs to come down."""
+    ask = asked + 2 if kept_all else max(1, asked - 1)
+    return ask if most is None else min(ask, most)
 
 
 def greedy_search(
@@ -71,8 +75,11 @@ def greedy_search(
     the cache past ``length`` tokens. Every token is still the argmax of the processed
     logits at its position given the tokens before it, so the output is greedy search's;
     a batch keeps the guesses up to the first one that any unfinished row rejects. The
-    number of guesses asked for follows how many were kept (``_next_ask``).
+    number of guesses asked for follows how many were kept (``_next_ask``). A model whose
+    ``can_extend`` is False gets no guesses.
     With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``."""
+    if not getattr(model, "can_extend", True):  # its cached step takes one token only
+        drafter = None
     if config.stop_repeat_ngram_size:
         return _greedy_without_repeats(model, state, prompt, config, on_token=on_token, drafter=drafter)
     ids = np.asarray(prompt, dtype=np.int64)
@@ -107,7 +114,7 @@ def greedy_search(
                     or not np.array_equal(nxt[unfinished], draft[unfinished, j])):
                 break
         if draft.shape[1]:
-            ask = _next_ask(draft.shape[1], kept_all=j == draft.shape[1])
+            ask = _next_ask(ask or draft.shape[1], j == draft.shape[1], getattr(drafter, "max_tokens", None))
             if unfinished.any():
                 state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
     return SearchOutput(ids, model_runs=runs)
@@ -206,7 +213,7 @@ def _greedy_without_repeats(
             column = ids.shape[1]
             ids = np.concatenate([ids, nxt[:, None]], axis=1)
             live = [i for i, row in enumerate(rows) if not row.done]
-            last = (j == draft.shape[1] or any(nxt[i] != draft[i, j] for i in live)
+            last = (j == draft.shape[1] or any(nxt[i] != draft[i, j] for i in live if int(nxt[i]) not in eos)
                     or any(rows[i].retries and rows[i].would_repeat(int(nxt[i]), n, eos) for i in live))
             if last and draft.shape[1]:
                 state = model.truncate(state, ids.shape[1] - 1)  # before any row hides columns
@@ -236,7 +243,7 @@ def _greedy_without_repeats(
             if last or all(r.done for r in rows):
                 break
         if draft.shape[1]:
-            ask = _next_ask(draft.shape[1], kept_all=j == draft.shape[1])
+            ask = _next_ask(ask or draft.shape[1], j == draft.shape[1], getattr(drafter, "max_tokens", None))
     width = max(len(r.kept) for r in rows)
     out = np.full((len(rows), t0 + width), pad, dtype=np.int64)
     out[:, :t0] = prompt

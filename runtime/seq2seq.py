@@ -4,8 +4,9 @@ Folder: ``encoder_model.onnx``, ``decoder_model.onnx`` and, when the export has 
 ``decoder_with_past_model.onnx``, plus ``config.json`` and ``generation_config.json``.
 The first decoder step runs ``decoder_model`` on the whole decoder prompt and returns
 the self-attention and cross-attention key/values (``present.*``); every later step
-runs ``decoder_with_past_model`` on the newest token only, feeding each ``present.X``
-back as ``past_key_values.X``. Names are read from the sessions, never hard-coded, so
+runs ``decoder_with_past_model`` on the tokens the cache lacks (the newest, or it and
+the guesses greedy search checks with it), feeding each ``present.X`` back as
+``past_key_values.X``. Names are read from the sessions, never hard-coded, so
 any graph that follows that convention works. Without a with-past graph (BERT2BERT
 exports) every step re-runs the decoder on the whole prefix.
 
@@ -22,7 +23,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .config import GenerationConfig
-from .session import SessionConfig, make_session, providers_for
+from .session import SessionConfig, make_session, providers_for, takes_several_tokens
 
 ENCODER, DECODER, DECODER_WITH_PAST = (
     "encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx")
@@ -51,7 +52,8 @@ def _past_name(present: str) -> str:
 
 
 class Seq2SeqOnnx:
-    """Implements ``step``/``reorder`` of :class:`runtime.search.StepModel`."""
+    """Implements ``step``/``reorder`` of :class:`runtime.search.StepModel`, and
+    ``extend``/``truncate`` for guessed tokens."""
 
     def __init__(self, *, encoder, decoder, decoder_with_past=None,
                  generation_config: GenerationConfig, notes: Tuple[str, ...] = ()) -> None:
@@ -69,6 +71,12 @@ class Seq2SeqOnnx:
     @property
     def has_cache(self) -> bool:
         return self.decoder_with_past is not None and bool(self._present)
+
+    @property
+    def can_extend(self) -> bool:
+        """Whether a cached step takes several new tokens (guessed ones): not where the
+        graph fixes their number to 1, as exports of older Optimum versions do."""
+        return not self.has_cache or takes_several_tokens(self.decoder_with_past)
 
     @classmethod
     def load(cls, path: Union[str, Path], config: SessionConfig = SessionConfig()) -> "Seq2SeqOnnx":

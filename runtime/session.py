@@ -61,3 +61,10 @@ def make_session(path: Union[str, Path], config: SessionConfig = SessionConfig()
     if note:
         log.warning(note)
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+
+
+def takes_several_tokens(session) -> bool:
+    """Whether the session's ``input_ids`` has a second axis other than a fixed 1 (a
+    cached decoder step that can run guessed tokens with the newest one)."""
+    shape = next((i.shape for i in session.get_inputs() if i.name == "input_ids"), None)
+    return not (shape is not None and len(shape) > 1 and shape[1] == 1)

@@ -81,10 +81,23 @@ def test_guesses_checked_in_one_run_give_transformers_greedy(models, kind):
 
 
 def test_lookup_is_left_off_for_dynamic_int8_unless_asked(models):
-    """Dynamic int8 rounds a run's activations with one scale for all its tokens, so
-    checking guesses together can change the output (on the tiny BART it does: row 1
-    from its fifth token): "auto" drafts for fp32 only; "lookup" drafts anyway."""
+    """Dynamic int8 rounds a run's activations with one scale for all its tokens, so a
+    token's logits change when guesses run with it (float graphs: only the summation
+    order does): "auto" drafts for fp32 only; "lookup" drafts anyway."""
     fp32, int8 = str(models["bart"][1]), str(models["bart-int8"][1])
+    ids, mask = encode_texts(models["bart"][0], CORPUS[:1])
+    tokens = np.array([[2, 40, 41, 42, 43]])
+    gaps = {}
+    for name, folder in (("fp32", fp32), ("int8", int8)):
+        model = Seq2SeqOnnx.load(folder)
+        first = model.extend(tokens[:, :1], model.start(model.encode(ids, mask), mask), 1)[1]
+        together, _ = model.extend(tokens, first, 4)  # 4 tokens after the cache, one run
+        state, alone = first, []
+        for t in range(2, 6):  # the same 4, one run each
+            logits, state = model.step(tokens[:, :t], state)
+            alone.append(logits)
+        gaps[name] = float(np.abs(together - np.stack(alone, axis=1)).max())
+    assert gaps["fp32"] < 1e-4 < 1e-2 < gaps["int8"], gaps
     assert exact_in_one_run(fp32) and not exact_in_one_run(int8)
     greedy = GenerationConfig(num_beams=1)
     sources = [np.array([5, 6, 7])]
@@ -192,6 +205,17 @@ def test_cli_abstractive(models, tmp_path):
     expected = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=8, num_beams=2))(
         Document(" ".join(CORPUS[:2]), "en"), Budget(ratio=0.2))
     assert res.stdout.strip() == expected.text.strip()
+
+
+def test_cli_draft_flag_reaches_the_config(models):
+    from summarizer.__main__ import _abstractive, build_parser
+
+    folder = str(models["bart"][1])
+    base = ["summarize", "doc.txt", "--method", "abstractive", "--model", folder]
+    assert _abstractive(build_parser().parse_args(base)).draft == "auto"
+    assert _abstractive(build_parser().parse_args(base + ["--draft", "none"])).draft == "none"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(base + ["--draft", "medusa"])
 
 
 def test_folder_exported_by_optimum_itself_loads(models, tmp_path):

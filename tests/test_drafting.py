@@ -14,6 +14,16 @@ from tests.parity import Guesser
 V, EOS, PAD = 11, 1, 0
 
 
+def _check_cache(cache, ids):
+    """Every cached token is the token ``ids`` holds there, up to the row's end token (a
+    finished row's later columns are padding in ``ids``; what its cache holds no longer
+    matters)."""
+    for row, fed in zip(ids, cache):
+        end = np.flatnonzero(row[:len(fed)] == EOS)
+        upto = end[0] + 1 if end.size else len(fed)
+        assert np.array_equal(fed[:upto], row[:upto]), "the cache holds a token ids lacks"
+
+
 class PrefixModel:
     """Next-token scores drawn from a hash of the whole prefix, as attention makes them
     depend on every earlier token. Its "cache" is the tokens it was fed; every run checks
@@ -36,8 +46,7 @@ class PrefixModel:
         return logits[:, -1], cache
 
     def extend(self, ids, cache, n):
-        live = ~np.isin(ids, [EOS]).any(axis=1)
-        assert np.array_equal(cache[live], ids[live, :cache.shape[1]]), "the cache holds a token ids lacks"
+        _check_cache(cache, ids)
         assert ids.shape[1] - cache.shape[1] >= n
         self.runs += 1
         self.fed.append(ids.shape[1] - cache.shape[1])
@@ -195,8 +204,7 @@ class HidingPrefixModel(PrefixModel):
 
     def extend(self, ids, state, n):
         fed, mask = state
-        live = ~np.isin(ids, [EOS]).any(axis=1)
-        assert np.array_equal(fed[live], ids[live, :fed.shape[1]]), "the cache holds a token ids lacks"
+        _check_cache(fed, ids)
         self.runs += 1
         self.fed.append(ids.shape[1] - fed.shape[1])
         self.columns = ids if self.columns is None or ids.shape[1] >= self.columns.shape[1] else self.columns
@@ -235,3 +243,29 @@ def test_taking_repeats_back_with_guesses_is_the_same_search(retries, tokens, wr
     np.testing.assert_array_equal(out.sequences, expected.sequences)
     assert seen == seen_plain and model.retracts == plain.retracts
     assert out.model_runs < expected.model_runs
+
+
+def test_models_whose_cached_step_takes_one_token_get_no_guesses():
+    """Older Optimum exports fix the new-token axis of the cached decoder to 1: the search
+    must not send them guesses (onnxruntime would refuse the shape)."""
+    from types import SimpleNamespace
+
+    from runtime.session import takes_several_tokens
+
+    def session(shape):
+        return SimpleNamespace(get_inputs=lambda: [SimpleNamespace(name="input_ids", shape=shape)])
+
+    assert not takes_several_tokens(session(["batch_size", 1]))
+    assert takes_several_tokens(session(["batch_size", "decoder_sequence_length"]))
+    assert takes_several_tokens(session(["batch_size", None]))
+
+    class OneAtATime(PrefixModel):
+        can_extend = False
+
+    config = CONFIGS["plain"]
+    expected = _plain(config)[0]
+    model = OneAtATime()
+    out = greedy_search(model, model.start(3), PROMPT, config,
+                        drafter=Guesser(expected.sequences, vocab=V, tokens=4))
+    np.testing.assert_array_equal(out.sequences, expected.sequences)
+    assert model.fed == [2] + [1] * (expected.model_runs - 1)

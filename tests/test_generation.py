@@ -126,23 +126,27 @@ def test_guesses_with_repeats_taken_back_give_the_same_tokens(models, kind):
     ids, mask = gen.encode(PROMPTS)
     config = gen.model.generation_config.override(max_new_tokens=24, pad_token_id=gen.pad,
                                                   stop_repeat_ngram_size=2, repeat_retries=2)
-    retracts = []
-    hide = gen.model.retract
-    gen.model.retract = lambda *a: retracts.append(a[1]) or hide(*a)
+    events = []  # ("retract", row) and ("truncate", columns dropped from the cache)
+    hide, cut = gen.model.retract, gen.model.truncate
+    gen.model.retract = lambda *a: events.append(("retract", a[1])) or hide(*a)
+    gen.model.truncate = lambda s, n: events.append(("truncate", s.past - n)) or cut(s, n)
     try:
         plain = greedy_search(gen.model, gen.model.start(mask), ids, config)
-        assert len(retracts) >= 2  # the tiny model does repeat itself
+        assert sum(e[0] == "retract" for e in events) >= 2  # the tiny model does repeat itself
         lookup = PromptLookup([row[m.astype(bool)] for row, m in zip(ids, mask)], skip=ids.shape[1])
         out = greedy_search(gen.model, gen.model.start(mask), ids, config, drafter=lookup)
         np.testing.assert_array_equal(out.sequences, plain.sequences)
         # Guesses from the output as written (its taken-back columns are not in it): right
         # up to the first repeat, then wrong now and then.
         guesser = Guesser(plain.sequences, vocab=int(plain.sequences.max()) + 1, tokens=4, wrong=3)
+        events.clear()
         out = greedy_search(gen.model, gen.model.start(mask), ids, config, drafter=guesser)
         np.testing.assert_array_equal(out.sequences, plain.sequences)
         assert out.model_runs < plain.model_runs
+        # a row took tokens back in a run whose rejected guesses had just left the cache
+        assert any(a[0] == "truncate" and a[1] > 0 and b[0] == "retract" for a, b in zip(events, events[1:]))
     finally:
-        del gen.model.retract
+        del gen.model.retract, gen.model.truncate
 
 
 def test_position_ids_are_transformers_for_left_padding():
