@@ -131,7 +131,7 @@ class LMSummarizer(AbstractiveSummarizer):
 
     def batch_rows(self, config: GenerationConfig) -> int:
         """One document at a time when decoding guesses (unless ``batch_size`` says
-        otherwise): the built-in summarizer gains 8% from batches of 8 and 2.1x from
+        otherwise): the built-in summarizer gains 3% from batches of 8 and 1.8-1.9x from
         guesses, which only single documents get (docs/BENCHMARKS.md)."""
         if self.config.batch_size is None and self.config.guesses(config):
             return 1
