@@ -8,10 +8,10 @@
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
-[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize, batch and evaluate, where DIR is
-a folder written by ``python -m export onnx`` or ``python -m training``. Without
-``--model`` the built-in summarizer is used, prepared into the cache at first use (or
-ahead of time with ``python -m summarizer setup``).
+[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize,
+batch and evaluate, where DIR is a folder written by ``python -m export onnx`` or
+``python -m training``. Without ``--model`` the built-in summarizer is used, prepared
+into the cache at first use (or ahead of time with ``python -m summarizer setup``).
 
 Exit status: 0 on success, 2 for bad input or arguments (the message says what to fix).
 """
