@@ -54,11 +54,11 @@ def _pad_id(config: GenerationConfig) -> int:
 
 def _next_ask(asked: int, kept_all: bool, most: Optional[int]) -> int:
     """How many guesses to ask for after a run that asked for ``asked``: two more when it
-    kept all it got, one fewer otherwise (at least one). Checking a guess is not free (each adds
-    a position to the run, and the output layer's work grows with them), so the count
-    follows how often guesses are right: transformers' "heuristic" schedule for assisted
-    generation. Never above ``most``, the drafter's own limit, if it has one: a long
-    run of right guesses must not leave a count that takes many runs to come down."""
+    kept all it got, one fewer otherwise (at least one). Checking a guess is not free
+    (each adds a position to the run, and the output layer's work grows with them), so
+    the count follows how often guesses are right: transformers' "heuristic" schedule for
+    assisted generation. Never above ``most``, the drafter's own limit, if it has one: a
+    long run of right guesses must not leave a count that takes many runs to come down."""
     ask = asked + 2 if kept_all else max(1, asked - 1)
     return ask if most is None else min(ask, most)
 
