@@ -63,6 +63,32 @@ def _next_ask(asked: int, kept_all: bool, most: Optional[int]) -> int:
     return ask if most is None else min(ask, most)
 
 
+class _Guesses:
+    """The drafter's side of both greedy searches: one model run over the newest token and
+    the guesses that fit, and how many to ask for next (``_next_ask``)."""
+
+    def __init__(self, drafter: Optional[Drafter]) -> None:
+        self.drafter = drafter
+        self.ask: Optional[int] = None  # None until a run has checked guesses
+
+    def run(self, model: StepModel, ids: np.ndarray, state: Any, *, room: int):
+        """(draft (N, d), logits (N, d + 1, V), state): ``room`` guesses fit the length."""
+        room = room if self.ask is None else min(self.ask, room)
+        draft = self.drafter.propose(ids, room) if self.drafter is not None and room > 0 else ids[:, :0]
+        if draft.shape[1]:
+            logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
+            return draft, logits, state
+        logits, state = model.step(ids, state)
+        return draft, logits[:, None, :], state
+
+    def kept(self, draft: np.ndarray, last: int) -> None:
+        """After a run whose tokens were written up to position ``last`` of its logits
+        (``last == d``: every guess kept)."""
+        if draft.shape[1]:
+            self.ask = _next_ask(self.ask or draft.shape[1], last == draft.shape[1],
+                                 getattr(self.drafter, "max_tokens", None))
+
+
 def greedy_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
@@ -88,16 +114,10 @@ def greedy_search(
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
-    runs, ask = 0, None
+    runs, guesses = 0, _Guesses(drafter)
     while ids.shape[1] < max_length and unfinished.any():
         # guesses that fit: the run's last position yields one more token of its own
-        room = max_length - ids.shape[1] - 1 if ask is None else min(ask, max_length - ids.shape[1] - 1)
-        draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
-        if draft.shape[1]:
-            logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
-        else:
-            logits, state = model.step(ids, state)
-            logits = logits[:, None, :]
+        draft, logits, state = guesses.run(model, ids, state, room=max_length - ids.shape[1] - 1)
         runs += 1
         for j in range(logits.shape[1]):
             scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
@@ -113,10 +133,9 @@ def greedy_search(
             if (j == draft.shape[1] or not unfinished.any()
                     or not np.array_equal(nxt[unfinished], draft[unfinished, j])):
                 break
-        if draft.shape[1]:
-            ask = _next_ask(ask or draft.shape[1], j == draft.shape[1], getattr(drafter, "max_tokens", None))
-            if unfinished.any():
-                state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
+        guesses.kept(draft, j)
+        if draft.shape[1] and unfinished.any():
+            state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
     return SearchOutput(ids, model_runs=runs)
 
 
@@ -186,16 +205,10 @@ def _greedy_without_repeats(
     eos = set(config.eos_token_id)
     pad = _pad_id(config)
     rows = [_Row(kept=[], columns=[], banned={}, retries=retries) for _ in range(ids.shape[0])]
-    runs, ask = 0, None
+    runs, guesses = 0, _Guesses(drafter)
     while any(not r.done for r in rows):
         room = min(budget - len(r.kept) for r in rows if not r.done) - 1
-        room = room if ask is None else min(ask, room)
-        draft = drafter.propose(ids, room) if drafter is not None and room > 0 else ids[:, :0]
-        if draft.shape[1]:
-            logits, state = model.extend(np.concatenate([ids, draft], axis=1), state, draft.shape[1] + 1)
-        else:
-            logits, state = model.step(ids, state)
-            logits = logits[:, None, :]
+        draft, logits, state = guesses.run(model, ids, state, room=room)
         runs += 1
         for j in range(logits.shape[1]):
             scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
@@ -242,8 +255,7 @@ def _greedy_without_repeats(
                         on_token(i, token)
             if last or all(r.done for r in rows):
                 break
-        if draft.shape[1]:
-            ask = _next_ask(ask or draft.shape[1], j == draft.shape[1], getattr(drafter, "max_tokens", None))
+        guesses.kept(draft, j)
     width = max(len(r.kept) for r in rows)
     out = np.full((len(rows), t0 + width), pad, dtype=np.int64)
     out[:, :t0] = prompt
