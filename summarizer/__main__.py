@@ -6,6 +6,8 @@
                                      [--engine local|ray] [--ray-address ADDR]
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
+    python -m summarizer evaluate --suite DATA_DIR [--sets cnndm,samsum,...]
+                                  [--methods ...] [--write docs/QUALITY.md] [--json FILE]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
 [--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize,
@@ -132,10 +134,47 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_suite(args: argparse.Namespace) -> int:
+    import time
+
+    from .suite import run_suite, write_block
+
+    if args.data or args.split != "test" or any(
+            v is not None for v in (args.sentences, args.ratio, args.words)):
+        raise CondenseError("--suite scores each set's validation split at its own budget; "
+                            "leave out --data, --split and the length flags")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    sets = [s.strip() for s in args.sets.split(",") if s.strip()] if args.sets else None
+    started = time.time()
+
+    def progress(s, report):
+        print(f"{s.name}: {report.results[0].documents} documents, "
+              f"{time.time() - started:.0f} s so far", file=sys.stderr)
+
+    suite = run_suite(args.suite, methods, sets=sets, limit=args.limit, workers=args.workers,
+                      seed=args.seed, on_set=progress)
+    table = suite.markdown()
+    print(table)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            f.write(suite.to_json())
+    if args.write:
+        stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        limit = f" --limit {args.limit}" if args.limit else ""
+        head = (f"Written by `python -m summarizer evaluate --suite DATA --methods {','.join(methods)}"
+                f"{limit}` on {stamp}, {time.time() - started:.0f} s in all.\n")
+        write_block(args.write, head + "\n" + table)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .datasets import load_split
     from .evaluate import evaluate
 
+    if args.suite:
+        return cmd_suite(args)
+    if not args.data:
+        raise CondenseError("evaluate needs --data PAIRS.jsonl, or --suite DATA_DIR for the quality suite")
     pairs = load_split(args.data, args.split)
     if args.limit:
         pairs = pairs[: args.limit]
@@ -188,14 +227,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(b)
     b.set_defaults(func=cmd_batch)
 
-    e = sub.add_parser("evaluate", help="ROUGE of methods on a pairs file")
-    e.add_argument("--data", required=True, help='.jsonl/.csv of {"id", "article", "summary"}')
+    e = sub.add_parser("evaluate", help="ROUGE of methods on a pairs file, or the quality suite")
+    e.add_argument("--data", help='.jsonl/.jsonl.gz/.csv of {"id", "article", "summary"}')
+    e.add_argument("--suite", metavar="DATA_DIR",
+                   help="the quality suite: every set under DATA_DIR (bbc_news_summary/, "
+                        "multidomain/), validation split, each at its own budget")
+    e.add_argument("--sets", help="with --suite: only these sets (comma-separated)")
+    e.add_argument("--write", metavar="MARKDOWN",
+                   help="with --suite: write the table into this file between its suite markers")
     e.add_argument("--split", default="test", choices=["test", "validation", "train", "all"])
     e.add_argument("--methods", default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])))
     e.add_argument("--json", help="also write the table as JSON here")
     e.add_argument("--workers", type=int, default=None)
     e.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    e.add_argument("--limit", type=int, default=None, help="first N pairs of the split only")
+    e.add_argument("--limit", type=int, default=None, help="first N pairs of the split (of each set) only")
     _add_budget(e)
     _add_model(e)
     e.set_defaults(func=cmd_evaluate)

@@ -24,18 +24,22 @@ class Summarizer(Protocol):
 
 
 def select(
-    scores: Sequence[float], word_counts: Sequence[int], budget: Budget
+    scores: Sequence[float], word_counts: Sequence[int], budget: Budget,
+    ranked: Optional[Sequence[int]] = None,
 ) -> Tuple[List[int], List[str]]:
     """Indices of the sentences to keep (document order) and notes about the choice.
 
-    Sentences are taken best score first; ties go to the earlier sentence so results
-    are deterministic. With a word budget a sentence that does not fit is skipped and
-    shorter ones further down the ranking may still fill the space.
+    Sentences are taken best score first (or in the order ``ranked`` gives); ties go to
+    the earlier sentence so results are deterministic. With a word budget a sentence that
+    does not fit is skipped and shorter ones further down the ranking may still fill the
+    space.
     """
     n = len(scores)
     notes: List[str] = []
-    # stable sort on -score keeps document order among equal scores
-    ranked = np.argsort(-np.asarray(scores, dtype=float), kind="stable").tolist()
+    if ranked is None:
+        # stable sort on -score keeps document order among equal scores
+        ranked = np.argsort(-np.asarray(scores, dtype=float), kind="stable").tolist()
+    ranked = list(ranked)
     if budget.sentences is not None:
         k = budget.sentences
         if k > n:
@@ -73,6 +77,11 @@ class RankingSummarizer:
         """One score per sentence, higher is better. Shape (n,)."""
         raise NotImplementedError
 
+    def rank(self, scores: np.ndarray, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> List[int]:
+        """Sentence indices in the order they are taken: best score first, the earlier
+        sentence on a tie. Methods with redundancy control override this."""
+        return np.argsort(-scores, kind="stable").tolist()
+
     def __call__(self, document: Document, budget: Budget) -> Summary:
         tokenizer = self.tokenizer(document)
         sentences = tokenizer.sentences(document.text)
@@ -90,6 +99,6 @@ class RankingSummarizer:
             if budget.words is not None
             else [1] * len(sentences)
         )
-        chosen, notes = select(scores, counts, budget)
+        chosen, notes = select(scores, counts, budget, self.rank(scores, sentences, tokenizer))
         picked = tuple(ScoredSentence(sentences[i], float(scores[i])) for i in chosen)
         return Summary(self.name, document, picked, budget, tuple(notes))

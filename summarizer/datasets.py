@@ -7,6 +7,7 @@ validation and the rest is train. Never tune on test.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ def reference_lines(summary: str, article: str, lang: Optional[str] = None) -> s
 
 def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
     """(line number, parsed value) of every non-blank line; invalid JSON raises a
-    DocumentError naming the line."""
-    with path.open(encoding="utf-8") as f:
+    DocumentError naming the line. A ``.gz`` file is read through gzip."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if line.strip():
                 try:
@@ -77,14 +79,14 @@ def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
 
 
 def _records(path: Path) -> Iterable[dict]:
-    if path.suffix == ".jsonl":
+    if path.suffix == ".jsonl" or path.name.endswith(".jsonl.gz"):
         yield from (rec for _, rec in iter_jsonl(path))
     elif path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
             yield from csv.DictReader(f)
     else:
         raise DocumentError(
-            str(path), "pairs files must be .jsonl or .csv",
+            str(path), "pairs files must be .jsonl, .jsonl.gz or .csv",
             'Write one {"id", "article", "summary"} record per line',
         )
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .datasets import Pair
 from .errors import CondenseError
@@ -28,6 +29,7 @@ class MethodResult:
     documents: int
     failures: int
     scores: Dict[str, Interval]  # rouge type -> F1 mean and 95% interval, x 100
+    seconds: float = 0.0  # summarizing time summed over documents (not scoring, not loading)
 
 
 @dataclass(frozen=True)
@@ -59,22 +61,27 @@ class EvaluationReport:
 _ZERO = {k: Score(0.0, 0.0, 0.0) for k in REPORTED}
 
 
-def _score_one(args) -> List[Optional[Dict[str, Score]]]:
-    """Worker: every method's ROUGE on one pair (None where the method failed)."""
+def _score_one(args) -> Tuple[List[Optional[Dict[str, Score]]], List[float]]:
+    """Worker: every method's ROUGE on one pair (None where the method failed) and the
+    seconds each method took to summarize it."""
     pair, methods, budget, abstractive = args
     scorer = make_scorer()
     out: List[Optional[Dict[str, Score]]] = []
+    times: List[float] = []
     try:
         doc = document_from_text(pair.article, source=pair.id)
     except CondenseError:
-        return [None] * len(methods)
+        return [None] * len(methods), [0.0] * len(methods)
     for m in methods:
+        t0 = time.perf_counter()
         try:
             summary = get_summarizer(m, abstractive=abstractive)(doc, budget)
-            out.append(score_pair(pair.reference, summary.text, scorer=scorer))
         except CondenseError:
             out.append(None)
-    return out
+        else:
+            out.append(score_pair(pair.reference, summary.text, scorer=scorer))
+        times.append(time.perf_counter() - t0)
+    return out, times
 
 
 def evaluate(
@@ -109,8 +116,9 @@ def evaluate(
                 on_progress(len(rows), len(jobs))
     results = []
     for j, m in enumerate(methods):
-        column = [row[j] for row in rows]
+        column = [row[j] for row, _ in rows]
         failures = sum(c is None for c in column)
         filled = [c if c is not None else _ZERO for c in column]
-        results.append(MethodResult(m, len(column), failures, aggregate(filled, seed=seed)))
+        seconds = sum(times[j] for _, times in rows)
+        results.append(MethodResult(m, len(column), failures, aggregate(filled, seed=seed), seconds))
     return EvaluationReport(split, budget.describe(), results)
