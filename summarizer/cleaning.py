@@ -7,6 +7,12 @@ item, a heading, the end of a sentence). The sentence splitter in ``nlp.py`` end
 sentence at every line break, so a PDF's one-line-per-printed-line text, with words
 hyphenated across line ends, must be re-flowed first or every line becomes a "sentence".
 
+Departure for dialogues and chat transcripts (SAMSum, DialogSum): a speaker turn is a unit
+of its own, so in a paragraph that looks like a dialogue (:func:`looks_like_dialogue`)
+every line that opens with a speaker tag (``Amanda:``, ``#Person1#:``, ``张三：``) starts a
+new line, even when the turn before it has no final punctuation (``B: lol`` then ``A: ok``).
+The tag rule lives here, once; ``nlp.py`` and ``keyphrases.py`` import it.
+
 Each step is one pass over the text (``str`` methods, one character-class regex, a loop
 over lines), so a 100 MB file or a 500,000-character line costs linear time: there is no
 regex with nested quantifiers that could backtrack.
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Sequence
 
 # -- character map -------------------------------------------------------------------
 # Ligatures that PDF producers emit for "fi", "fl", ... (NFC keeps them; NFKC would too
@@ -57,6 +63,20 @@ _NUMBERED = re.compile(r"\d{1,9}[.)](?:\s|$)")
 _ATX_HEADING = re.compile(r"#{1,6}(?:\s|$)")
 _HYPHEN_REPAIR = "\x00"  # sentinel separator: drop the hyphen ending the previous line
 
+# -- speaker tags --------------------------------------------------------------------
+# A turn opens with a name of 1-3 words (any case, starting with a letter; "Mr.",
+# "R.city", "Ann-Christine", "O'Neil", "张三" are one word, "?!,;" never occur), or
+# DialogSum's "#Person1#", then an optional space ("JUAN :") and a colon, ASCII or
+# full-width. "http://" is not a tag.
+# Only the first _TAG_WINDOW characters of a line are looked at, so the check costs
+# constant time per line however long the line is.
+MAX_TAG_CHARS = 30
+_TAG_WINDOW = MAX_TAG_CHARS + 4  # the name, a space, the colon, the "//" lookahead
+_NAME_WORD = r"[^\W\d_][\w'’.\-]*"
+SPEAKER_TAG = re.compile(
+    rf"(?P<name>#[^\W_]{{1,20}}#|{_NAME_WORD}(?: {_NAME_WORD}){{0,2}}) ?[:：](?!//)"
+)
+
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -78,7 +98,9 @@ def clean_text(text: str) -> str:
     5. Blank lines separate paragraphs; several collapse to exactly one.
     6. Inside a paragraph each line break is decided by :func:`_separator`: repaired
        hyphenation (``exam-\\nple`` -> ``example``), a kept break (list item, heading,
-       sentence end), nothing between two CJK characters, else a space.
+       sentence end), nothing between two CJK characters, else a space. In a paragraph
+       that looks like a dialogue, a line opening with a speaker tag always keeps its
+       break (one turn, one line).
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _SURROGATE.sub("", text)  # lone surrogates (from JSON "\ud800") cannot be written as UTF-8
@@ -101,10 +123,33 @@ def _paragraphs(text: str) -> Iterator[List[str]]:
         yield lines
 
 
+def speaker_tag_end(line: str) -> int:
+    """Where the speaker tag opening ``line`` ends (after its colon), or 0 if it has none.
+
+    ``line`` must start at its first character (no leading spaces): ``"Amanda: Hi"`` -> 7,
+    ``"#Person1#: Hi"`` -> 10, ``"张三：你好"`` -> 3, ``"It is 10:30"`` -> 0.
+    """
+    m = SPEAKER_TAG.match(line, 0, _TAG_WINDOW)
+    return m.end() if m is not None and len(m.group("name")) <= MAX_TAG_CHARS else 0
+
+
+def looks_like_dialogue(tagged: Sequence[bool]) -> bool:
+    """True when at least two lines, and at least half of them, open with a speaker tag.
+
+    ``tagged`` holds one flag per non-blank line. Two tagged lines, not one: a wrapped
+    paragraph or a title plus one "Note: ..." line is prose, not a conversation.
+    """
+    turns = sum(tagged)
+    return turns >= 2 and 2 * turns >= len(tagged)
+
+
 def _join_lines(lines: List[str]) -> str:
+    tagged = [speaker_tag_end(line) > 0 for line in lines]
+    dialogue = looks_like_dialogue(tagged)
     out = [lines[0]]
-    for prev, line in zip(lines, lines[1:]):
-        sep = _separator(prev, line)
+    for prev, line, turn in zip(lines, lines[1:], tagged[1:]):
+        # In a dialogue each turn keeps its own line, ending in punctuation or not.
+        sep = "\n" if dialogue and turn else _separator(prev, line)
         if sep == _HYPHEN_REPAIR:
             out[-1] = out[-1][:-1]
             sep = ""

@@ -9,6 +9,12 @@ Departures: the paper keeps nouns and adjectives with a part-of-speech tagger; w
 none offline, so candidates are content words (no stop words, no pure numbers, at least
 two characters, or one CJK character). A phrase scores the sum of its words' scores and
 is shown in its first surface form from the document.
+
+Dialogues and chat transcripts (SAMSum, DialogSum): the speaker tag opening a turn
+(``Amanda:``, ``#Person1#:``) is skipped, since every turn repeats it and it would win the
+ranking on frequency alone; a name mentioned inside a turn stays a candidate. Chat
+placeholders for attachments (``<file_gif>``, ``<file_photo>``, ``<link>``) are skipped
+and break phrases, in any text.
 """
 from __future__ import annotations
 
@@ -20,10 +26,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from .methods.textrank import TextRankConfig, pagerank
-from .nlp import Tokenizer, stem, stopwords, tokenizer_for
+from .cleaning import speaker_tag_end
+from .nlp import Tokenizer, is_dialogue, stem, stopwords, tokenizer_for
 from .types import Document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# An angle-bracketed token that stands for something not in the text: <file_gif>, <link>.
+_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_:]{0,30}>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,13 @@ def _candidate(word: str, stop: frozenset) -> bool:
     return len(word) >= 2 or bool(_CJK.match(word))
 
 
+def _opens_line(text: str, start: int) -> bool:
+    """True when only spaces stand between ``start`` and the line's beginning."""
+    while start > 0 and text[start - 1] in " \t":
+        start -= 1
+    return start == 0 or text[start - 1] == "\n"
+
+
 def keyphrases(
     document: Document,
     config: KeyphraseConfig = KeyphraseConfig(),
@@ -56,10 +72,17 @@ def keyphrases(
     norm = stem if document.lang == "en" else (lambda w: w)
     # One token stream per sentence; None marks a non-candidate that breaks phrases.
     streams: List[List[Tuple[str, str] | None]] = []
+    dialogue = is_dialogue(document.text)
     for s in tok.sentences(document.text):
-        streams.append(
-            [(norm(w), w) if _candidate(w, stop) else None for w in tok.words(s.text)]
-        )
+        body = s.text
+        if dialogue and _opens_line(document.text, s.start):
+            body = body[speaker_tag_end(body):]  # a turn: drop "Amanda:", keep what she says
+        stream: List[Tuple[str, str] | None] = []
+        for i, part in enumerate(_PLACEHOLDER.split(body)):
+            if i:
+                stream.append(None)  # where a placeholder stood
+            stream.extend((norm(w), w) if _candidate(w, stop) else None for w in tok.words(part))
+        streams.append(stream)
     vocab: Dict[str, int] = {}
     rows, cols = [], []
     for stream in streams:

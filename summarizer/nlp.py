@@ -4,6 +4,11 @@ Nothing here downloads data: sentences come from pySBD (Sadvilkar and Neumann 20
 rule-based port of the "Golden Rules" segmenter) run paragraph by paragraph, Chinese
 words from jieba's bundled dictionary, English stems from NLTK's Snowball stemmer (pure
 code, no corpus) and stop words from the lists that ship inside sumy.
+
+Departure for dialogues and chat transcripts (SAMSum, DialogSum): when most lines open
+with a speaker tag (:func:`is_dialogue`), each turn (one line, speaker name included) is
+one unit, never split into its sentences nor merged with the next, because a summary of
+a conversation quotes who said what, and a half turn without its speaker means little.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import FrozenSet, List, Optional, Tuple
 
+from .cleaning import looks_like_dialogue, speaker_tag_end
 from .types import Sentence
 
 SUPPORTED_LANGUAGES = ("en", "zh")
@@ -42,6 +48,13 @@ def detect_language(text: str) -> str:
     if letters == 0:
         return "en"
     return "zh" if len(_CJK.findall(sample)) / letters >= 0.2 else "en"
+
+
+def is_dialogue(text: str) -> bool:
+    """True when at least two, and at least half, of the non-blank lines of ``text`` open
+    with a speaker tag (``Amanda:``, ``#Person1#:``, ``张三：``; see ``cleaning.py``)."""
+    tagged = [speaker_tag_end(line.lstrip()) > 0 for line in text.split("\n") if line.strip()]
+    return looks_like_dialogue(tagged)
 
 
 def resolve_language(lang: Optional[str], text: str) -> str:
@@ -119,11 +132,15 @@ class Tokenizer:
         """Sentences with offsets such that ``text[s.start:s.end] == s.text``.
 
         Line breaks always end a sentence: after cleaning, a newline separates paragraphs,
-        headings or list items, never two halves of one sentence.
+        headings or list items, never two halves of one sentence. In a dialogue
+        (:func:`is_dialogue`) each line is one unit: a turn with its speaker tag.
         """
         spans: List[Tuple[int, int]] = []
+        dialogue = is_dialogue(text)
         for block in re.finditer(r"[^\n]+", text):
-            if block.group().strip():
+            if dialogue:
+                spans.append(block.span())  # stripped, and cut if too long, below
+            elif block.group().strip():
                 for a, b in _pieces(block.group()):
                     a, b = block.start() + a, block.start() + b
                     if b - a <= MAX_PIECE_CHARS:
