@@ -26,7 +26,7 @@ from runtime.text import TextCodec, TokenizerError
 from .chunking import pack, split_long
 from .errors import CondenseError
 from .nlp import tokenizer_for
-from .types import Budget, Document, Summary
+from .types import Budget, Document, Summary, auto_words
 
 MAX_REDUCE_ROUNDS = 6
 DRAFTS = ("auto", "lookup", "none")
@@ -93,12 +93,15 @@ def new_tokens_for(budget: Budget, input_tokens: int) -> int:
     """A generation length for a budget given in sentences, ratio or words.
 
     Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
-    1.4 subword tokens per English word and 32 tokens per sentence.
+    1.4 subword tokens per English word and 32 tokens per sentence; ``auto`` applies
+    ``auto_words`` to the input's length.
     """
     if budget.words is not None:
         n = math.ceil(budget.words * 1.4)
     elif budget.sentences is not None:
         n = 32 * budget.sentences
+    elif budget.auto:  # the extractive rule on the input's length in words
+        n = math.ceil(auto_words(round(input_tokens / 1.4)) * 1.4)
     else:
         n = math.ceil((budget.ratio or 0.2) * input_tokens)
     return max(8, n)

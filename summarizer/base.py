@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import EmptyDocumentError
 from .nlp import Tokenizer, tokenizer_for
-from .types import Budget, Document, ScoredSentence, Sentence, Summary
+from .types import Budget, Document, ScoredSentence, Sentence, Summary, auto_words
 
 
 class Summarizer(Protocol):
@@ -61,6 +61,23 @@ def select(
     return sorted(chosen), notes
 
 
+def resolve_auto(word_counts: Sequence[int], ranked: Sequence[int]) -> Tuple[Budget, str]:
+    """An automatic budget made concrete: the best sentences, in ranking order, while
+    they fit in ``auto_words`` of the document's length (at least one), and a note that
+    says what was chosen. Counting whole best sentences, rather than filling the words
+    with shorter low-ranked ones, keeps the choice the method's own."""
+    total = int(sum(word_counts))
+    target = auto_words(total)
+    k, used = 0, 0
+    for i in ranked:
+        if k and used + word_counts[i] > target:
+            break
+        k, used = k + 1, used + word_counts[i]
+    note = (f"no length given: {k} sentence{'s' if k != 1 else ''} ({used} words), for a "
+            f"target of {target} words, about a tenth of the document's {total}")
+    return Budget(sentences=k), note
+
+
 class RankingSummarizer:
     """Base of the extractive methods: split, score every sentence, select by budget."""
 
@@ -77,6 +94,11 @@ class RankingSummarizer:
         """One score per sentence, higher is better. Shape (n,)."""
         raise NotImplementedError
 
+    def score_for(self, sentences: Sequence[Sentence], tokenizer: Tokenizer, budget: Budget) -> np.ndarray:
+        """The scores under a budget; a method whose scores depend on how much will be
+        kept (the learned ranker) overrides this. Most do not."""
+        return self.score(sentences, tokenizer)
+
     def rank(self, scores: np.ndarray, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> List[int]:
         """Sentence indices in the order they are taken: best score first, the earlier
         sentence on a tie. Methods with redundancy control override this."""
@@ -89,16 +111,22 @@ class RankingSummarizer:
             raise EmptyDocumentError(
                 document.source, "the document has no sentences", "Give it some text to summarize"
             )
-        scores = np.asarray(self.score(sentences, tokenizer), dtype=float)
+        scores = np.asarray(self.score_for(sentences, tokenizer, budget), dtype=float)
         assert scores.shape == (len(sentences),), scores.shape
         # sumy's LexRank divides by a zero norm when no two sentences share a term; a NaN
         # score would sort arbitrarily and is not valid JSON, so such scores become 0.
         scores = np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0)
         counts = (
             [max(1, len(tokenizer.words(s.text))) for s in sentences]
-            if budget.words is not None
+            if budget.words is not None or budget.auto
             else [1] * len(sentences)
         )
-        chosen, notes = select(scores, counts, budget, self.rank(scores, sentences, tokenizer))
+        ranked = self.rank(scores, sentences, tokenizer)
+        auto_note = None
+        if budget.auto:
+            budget, auto_note = resolve_auto(counts, ranked)
+        chosen, notes = select(scores, counts, budget, ranked)
+        if auto_note:
+            notes.insert(0, auto_note)
         picked = tuple(ScoredSentence(sentences[i], float(scores[i])) for i in chosen)
         return Summary(self.name, document, picked, budget, tuple(notes))

@@ -7,6 +7,7 @@ from .base import Summarizer
 from .errors import UnknownMethodError
 from .methods.lead import Lead
 from .methods.pacsum import PacSum
+from .methods.ranker import LearnedRanker
 from .methods.sumy_methods import KLSum, LexRank, LSA, Luhn, SumBasic, SumyTextRank
 from .methods.textrank import TextRank
 from .types import DEFAULT_BUDGET, Budget, Document, Summary
@@ -19,6 +20,7 @@ DEFAULT_METHOD = "textrank"
 
 EXTRACTIVE_METHODS: Dict[str, Callable[[], Summarizer]] = {
     "textrank": TextRank,
+    "ranker": LearnedRanker,
     "lead": Lead,
     "pacsum": PacSum,
     "lexrank": LexRank,

@@ -31,15 +31,18 @@ class UnicodeTokenizer:
 
         self._stemmer = porter.PorterStemmer() if use_stemmer else None
 
-    def tokenize(self, text: str) -> List[str]:
-        tokens = _TOKEN.findall(text.lower())
-        if self._stemmer is None:
-            return tokens
+    def words(self, text: str) -> List[str]:
+        """The tokens before stemming."""
+        return _TOKEN.findall(text.lower())
+
+    def stem(self, token: str) -> str:
         # Same rule as rouge-score: stem ASCII tokens longer than 3 characters.
-        return [
-            self._stemmer.stem(t) if len(t) > 3 and _ASCII_WORD.match(t) else t
-            for t in tokens
-        ]
+        if self._stemmer is not None and len(token) > 3 and _ASCII_WORD.match(token):
+            return self._stemmer.stem(token)
+        return token
+
+    def tokenize(self, text: str) -> List[str]:
+        return [self.stem(t) for t in self.words(text)]
 
 
 @dataclass(frozen=True)

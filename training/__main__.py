@@ -3,6 +3,7 @@
     python -m training seq2seq   --base MODEL --data PAIRS.jsonl --out DIR [settings]
     python -m training causal-lm --base MODEL --corpus DIR|FILE.jsonl --out DIR [settings]
     python -m training lm-summary --base MODEL --data PAIRS.jsonl --out DIR [settings]
+    python -m training extractive --data DATA_DIR --out DIR [--resume] [--max-train-docs N]
 
 ``lm-summary`` teaches a decoder-only model (SmolLM2, GPT-2...) to summarize: the loss is
 on the summary only, and the export carries the prompt format the summarizer needs.
@@ -101,6 +102,16 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--base", required=True, help="model folder or hub id (a causal LM)")
     m.add_argument("--data", required=True, type=Path,
                    help='pairs file (.jsonl/.csv with "article" and "summary")')
+    e = sub.add_parser("extractive", help="train the learned extractive ranker on the suite's "
+                                          "train splits (features, oracle labels, MLP, ONNX)")
+    e.add_argument("--data", required=True, type=Path,
+                   help="folder holding bbc_news_summary/ and multidomain/")
+    e.add_argument("--out", required=True, type=Path)
+    e.add_argument("--resume", action="store_true", help="reuse the features already in --out")
+    e.add_argument("--max-train-docs", type=int, default=3000, help="documents per set")
+    e.add_argument("--epochs", type=int, default=40)
+    e.add_argument("--hidden", type=str, default="64,32", help="MLP widths, comma-separated")
+    e.add_argument("--seed", type=int, default=0)
     for p in (s, c, m):
         p.add_argument("--out", type=Path, default=argparse.SUPPRESS,
                        help="output folder (or 'out' in --config)")
@@ -137,6 +148,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     try:
+        if args.command == "extractive":
+            return _extractive(args)
         config = _config(args)
         if config.out is None and not args.prepare_only:
             raise CondenseError("no output folder: pass --out DIR (or set out in --config)")
@@ -144,6 +157,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     except CondenseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+
+
+def _extractive(args: argparse.Namespace) -> int:
+    from .extractive import ExtractiveConfig, train_extractive
+
+    config = ExtractiveConfig(max_train_docs=args.max_train_docs, epochs=args.epochs,
+                              hidden=tuple(int(h) for h in args.hidden.split(",") if h),
+                              seed=args.seed)
+    model_dir = train_extractive(args.data, args.out, config, resume=args.resume)
+    log.info("ranker written to %s; copy it to assets/extractive-ranker to ship it, or use "
+             "it with RankerConfig(model_dir=...)", model_dir)
+    return 0
 
 
 def _run(args: argparse.Namespace, config: TrainConfig) -> int:

@@ -1,0 +1,205 @@
+"""The learned ranker: oracle labels by hand, features by hand, trigram blocking, the
+ONNX graph against the network it was exported from, and the shipped model."""
+import json
+
+import numpy as np
+import pytest
+
+from summarizer.errors import CondenseError
+from summarizer.loaders import document_from_text
+from summarizer.methods.ranker import (FEATURES, LearnedRanker, RankerConfig, budget_fraction,
+                                       load_ranker, sentence_features, trigram_order, trigrams)
+from summarizer.nlp import tokenizer_for
+from summarizer.rouge import score_pair
+from summarizer.types import Budget
+from training.oracle import f1, greedy_oracle, ngrams, rouge_tokens
+
+
+# -- oracle ----------------------------------------------------------------------------
+
+def test_greedy_oracle_hand_computed():
+    # reference a b c d. Step 1: s0 and s1 both give R1 0.667 + R2 0.5; s0 comes first.
+    # Step 2: + s1 gives R1 1.0 + R2 0.8 (2 of the reference's 3 bigrams), + s2 only
+    # 0.75 + 0.4. Step 3: + s2 would fall to 0.8 + 0.667, so the oracle stops at two.
+    sents = [["a", "b"], ["c", "d"], ["a", "c"]]
+    ref = ["a", "b", "c", "d"]
+    assert greedy_oracle(sents, ref, max_sentences=3) == [0, 1]
+    assert greedy_oracle(sents, ref, max_sentences=1) == [0]
+    # a word budget stops once the selection has that many tokens
+    assert greedy_oracle(sents, ref, max_sentences=3, max_words=2) == [0]
+    # nothing overlapping: no label at all
+    assert greedy_oracle([["x"], ["y"]], ref, max_sentences=2) == []
+
+
+def test_oracle_picks_the_later_sentence_when_it_is_better():
+    sents = [["x", "y", "z"], ["b", "c"], ["a", "b", "c"]]
+    assert greedy_oracle(sents, ["a", "b", "c"], max_sentences=1) == [2]
+
+
+@pytest.mark.parametrize("ref,cand", [
+    ("The cats were running quickly.", "A cat runs quickly, and cats ran."),
+    ("Prices rose 3.5% in May", "In May prices rose by 3.5%"),
+    ("今天天气很好", "天气很好啊"),
+])
+def test_oracle_f1_equals_rouge_score_on_one_sentence(ref, cand):
+    r, c = rouge_tokens(ref), rouge_tokens(cand)
+    ours = [100 * f1(ngrams(c, n), ngrams(r, n)) for n in (1, 2)]
+    theirs = score_pair(ref, cand)
+    assert ours == pytest.approx([theirs["rouge1"].fmeasure, theirs["rouge2"].fmeasure])
+
+
+# -- features and blocking ---------------------------------------------------------------
+
+def test_features_by_hand():
+    doc = document_from_text("Apple pie is sweet. Apple tart is sweeter? Rain falls 2 days.")
+    tok = tokenizer_for(doc.lang)
+    sents = tok.sentences(doc.text)
+    f = sentence_features(sents, tok, Budget(sentences=1))
+    col = {name: f[:, i] for i, name in enumerate(FEATURES)}
+    assert f.shape == (3, len(FEATURES)) and f.dtype == np.float32
+    assert col["position"].tolist() == [0.0, 0.5, 1.0]
+    assert col["inverse_position"] == pytest.approx([1, 1 / 2, 1 / 3])
+    assert col["is_first"].tolist() == [1, 0, 0] and col["is_third"].tolist() == [0, 0, 1]
+    assert col["is_fourth"].tolist() == [0, 0, 0]
+    assert col["log_sentences"] == pytest.approx([np.log(3)] * 3)
+    assert col["log_words"] == pytest.approx(np.log1p([4, 4, 4]))
+    assert col["relative_length"].tolist() == [1, 1, 1]
+    assert col["has_question"].tolist() == [0, 1, 0]
+    assert col["has_digit"].tolist() == [0, 0, 1]
+    assert col["dialogue"].tolist() == [0, 0, 0] and col["chinese"].tolist() == [0, 0, 0]
+    assert col["selected_fraction"] == pytest.approx([1 / 3] * 3)
+    # terms: [appl, pie, sweet], [appl, tart, sweeter], [rain, fall, 2, day]; only "appl"
+    # occurs twice, so each of the first two shares 1 of 3 terms, the last none
+    assert col["shared_terms"] == pytest.approx([1 / 3, 1 / 3, 0])
+    # opening: cosine with sentence 0 (itself 1; sentence 1 shares one of three terms)
+    assert col["opening_cosine"] == pytest.approx([1, 1 / 3, 0], abs=1e-6)
+    # the third sentence links to nothing, so TextRank leaves it the teleport share only
+    assert col["centrality"][2] < col["centrality"][0] == pytest.approx(col["centrality"][1])
+
+
+def test_features_mark_dialogues():
+    doc = document_from_text("Anna: Are you coming?\nBen: Yes, at 5.\nAnna: Great")
+    tok = tokenizer_for(doc.lang)
+    f = sentence_features(tok.sentences(doc.text), tok, Budget(ratio=0.5))
+    assert f[:, FEATURES.index("dialogue")].tolist() == [1, 1, 1]
+    assert f[:, FEATURES.index("selected_fraction")].tolist() == [0.5] * 3
+
+
+@pytest.mark.parametrize("budget,n,words,want", [
+    (Budget(sentences=3), 30, 600, 0.1), (Budget(sentences=5), 2, 20, 1.0),
+    (Budget(ratio=0.4), 10, 200, 0.4), (Budget(words=50), 10, 200, 0.25),
+    (Budget(words=500), 10, 200, 1.0),
+    # auto: a tenth of 1,000 words is 100; of 100 words, the floor of 25
+    (Budget(auto=True), 40, 1000, 0.1), (Budget(auto=True), 5, 100, 0.25),
+])
+def test_budget_fraction(budget, n, words, want):
+    assert budget_fraction(budget, n, words) == pytest.approx(want)
+
+
+def test_trigram_blocking_moves_repeats_behind():
+    grams = [trigrams(s.split()) for s in ["a b c d", "x a b c", "p q r", "c d e"]]
+    # 1 shares "a b c" with 0, 3 shares "c d e"? no: 0 has (b,c,d), 3 has (c,d,e): kept
+    assert trigram_order(np.array([0.9, 0.8, 0.1, 0.5]), grams) == [0, 3, 2, 1]
+
+
+class FakeSession:
+    """An onnxruntime stand-in that returns fixed scores and records its input."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=np.float32)
+        self.seen = None
+
+    def run(self, names, feeds):
+        self.seen = feeds["features"]
+        return [self.scores]
+
+
+def test_ranker_takes_best_scores_with_blocking():
+    text = "The cat sat on the mat. The cat sat on the sofa. Dogs bark loudly. Birds sing."
+    fake = FakeSession([0.9, 0.8, 0.1, 0.5])
+    s = LearnedRanker(session=fake)(document_from_text(text), Budget(sentences=2))
+    # sentence 1 repeats "the cat sat" of sentence 0: blocked, so 0 and 3 are taken
+    assert s.text == "The cat sat on the mat.\nBirds sing."
+    assert fake.seen.shape == (4, len(FEATURES))
+    plain = LearnedRanker(RankerConfig(trigram_blocking=False), session=FakeSession([0.9, 0.8, 0.1, 0.5]))
+    assert plain(document_from_text(text), Budget(sentences=2)).text == (
+        "The cat sat on the mat.\nThe cat sat on the sofa.")
+
+
+# -- training and export -------------------------------------------------------------------
+
+def _set(path, rng, docs, relevant):
+    """Synthetic documents where the label marks the row with the largest ``relevant``
+    feature; saved as prepare() saves them."""
+    xs, ys, ds = [], [], []
+    for d in range(docs):
+        n = int(rng.integers(3, 8))
+        x = rng.normal(size=(n, len(FEATURES))).astype(np.float32)
+        y = np.zeros(n, dtype=np.float32)
+        y[np.argmax(x[:, relevant])] = 1
+        xs.append(x), ys.append(y), ds.append(np.full(n, d, dtype=np.int32))
+    np.savez(path, x=np.concatenate(xs), y=np.concatenate(ys), doc=np.concatenate(ds))
+
+
+def test_onnx_scores_equal_the_trained_networks(tmp_path):
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from training.extractive import ExtractiveConfig, fit, make_mlp, score_numpy, to_onnx
+
+    rng = np.random.default_rng(0)
+    _set(tmp_path / "a.train.npz", rng, 200, 3)
+    _set(tmp_path / "a.validation.npz", rng, 50, 3)
+    fitted = fit([tmp_path / "a.train.npz"], [tmp_path / "a.validation.npz"],
+                 ExtractiveConfig(hidden=(8,), epochs=30, batch_docs=32, lr=1e-2, workers=1))
+    # it learned the rule: the labelled row scores highest in most validation documents
+    d = np.load(tmp_path / "a.validation.npz")
+    s = score_numpy(fitted, d["x"])
+    hits = [np.argmax(s[d["doc"] == k]) == np.argmax(d["y"][d["doc"] == k]) for k in range(50)]
+    assert np.mean(hits) > 0.7  # 0.86 when written; chance is about 0.2 (3 to 7 rows a document)
+    to_onnx(fitted, tmp_path / "model.onnx")
+    x = rng.normal(size=(9, len(FEATURES))).astype(np.float32)
+    (onnx_scores,) = ort.InferenceSession(str(tmp_path / "model.onnx"),
+                                          providers=["CPUExecutionProvider"]).run(None, {"features": x})
+    # the same weights in a torch network, as during training
+    net = make_mlp(len(FEATURES), (8,))
+    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for m, (w, b) in zip(linears, fitted.layers):
+            m.weight.copy_(torch.from_numpy(w.T)), m.bias.copy_(torch.from_numpy(b))
+        trained = net(torch.from_numpy((x - fitted.mean) / fitted.std)).squeeze(-1).numpy()
+    assert onnx_scores.shape == (9,)
+    np.testing.assert_allclose(onnx_scores, trained, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(score_numpy(fitted, x), trained, rtol=1e-5, atol=1e-5)
+
+
+def test_listwise_loss_by_hand():
+    torch = pytest.importorskip("torch")
+    from training.extractive import listwise_loss
+
+    scores = torch.tensor([0.0, 0.0, 1.0, 2.0])
+    labels = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    seg = torch.tensor([0, 0, 1, 1])
+    # doc 0: -log(1/2); doc 1: -(0.5 log softmax(1) + 0.5 log softmax(2)) over (1, 2)
+    lse = np.log(np.exp(1) + np.exp(2))
+    want0, want1 = np.log(2), -(0.5 * (1 - lse) + 0.5 * (2 - lse))
+    got = listwise_loss(scores, labels, seg, 2, torch.tensor([1.0, 3.0]))
+    assert float(got) == pytest.approx((want0 + 3 * want1) / 4, rel=1e-6)
+
+
+# -- the shipped model ---------------------------------------------------------------------
+
+def test_shipped_model_loads_and_ranks():
+    doc = document_from_text("Officials said on Monday the bridge will close for repairs. "
+                             "It carries 40,000 cars a day. Drivers were told to use the ferry.")
+    s = LearnedRanker()(doc, Budget(sentences=1))
+    assert len(s.sentences) == 1 and np.isfinite(s.sentences[0].score)
+
+
+def test_model_with_other_features_is_refused(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"features": ["position"]}))
+    with pytest.raises(CondenseError, match="trained on other features"):
+        load_ranker(str(tmp_path))
+    with pytest.raises(CondenseError, match="no ranker model"):
+        load_ranker(str(tmp_path / "missing"))

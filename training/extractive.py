@@ -1,0 +1,315 @@
+"""Train the learned extractive ranker (``summarizer/methods/ranker.py``).
+
+Three steps anyone can audit, each resumable:
+
+1. ``prepare``: for every suite set with a train split, split each article into the
+   units the summarizer uses, compute ``sentence_features`` and label the greedy ROUGE
+   oracle's sentences (``training/oracle.py``) under the set's own budget. One ``.npz`` per
+   set and split under ``OUT/features/``; a file already there is reused. The validation
+   splits are prepared too (capped), for early stopping only.
+2. ``fit``: a small MLP scores each sentence; the loss is listwise (Cao et al. 2007,
+   ListNet: cross-entropy between the softmax of a document's scores and its oracle
+   labels made a distribution), because the summarizer takes the best sentences of each
+   document, not those above a threshold. Documents are weighted so that every set
+   counts alike, whatever its size. Adam; the epoch with the lowest validation loss wins.
+3. ``export``: normalization and the MLP written as an ONNX graph with ``onnx.helper``
+   (MatMul, Add, Relu), so the summarizer runs it on onnxruntime without torch;
+   ``config.json`` records the features, data, sizes and losses.
+
+    python -m training extractive --data ../shared/data --out runs/ranker [--resume]
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from summarizer.datasets import Pair, load_pairs, load_split
+from summarizer.errors import CondenseError
+from summarizer.loaders import document_from_text
+from summarizer.methods.ranker import FEATURES, sentence_features
+from summarizer.nlp import tokenizer_for
+from summarizer.suite import SETS, SuiteSet
+from summarizer.types import Budget
+
+from .oracle import greedy_oracle, rouge_tokens
+
+log = logging.getLogger("training")
+
+
+@dataclass(frozen=True)
+class ExtractiveConfig:
+    # documents per set and split (train, validation); the first ones in file order
+    max_train_docs: int = 3000
+    max_validation_docs: int = 300
+    # SumPubMed's papers have ~180 units each and a 275-word oracle: 0.35 s per paper
+    max_long_docs: int = 200
+    hidden: Tuple[int, ...] = (64, 32)
+    epochs: int = 40
+    batch_docs: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+def train_path(s: SuiteSet) -> Optional[str]:
+    """The train split's file of a suite set (None where the set has no train split)."""
+    if s.bbc_split:
+        return s.path
+    return s.path.replace("validation.jsonl.gz", "train.jsonl.gz")
+
+
+def load_set_split(root: Path, s: SuiteSet, split: str) -> List[Pair]:
+    if s.bbc_split:
+        return load_split(root / s.path, split)
+    path = root / (s.path if split == "validation" else train_path(s))
+    return load_pairs(path) if path.is_file() else []
+
+
+def oracle_limits(budget: Budget, n: int) -> Tuple[int, Optional[int]]:
+    """(max sentences, max words) of the oracle for a document of ``n`` units."""
+    if budget.sentences is not None:
+        return budget.sentences, None
+    if budget.ratio is not None:
+        return max(1, int(round(budget.ratio * n))), None
+    return n, budget.words
+
+
+def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """Worker: (features (n, F), labels (n,)) of one pair, None when it cannot be read."""
+    pair, budget = args
+    try:
+        doc = document_from_text(pair.article, source=pair.id)
+    except CondenseError:
+        return None
+    tok = tokenizer_for(doc.lang)
+    sentences = tok.sentences(doc.text)
+    if len(sentences) < 2:
+        return None  # nothing to rank
+    max_sentences, max_words = oracle_limits(budget, len(sentences))
+    picked = greedy_oracle([rouge_tokens(s.text) for s in sentences], rouge_tokens(pair.summary),
+                           max_sentences=max_sentences, max_words=max_words)
+    labels = np.zeros(len(sentences), dtype=np.float32)
+    labels[picked] = 1.0
+    return sentence_features(sentences, tok, budget), labels
+
+
+def prepare(root: Path, out: Path, config: ExtractiveConfig) -> Dict[str, Path]:
+    """Feature files ``OUT/features/SET.SPLIT.npz`` (x, y, doc), made once each."""
+    folder = out / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    made: Dict[str, Path] = {}
+    for s in SETS:
+        for split, cap in (("train", config.max_train_docs), ("validation", config.max_validation_docs)):
+            path = folder / f"{s.name}.{split}.npz"
+            if path.is_file():
+                made[f"{s.name}.{split}"] = path
+                continue
+            if s.budget.words is not None:
+                cap = min(cap, config.max_long_docs)
+            pairs = load_set_split(root, s, split)[:cap]
+            if not pairs:
+                continue
+            t0 = time.time()
+            jobs = [(p, s.budget) for p in pairs]
+            if config.workers > 1:
+                with ProcessPoolExecutor(config.workers) as pool:
+                    rows = list(pool.map(_one, jobs, chunksize=16))
+            else:
+                rows = [_one(j) for j in jobs]
+            rows = [r for r in rows if r is not None and r[1].sum() > 0]
+            x = np.concatenate([r[0] for r in rows])
+            y = np.concatenate([r[1] for r in rows])
+            doc = np.concatenate([np.full(len(r[1]), i, dtype=np.int32) for i, r in enumerate(rows)])
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, x=x, y=y, doc=doc)
+            os.replace(tmp, path)  # a half-written file is never taken for a finished one
+            made[f"{s.name}.{split}"] = path
+            log.info("%s/%s: %d documents, %d units, %.0f s", s.name, split, len(rows), len(y),
+                     time.time() - t0)
+    return made
+
+
+# -- the model ------------------------------------------------------------------------
+
+
+def _load(paths: Sequence[Path]):
+    """Rows of several sets as one array, with doc ids made unique and per-doc weights
+    that give every set the same total weight."""
+    xs, ys, docs, weights = [], [], [], []
+    offset = 0
+    for p in paths:
+        d = np.load(p)
+        n_docs = int(d["doc"].max()) + 1
+        xs.append(d["x"])
+        ys.append(d["y"])
+        docs.append(d["doc"] + offset)
+        weights.append(np.full(n_docs, 1.0 / n_docs, dtype=np.float32))
+        offset += n_docs
+    return (np.concatenate(xs), np.concatenate(ys), np.concatenate(docs),
+            np.concatenate(weights) / len(paths))
+
+
+def listwise_loss(scores, labels, seg, n_docs, doc_weight):
+    """ListNet loss: per document, -sum_i p_i log softmax(scores)_i with p = labels / sum.
+    ``seg`` (M,) maps each row to its document 0..n_docs-1; returns the weighted mean."""
+    import torch
+
+    mx = torch.full((n_docs,), -1e30).scatter_reduce(0, seg, scores, "amax", include_self=True)
+    z = torch.zeros(n_docs).index_add(0, seg, torch.exp(scores - mx[seg]))
+    logp = scores - (mx + torch.log(z))[seg]
+    total = torch.zeros(n_docs).index_add(0, seg, labels)
+    per_doc = -torch.zeros(n_docs).index_add(0, seg, labels / total[seg] * logp)
+    return (per_doc * doc_weight).sum() / doc_weight.sum()
+
+
+def make_mlp(n_in: int, hidden: Sequence[int]):
+    import torch
+
+    layers: List = []
+    for h in hidden:
+        layers += [torch.nn.Linear(n_in, h), torch.nn.ReLU()]
+        n_in = h
+    layers.append(torch.nn.Linear(n_in, 1))
+    return torch.nn.Sequential(*layers)
+
+
+@dataclass
+class FitResult:
+    mean: np.ndarray
+    std: np.ndarray
+    layers: List[Tuple[np.ndarray, np.ndarray]]  # (weight (in, out), bias (out,)) per Linear
+    best_epoch: int
+    train_loss: float
+    validation_loss: float
+    curve: List[Tuple[int, float, float]]
+
+
+def fit(train: Sequence[Path], validation: Sequence[Path], config: ExtractiveConfig) -> FitResult:
+    import torch
+
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    x, y, doc, w = _load(train)
+    vx, vy, vdoc, vw = _load(validation)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+    def tensors(x_, y_, doc_):
+        return (torch.from_numpy((x_ - mean) / std).float(), torch.from_numpy(y_).float(),
+                torch.from_numpy(doc_.astype(np.int64)))
+
+    tx, ty, tdoc = tensors(x, y, doc)
+    vtx, vty, vtdoc = tensors(vx, vy, vdoc)
+    n_docs = int(doc.max()) + 1
+    starts = np.searchsorted(doc, np.arange(n_docs + 1))  # rows of doc d: starts[d]:starts[d+1]
+    model = make_mlp(x.shape[1], config.hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    best = (math.inf, -1, None, math.inf)
+    curve = []
+    for epoch in range(config.epochs):
+        model.train()
+        order = rng.permutation(n_docs)
+        total = 0.0
+        for b in range(0, n_docs, config.batch_docs):
+            docs = order[b:b + config.batch_docs]
+            rows = np.concatenate([np.arange(starts[d], starts[d + 1]) for d in docs])
+            seg = torch.from_numpy(np.repeat(np.arange(len(docs)), starts[docs + 1] - starts[docs]))
+            scores = model(tx[rows]).squeeze(-1)
+            loss = listwise_loss(scores, ty[rows], seg, len(docs), torch.from_numpy(w[docs]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(docs)
+        model.eval()
+        with torch.no_grad():
+            v = float(listwise_loss(model(vtx).squeeze(-1), vty, vtdoc, int(vdoc.max()) + 1,
+                                    torch.from_numpy(vw)))
+        curve.append((epoch, total / n_docs, v))
+        log.info("epoch %d: train %.4f, validation %.4f", epoch, total / n_docs, v)
+        if v < best[0]:
+            state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+            best = (v, epoch, state, total / n_docs)
+    model.load_state_dict(best[2])
+    layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+              for m in model if isinstance(m, torch.nn.Linear)]
+    return FitResult(mean.astype(np.float32), std, layers, best[1], best[3], best[0], curve)
+
+
+def score_numpy(fitted: FitResult, x: np.ndarray) -> np.ndarray:
+    """The ranker's scores computed as the trained network computes them (float32)."""
+    h = (x.astype(np.float32) - fitted.mean) / fitted.std
+    for i, (wt, b) in enumerate(fitted.layers):
+        h = h @ wt + b
+        if i < len(fitted.layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h.reshape(-1)
+
+
+def to_onnx(fitted: FitResult, path: Path) -> None:
+    """features (n, F) float32 -> scores (n,) float32: (x - mean) / std, then the MLP."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits = [numpy_helper.from_array(fitted.mean, "mean"), numpy_helper.from_array(fitted.std, "std"),
+             numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")]
+    nodes = [helper.make_node("Sub", ["features", "mean"], ["centred"]),
+             helper.make_node("Div", ["centred", "std"], ["h0"])]
+    h = "h0"
+    for i, (wt, b) in enumerate(fitted.layers):
+        inits += [numpy_helper.from_array(wt.astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
+        nodes += [helper.make_node("MatMul", [h, f"w{i}"], [f"m{i}"]),
+                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"])]
+        h = f"a{i}"
+        if i < len(fitted.layers) - 1:
+            nodes.append(helper.make_node("Relu", [h], [f"r{i}"]))
+            h = f"r{i}"
+    nodes.append(helper.make_node("Reshape", [h, "flat"], ["scores"]))
+    graph = helper.make_graph(
+        nodes, "extractive_ranker",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", len(fitted.mean)])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["n"])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                              producer_name="condense-training")
+    model.ir_version = 8  # onnxruntime 1.32 reads it; newer IRs gain nothing here
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def train_extractive(root: Path, out: Path, config: ExtractiveConfig, *, resume: bool = False) -> Path:
+    """Prepare (or reuse, with ``resume``), fit and export; returns the model folder."""
+    if (out / "features").exists() and not resume:
+        raise CondenseError(f"{out}: already holds features; pass --resume to reuse them, "
+                            "or choose another --out")
+    made = prepare(root, out, config)
+    train = [made[k] for k in sorted(made) if k.endswith(".train")]
+    validation = [made[k] for k in sorted(made) if k.endswith(".validation")]
+    if not train:
+        raise CondenseError(f"{root}: no train split of any suite set found; pass the folder "
+                            "that holds bbc_news_summary/ and multidomain/")
+    fitted = fit(train, validation, config)
+    model_dir = out / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    to_onnx(fitted, model_dir / "model.onnx")
+    counts = {k: int(np.load(p)["doc"].max()) + 1 for k, p in made.items()}
+    (model_dir / "config.json").write_text(json.dumps({
+        "features": list(FEATURES),
+        "hidden": list(config.hidden),
+        "documents": counts,
+        "best_epoch": fitted.best_epoch,
+        "train_loss": fitted.train_loss,
+        "validation_loss": fitted.validation_loss,
+        "settings": asdict(config),
+    }, indent=1) + "\n", encoding="utf-8")
+    (out / "curve.json").write_text(json.dumps(fitted.curve) + "\n", encoding="utf-8")
+    return model_dir
