@@ -99,7 +99,8 @@ class RankingSummarizer:
         kept (the learned ranker) overrides this. Most do not."""
         return self.score(sentences, tokenizer)
 
-    def rank(self, scores: np.ndarray, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> List[int]:
+    def rank(self, scores: np.ndarray, sentences: Sequence[Sentence], tokenizer: Tokenizer,
+             budget: Budget) -> List[int]:
         """Sentence indices in the order they are taken: best score first, the earlier
         sentence on a tie. Methods with redundancy control override this."""
         return np.argsort(-scores, kind="stable").tolist()
@@ -121,7 +122,7 @@ class RankingSummarizer:
             if budget.words is not None or budget.auto
             else [1] * len(sentences)
         )
-        ranked = self.rank(scores, sentences, tokenizer)
+        ranked = self.rank(scores, sentences, tokenizer, budget)
         auto_note = None
         if budget.auto:
             budget, auto_note = resolve_auto(counts, ranked)

@@ -1,5 +1,6 @@
 """The learned ranker: oracle labels by hand, features by hand, trigram blocking, the
 ONNX graph against the network it was exported from, and the shipped model."""
+import gzip
 import json
 
 import numpy as np
@@ -7,11 +8,12 @@ import pytest
 
 from summarizer.errors import CondenseError
 from summarizer.loaders import document_from_text
-from summarizer.methods.ranker import (FEATURES, LearnedRanker, RankerConfig, budget_fraction,
+from summarizer.methods.ranker import (BASE_FEATURES, FEATURES, LearnedRanker, RankerConfig, budget_fraction,
                                        load_ranker, sentence_features, trigram_order, trigrams)
 from summarizer.nlp import tokenizer_for
 from summarizer.rouge import score_pair
 from summarizer.types import Budget
+from training.extractive import terms_path
 from training.oracle import f1, greedy_oracle, ngrams, rouge_tokens
 
 
@@ -54,7 +56,7 @@ def test_features_by_hand():
     doc = document_from_text("Apple pie is sweet. Apple tart is sweeter? Rain falls 2 days.")
     tok = tokenizer_for(doc.lang)
     sents = tok.sentences(doc.text)
-    f = sentence_features(sents, tok, Budget(sentences=1))
+    f = sentence_features(sents, tok, Budget(sentences=1), lexicon={"appl": 1.0, "sweet": 0.5, "rain": -0.5})
     col = {name: f[:, i] for i, name in enumerate(FEATURES)}
     assert f.shape == (3, len(FEATURES)) and f.dtype == np.float32
     assert col["position"].tolist() == [0.0, 0.5, 1.0]
@@ -75,12 +77,17 @@ def test_features_by_hand():
     assert col["opening_cosine"] == pytest.approx([1, 1 / 3, 0], abs=1e-6)
     # the third sentence links to nothing, so TextRank leaves it the teleport share only
     assert col["centrality"][2] < col["centrality"][0] == pytest.approx(col["centrality"][1])
+    # ranks: 0 for the highest, ties by position, 1 for the lowest
+    assert col["centrality_rank"].tolist() == [0.0, 0.5, 1.0]
+    # salience: mean and max over known distinct terms (appl 1, sweet 0.5 | appl | rain)
+    assert col["salience_mean"].tolist() == [0.75, 1.0, -0.5]
+    assert col["salience_max"].tolist() == [1.0, 1.0, -0.5]
 
 
 def test_features_mark_dialogues():
     doc = document_from_text("Anna: Are you coming?\nBen: Yes, at 5.\nAnna: Great")
     tok = tokenizer_for(doc.lang)
-    f = sentence_features(tok.sentences(doc.text), tok, Budget(ratio=0.5))
+    f = sentence_features(tok.sentences(doc.text), tok, Budget(ratio=0.5), lexicon={})
     assert f[:, FEATURES.index("dialogue")].tolist() == [1, 1, 1]
     assert f[:, FEATURES.index("selected_fraction")].tolist() == [0.5] * 3
 
@@ -114,16 +121,45 @@ class FakeSession:
         return [self.scores]
 
 
-def test_ranker_takes_best_scores_with_blocking():
-    text = "The cat sat on the mat. The cat sat on the sofa. Dogs bark loudly. Birds sing."
-    fake = FakeSession([0.9, 0.8, 0.1, 0.5])
+def test_ranker_blocks_repeats_in_short_summaries_only():
+    text = ("The cat sat on the mat. The cat sat on the sofa. Dogs bark loudly. Birds sing. "
+            + " ".join(f"Filler number {i}." for i in range(6)))
+    scores = [0.9, 0.8, 0.1, 0.5] + [0.0] * 6
+    fake = FakeSession(scores)
     s = LearnedRanker(session=fake)(document_from_text(text), Budget(sentences=2))
-    # sentence 1 repeats "the cat sat" of sentence 0: blocked, so 0 and 3 are taken
+    # 2 of 10 sentences: sentence 1 repeats "the cat sat" of sentence 0, so it is blocked
     assert s.text == "The cat sat on the mat.\nBirds sing."
-    assert fake.seen.shape == (4, len(FEATURES))
-    plain = LearnedRanker(RankerConfig(trigram_blocking=False), session=FakeSession([0.9, 0.8, 0.1, 0.5]))
+    assert fake.seen.shape == (10, len(FEATURES))
+    # 3 of 10 is over block_below (0.25): the best scores are taken as they are
+    s = LearnedRanker(session=FakeSession(scores))(document_from_text(text), Budget(sentences=3))
+    assert s.text == "The cat sat on the mat.\nThe cat sat on the sofa.\nBirds sing."
+    plain = LearnedRanker(RankerConfig(trigram_blocking=False), session=FakeSession(scores))
     assert plain(document_from_text(text), Budget(sentences=2)).text == (
         "The cat sat on the mat.\nThe cat sat on the sofa.")
+
+
+# -- the lexicon ---------------------------------------------------------------------------
+
+def test_lexicon_learns_signs_and_cross_fitting_hides_a_documents_own_terms():
+    from training.extractive import Rows, with_salience
+    from training.lexicon import cross_fitted, fit_lexicon
+
+    # "win" rows are picked, "said" rows are not; "zeta" occurs only in document 0
+    lines = ["win game", "said coach", "win title", "said fans", "zeta win", "said zeta"] * 5
+    labels = np.array([1, 0, 1, 0, 1, 0] * 5, dtype=float)
+    doc = np.repeat(np.arange(5), 6)
+    doc[:6] = 0
+    weight = np.ones(len(lines))
+    lex = fit_lexicon(lines, labels, weight, min_rows=2, l2=0.1)
+    assert lex["win"] > 0 > lex["said"]
+    # folds by document parity: document 0's rows are scored by the odd documents' lexicon
+    only_doc0 = ["zeta x", "x"] * 3 + ["y"] * 24  # zeta marks document 0's picked rows
+    two = cross_fitted(only_doc0, labels, weight, doc, min_rows=2, l2=0.1)
+    assert "zeta" in two[0] and "zeta" not in two[1]
+    rows = Rows(np.zeros((30, 0), np.float32), labels.astype(np.float32), doc,
+                np.ones(5, np.float32), only_doc0)
+    sal = with_salience(rows, two)
+    assert sal[:6].tolist() == [[0.0, 0.0]] * 6  # document 0 never sees its own "zeta"
 
 
 # -- training and export -------------------------------------------------------------------
@@ -134,40 +170,49 @@ def _set(path, rng, docs, relevant):
     xs, ys, ds = [], [], []
     for d in range(docs):
         n = int(rng.integers(3, 8))
-        x = rng.normal(size=(n, len(FEATURES))).astype(np.float32)
+        x = rng.normal(size=(n, len(BASE_FEATURES))).astype(np.float32)
         y = np.zeros(n, dtype=np.float32)
         y[np.argmax(x[:, relevant])] = 1
         xs.append(x), ys.append(y), ds.append(np.full(n, d, dtype=np.int32))
     np.savez(path, x=np.concatenate(xs), y=np.concatenate(ys), doc=np.concatenate(ds))
+    with gzip.open(terms_path(path), "wt", encoding="utf-8") as f:
+        f.writelines("common words\n" for _ in np.concatenate(ys))  # says nothing of labels
 
 
 def test_onnx_scores_equal_the_trained_networks(tmp_path):
     torch = pytest.importorskip("torch")
     import onnxruntime as ort
 
-    from training.extractive import ExtractiveConfig, fit, make_mlp, score_numpy, to_onnx
+    from training.extractive import (ExtractiveConfig, fit, load_rows, make_mlp, score_numpy,
+                                     to_onnx, with_salience)
 
     rng = np.random.default_rng(0)
     _set(tmp_path / "a.train.npz", rng, 200, 3)
     _set(tmp_path / "a.validation.npz", rng, 50, 3)
     fitted = fit([tmp_path / "a.train.npz"], [tmp_path / "a.validation.npz"],
-                 ExtractiveConfig(hidden=(8,), epochs=30, batch_docs=32, lr=1e-2, workers=1))
+                 ExtractiveConfig(hidden=(8,), epochs=30, batch_docs=32, lr=1e-2, workers=1,
+                                  members=2))
     # it learned the rule: the labelled row scores highest in most validation documents
-    d = np.load(tmp_path / "a.validation.npz")
-    s = score_numpy(fitted, d["x"])
-    hits = [np.argmax(s[d["doc"] == k]) == np.argmax(d["y"][d["doc"] == k]) for k in range(50)]
+    d = load_rows([tmp_path / "a.validation.npz"])
+    s = score_numpy(fitted, with_salience(d, [fitted.lexicon]))
+    hits = [np.argmax(s[d.doc == k]) == np.argmax(d.y[d.doc == k]) for k in range(50)]
     assert np.mean(hits) > 0.7  # 0.86 when written; chance is about 0.2 (3 to 7 rows a document)
     to_onnx(fitted, tmp_path / "model.onnx")
     x = rng.normal(size=(9, len(FEATURES))).astype(np.float32)
     (onnx_scores,) = ort.InferenceSession(str(tmp_path / "model.onnx"),
                                           providers=["CPUExecutionProvider"]).run(None, {"features": x})
-    # the same weights in a torch network, as during training
-    net = make_mlp(len(FEATURES), (8,))
-    linears = [m for m in net if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for m, (w, b) in zip(linears, fitted.layers):
-            m.weight.copy_(torch.from_numpy(w.T)), m.bias.copy_(torch.from_numpy(b))
-        trained = net(torch.from_numpy((x - fitted.mean) / fitted.std)).squeeze(-1).numpy()
+    # the same weights in torch networks, as during training; the score is their mean
+    assert len(fitted.members) == 2
+    outs = []
+    for layers in fitted.members:
+        net = make_mlp(len(FEATURES), (8,))
+        linears = [m for m in net if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for m, (w, b) in zip(linears, layers):
+                m.weight.copy_(torch.from_numpy(w.T)), m.bias.copy_(torch.from_numpy(b))
+            outs.append(net(torch.from_numpy((x - fitted.mean) / fitted.std)).squeeze(-1).numpy())
+    trained = (outs[0] + outs[1]) / 2
+    assert not np.allclose(outs[0], outs[1])  # two seeds, two networks
     assert onnx_scores.shape == (9,)
     np.testing.assert_allclose(onnx_scores, trained, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(score_numpy(fitted, x), trained, rtol=1e-5, atol=1e-5)
@@ -199,6 +244,7 @@ def test_shipped_model_loads_and_ranks():
 def test_model_with_other_features_is_refused(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"")
     (tmp_path / "config.json").write_text(json.dumps({"features": ["position"]}))
+    (tmp_path / "lexicon.json").write_text(json.dumps({"weights": {}}))
     with pytest.raises(CondenseError, match="trained on other features"):
         load_ranker(str(tmp_path))
     with pytest.raises(CondenseError, match="no ranker model"):

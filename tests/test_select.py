@@ -43,3 +43,42 @@ def test_word_budget_keeps_best_sentence_even_if_too_long():
 def test_bad_budgets_raise(kwargs):
     with pytest.raises(BudgetError):
         Budget(**kwargs)
+
+
+# -- the automatic length ------------------------------------------------------------------
+from summarizer.base import resolve_auto  # noqa: E402
+from summarizer.types import auto_words  # noqa: E402
+
+
+@pytest.mark.parametrize("words,want", [(0, 25), (94, 25), (250, 25), (704, 70), (1505, 150),
+                                        (4232, 250)])
+def test_auto_words_is_a_tenth_within_25_and_250(words, want):
+    assert auto_words(words) == want
+
+
+def test_auto_takes_whole_best_sentences_while_they_fit():
+    # 57 words -> target 25; the best sentence alone has 30: it is kept, nothing more
+    assert resolve_auto(WORDS, [1, 3, 2, 4, 0]) == (
+        Budget(sentences=1),
+        "no length given: 1 sentence (30 words), for a target of 25 words, about a tenth "
+        "of the document's 57")
+    # ranked 3 (8w), 2 (5w), 4 (4w), 0 (10w -> 27 > 25: stop before it)
+    assert resolve_auto(WORDS, [3, 2, 4, 0, 1])[0] == Budget(sentences=3)
+
+
+def test_auto_budget_through_a_summarizer_records_what_it_chose():
+    from summarizer.loaders import document_from_text
+    from summarizer.methods.lead import Lead
+
+    text = " ".join(f"Sentence number {i} has exactly six words." for i in range(60))
+    s = Lead()(document_from_text(text), Budget(auto=True))
+    # 60 x 7 words (the "number" digit is a word) = 420 -> target 42 -> 6 sentences (42 words)
+    assert s.budget == Budget(sentences=6) and len(s.sentences) == 6
+    assert s.notes[0] == ("no length given: 6 sentences (42 words), for a target of 42 words, "
+                          "about a tenth of the document's 420")
+
+
+def test_auto_budget_alone_or_not_at_all():
+    assert Budget(auto=True).describe() == "auto"
+    with pytest.raises(BudgetError):
+        Budget(auto=True, sentences=2)

@@ -11,15 +11,20 @@ Three steps anyone can audit, each resumable:
    ListNet: cross-entropy between the softmax of a document's scores and its oracle
    labels made a distribution), because the summarizer takes the best sentences of each
    document, not those above a threshold. Documents are weighted so that every set
-   counts alike, whatever its size. Adam; the epoch with the lowest validation loss wins.
+   counts alike, whatever its size. AdamW; the epoch with the lowest validation loss
+   wins. Three networks from three seeds; the ranker's score is their mean.
+   Before it, the salience lexicon (``training/lexicon.py``) is fitted on the same
+   labels, cross-fitted for the training rows.
 3. ``export``: normalization and the MLP written as an ONNX graph with ``onnx.helper``
-   (MatMul, Add, Relu), so the summarizer runs it on onnxruntime without torch;
-   ``config.json`` records the features, data, sizes and losses.
+   (MatMul, Add, Relu), so the summarizer runs it on onnxruntime without torch, and the
+   lexicon as ``lexicon.json``; ``config.json`` records the features, data, sizes and
+   losses.
 
     python -m training extractive --data ../shared/data --out runs/ranker [--resume]
 """
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -28,18 +33,19 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from summarizer.datasets import Pair, load_pairs, load_split
 from summarizer.errors import CondenseError
 from summarizer.loaders import document_from_text
-from summarizer.methods.ranker import FEATURES, sentence_features
+from summarizer.methods.ranker import FEATURES, base_features, salience
 from summarizer.nlp import tokenizer_for
 from summarizer.suite import SETS, SuiteSet
 from summarizer.types import Budget
 
+from .lexicon import cross_fitted, fit_lexicon
 from .oracle import greedy_oracle, rouge_tokens
 
 log = logging.getLogger("training")
@@ -56,8 +62,14 @@ class ExtractiveConfig:
     epochs: int = 40
     batch_docs: int = 128
     lr: float = 3e-3
+    # relative weight of a set's documents in the loss and the lexicon (default 1 each:
+    # every set counts alike, whatever its size)
+    set_weights: Tuple[Tuple[str, float], ...] = ()
     weight_decay: float = 1e-4
     seed: int = 0
+    # MLPs trained from seeds seed, seed + 1, ...; the score is their mean, which steadies
+    # the ranking of sets with few training documents (SciTLDR's 1,984)
+    members: int = 3
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
@@ -84,8 +96,9 @@ def oracle_limits(budget: Budget, n: int) -> Tuple[int, Optional[int]]:
     return n, budget.words
 
 
-def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray]]:
-    """Worker: (features (n, F), labels (n,)) of one pair, None when it cannot be read."""
+def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
+    """Worker: (base features (n, F0), labels (n,), each unit's terms as one line) of one
+    pair, None when it cannot be read."""
     pair, budget = args
     try:
         doc = document_from_text(pair.article, source=pair.id)
@@ -100,7 +113,12 @@ def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray]]:
                            max_sentences=max_sentences, max_words=max_words)
     labels = np.zeros(len(sentences), dtype=np.float32)
     labels[picked] = 1.0
-    return sentence_features(sentences, tok, budget), labels
+    x, terms = base_features(sentences, tok, budget)
+    return x, labels, [" ".join(t) for t in terms]
+
+
+def terms_path(npz: Path) -> Path:
+    return npz.with_suffix(".terms.txt.gz")
 
 
 def prepare(root: Path, out: Path, config: ExtractiveConfig) -> Dict[str, Path]:
@@ -130,6 +148,9 @@ def prepare(root: Path, out: Path, config: ExtractiveConfig) -> Dict[str, Path]:
             x = np.concatenate([r[0] for r in rows])
             y = np.concatenate([r[1] for r in rows])
             doc = np.concatenate([np.full(len(r[1]), i, dtype=np.int32) for i, r in enumerate(rows)])
+            # terms first: the .npz is what marks the set as done
+            with gzip.open(terms_path(path), "wt", encoding="utf-8") as f:
+                f.writelines(line + "\n" for r in rows for line in r[2])
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, x=x, y=y, doc=doc)
             os.replace(tmp, path)  # a half-written file is never taken for a finished one
@@ -142,10 +163,20 @@ def prepare(root: Path, out: Path, config: ExtractiveConfig) -> Dict[str, Path]:
 # -- the model ------------------------------------------------------------------------
 
 
-def _load(paths: Sequence[Path]):
-    """Rows of several sets as one array, with doc ids made unique and per-doc weights
-    that give every set the same total weight."""
-    xs, ys, docs, weights = [], [], [], []
+@dataclass
+class Rows:
+    """Units of several sets: base features, labels, document ids (unique over the sets,
+    ascending), per-document weights that give every set the same total, terms lines."""
+
+    x: np.ndarray
+    y: np.ndarray
+    doc: np.ndarray
+    doc_weight: np.ndarray
+    terms: List[str]
+
+
+def load_rows(paths: Sequence[Path], set_weights: Mapping[str, float] = {}) -> Rows:
+    xs, ys, docs, weights, terms = [], [], [], [], []
     offset = 0
     for p in paths:
         d = np.load(p)
@@ -153,10 +184,29 @@ def _load(paths: Sequence[Path]):
         xs.append(d["x"])
         ys.append(d["y"])
         docs.append(d["doc"] + offset)
-        weights.append(np.full(n_docs, 1.0 / n_docs, dtype=np.float32))
+        share = set_weights.get(p.name.split(".")[0], 1.0)
+        weights.append(np.full(n_docs, share / n_docs, dtype=np.float32))
+        with gzip.open(terms_path(p), "rt", encoding="utf-8") as f:
+            lines = f.read().split("\n")[:-1]
+        assert len(lines) == len(d["y"]), p
+        terms += lines
         offset += n_docs
-    return (np.concatenate(xs), np.concatenate(ys), np.concatenate(docs),
-            np.concatenate(weights) / len(paths))
+    return Rows(np.concatenate(xs), np.concatenate(ys), np.concatenate(docs),
+                np.concatenate(weights) / len(paths), terms)
+
+
+def with_salience(rows: Rows, lexicons: Sequence[Dict[str, float]]) -> np.ndarray:
+    """Full features: base plus salience, row r scored with ``lexicons[pick(r)]`` where
+    one lexicon serves all rows, or two (cross-fitted) serve by document parity."""
+    sal = np.zeros((len(rows.y), 2), dtype=np.float32)
+    split = [line.split() for line in rows.terms]
+    if len(lexicons) == 1:
+        sal[:] = salience(split, lexicons[0])
+    else:
+        for parity in (0, 1):
+            idx = np.flatnonzero(rows.doc % 2 == parity)
+            sal[idx] = salience([split[i] for i in idx], lexicons[1 - parity])
+    return np.concatenate([rows.x, sal], axis=1)
 
 
 def listwise_loss(scores, labels, seg, n_docs, doc_weight):
@@ -183,36 +233,30 @@ def make_mlp(n_in: int, hidden: Sequence[int]):
     return torch.nn.Sequential(*layers)
 
 
+Layers = List[Tuple[np.ndarray, np.ndarray]]  # (weight (in, out), bias (out,)) per Linear
+
+
 @dataclass
 class FitResult:
     mean: np.ndarray
     std: np.ndarray
-    layers: List[Tuple[np.ndarray, np.ndarray]]  # (weight (in, out), bias (out,)) per Linear
-    best_epoch: int
-    train_loss: float
-    validation_loss: float
-    curve: List[Tuple[int, float, float]]
+    members: List[Layers]  # one MLP per seed; the ranker's score is their mean
+    lexicon: Dict[str, float]
+    best_epochs: List[int]
+    train_losses: List[float]
+    validation_losses: List[float]
+    curves: List[List[Tuple[int, float, float]]]
 
 
-def fit(train: Sequence[Path], validation: Sequence[Path], config: ExtractiveConfig) -> FitResult:
+def _train_member(seed: int, data, config: ExtractiveConfig):
+    """One MLP from ``seed``: (layers, best epoch, its train and validation loss, curve)."""
     import torch
 
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    x, y, doc, w = _load(train)
-    vx, vy, vdoc, vw = _load(validation)
-    mean, std = x.mean(axis=0), x.std(axis=0)
-    std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
-
-    def tensors(x_, y_, doc_):
-        return (torch.from_numpy((x_ - mean) / std).float(), torch.from_numpy(y_).float(),
-                torch.from_numpy(doc_.astype(np.int64)))
-
-    tx, ty, tdoc = tensors(x, y, doc)
-    vtx, vty, vtdoc = tensors(vx, vy, vdoc)
-    n_docs = int(doc.max()) + 1
-    starts = np.searchsorted(doc, np.arange(n_docs + 1))  # rows of doc d: starts[d]:starts[d+1]
-    model = make_mlp(x.shape[1], config.hidden)
+    tx, ty, w, starts, vtx, vty, vtdoc, vw = data
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    n_docs, n_val = len(starts) - 1, int(vtdoc.max()) + 1
+    model = make_mlp(tx.shape[1], config.hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     best = (math.inf, -1, None, math.inf)
     curve = []
@@ -232,49 +276,88 @@ def fit(train: Sequence[Path], validation: Sequence[Path], config: ExtractiveCon
             total += float(loss.detach()) * len(docs)
         model.eval()
         with torch.no_grad():
-            v = float(listwise_loss(model(vtx).squeeze(-1), vty, vtdoc, int(vdoc.max()) + 1,
-                                    torch.from_numpy(vw)))
+            v = float(listwise_loss(model(vtx).squeeze(-1), vty, vtdoc, n_val, torch.from_numpy(vw)))
         curve.append((epoch, total / n_docs, v))
-        log.info("epoch %d: train %.4f, validation %.4f", epoch, total / n_docs, v)
+        log.info("seed %d, epoch %d: train %.4f, validation %.4f", seed, epoch, total / n_docs, v)
         if v < best[0]:
             state = {k: t.detach().clone() for k, t in model.state_dict().items()}
             best = (v, epoch, state, total / n_docs)
     model.load_state_dict(best[2])
     layers = [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
               for m in model if isinstance(m, torch.nn.Linear)]
-    return FitResult(mean.astype(np.float32), std, layers, best[1], best[3], best[0], curve)
+    return layers, best[1], best[3], best[0], curve
+
+
+def fit(train: Sequence[Path], validation: Sequence[Path], config: ExtractiveConfig) -> FitResult:
+    import torch
+
+    tr, va = load_rows(train, dict(config.set_weights)), load_rows(validation, dict(config.set_weights))
+    t0 = time.time()
+    row_weight = tr.doc_weight[tr.doc]
+    lexicon = fit_lexicon(tr.terms, tr.y, row_weight)
+    x = with_salience(tr, cross_fitted(tr.terms, tr.y, row_weight, tr.doc))
+    vx = with_salience(va, [lexicon])
+    log.info("lexicon: %d terms, %.0f s (three fits: all rows, and one per fold)", len(lexicon),
+             time.time() - t0)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+    def norm(x_):
+        return torch.from_numpy((x_ - mean) / std).float()
+
+    n_docs = int(tr.doc.max()) + 1
+    starts = np.searchsorted(tr.doc, np.arange(n_docs + 1))  # rows of doc d: starts[d]:starts[d+1]
+    data = (norm(x), torch.from_numpy(tr.y).float(), tr.doc_weight, starts,
+            norm(vx), torch.from_numpy(va.y).float(), torch.from_numpy(va.doc.astype(np.int64)),
+            va.doc_weight)
+    runs = [_train_member(config.seed + k, data, config) for k in range(config.members)]
+    return FitResult(mean.astype(np.float32), std, [r[0] for r in runs], lexicon,
+                     [r[1] for r in runs], [r[2] for r in runs], [r[3] for r in runs],
+                     [r[4] for r in runs])
 
 
 def score_numpy(fitted: FitResult, x: np.ndarray) -> np.ndarray:
-    """The ranker's scores computed as the trained network computes them (float32)."""
-    h = (x.astype(np.float32) - fitted.mean) / fitted.std
-    for i, (wt, b) in enumerate(fitted.layers):
-        h = h @ wt + b
-        if i < len(fitted.layers) - 1:
-            h = np.maximum(h, 0.0)
-    return h.reshape(-1)
+    """The ranker's scores computed as the trained networks compute them (float32)."""
+    out = []
+    for layers in fitted.members:
+        h = (x.astype(np.float32) - fitted.mean) / fitted.std
+        for i, (wt, b) in enumerate(layers):
+            h = h @ wt + b
+            if i < len(layers) - 1:
+                h = np.maximum(h, 0.0)
+        out.append(h.reshape(-1))
+    return np.mean(out, axis=0)
 
 
 def to_onnx(fitted: FitResult, path: Path) -> None:
-    """features (n, F) float32 -> scores (n,) float32: (x - mean) / std, then the MLP."""
+    """features (n, F) float32 -> scores (n,) float32: (x - mean) / std, then each MLP,
+    then their mean."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    k = len(fitted.members)
     inits = [numpy_helper.from_array(fitted.mean, "mean"), numpy_helper.from_array(fitted.std, "std"),
-             numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")]
+             numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat"),
+             numpy_helper.from_array(np.array(1.0 / k, dtype=np.float32), "inv_members")]
     nodes = [helper.make_node("Sub", ["features", "mean"], ["centred"]),
              helper.make_node("Div", ["centred", "std"], ["h0"])]
-    h = "h0"
-    for i, (wt, b) in enumerate(fitted.layers):
-        inits += [numpy_helper.from_array(wt.astype(np.float32), f"w{i}"),
-                  numpy_helper.from_array(b.astype(np.float32), f"b{i}")]
-        nodes += [helper.make_node("MatMul", [h, f"w{i}"], [f"m{i}"]),
-                  helper.make_node("Add", [f"m{i}", f"b{i}"], [f"a{i}"])]
-        h = f"a{i}"
-        if i < len(fitted.layers) - 1:
-            nodes.append(helper.make_node("Relu", [h], [f"r{i}"]))
-            h = f"r{i}"
-    nodes.append(helper.make_node("Reshape", [h, "flat"], ["scores"]))
+    outs = []
+    for j, layers in enumerate(fitted.members):
+        h = "h0"
+        for i, (wt, b) in enumerate(layers):
+            w_name, b_name = f"m{j}_w{i}", f"m{j}_b{i}"
+            inits += [numpy_helper.from_array(wt.astype(np.float32), w_name),
+                      numpy_helper.from_array(b.astype(np.float32), b_name)]
+            nodes += [helper.make_node("MatMul", [h, w_name], [f"m{j}_mm{i}"]),
+                      helper.make_node("Add", [f"m{j}_mm{i}", b_name], [f"m{j}_a{i}"])]
+            h = f"m{j}_a{i}"
+            if i < len(layers) - 1:
+                nodes.append(helper.make_node("Relu", [h], [f"m{j}_r{i}"]))
+                h = f"m{j}_r{i}"
+        outs.append(h)
+    nodes += [helper.make_node("Sum", outs, ["total"]),
+              helper.make_node("Mul", ["total", "inv_members"], ["mean_score"]),
+              helper.make_node("Reshape", ["mean_score", "flat"], ["scores"])]
     graph = helper.make_graph(
         nodes, "extractive_ranker",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", len(fitted.mean)])],
@@ -301,15 +384,18 @@ def train_extractive(root: Path, out: Path, config: ExtractiveConfig, *, resume:
     model_dir = out / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     to_onnx(fitted, model_dir / "model.onnx")
+    (model_dir / "lexicon.json").write_text(json.dumps(
+        {"weights": dict(sorted(fitted.lexicon.items()))}, ensure_ascii=False) + "\n", encoding="utf-8")
     counts = {k: int(np.load(p)["doc"].max()) + 1 for k, p in made.items()}
     (model_dir / "config.json").write_text(json.dumps({
         "features": list(FEATURES),
         "hidden": list(config.hidden),
         "documents": counts,
-        "best_epoch": fitted.best_epoch,
-        "train_loss": fitted.train_loss,
-        "validation_loss": fitted.validation_loss,
+        "members": len(fitted.members),
+        "best_epochs": fitted.best_epochs,
+        "train_losses": fitted.train_losses,
+        "validation_losses": fitted.validation_losses,
         "settings": asdict(config),
     }, indent=1) + "\n", encoding="utf-8")
-    (out / "curve.json").write_text(json.dumps(fitted.curve) + "\n", encoding="utf-8")
+    (out / "curve.json").write_text(json.dumps(fitted.curves) + "\n", encoding="utf-8")
     return model_dir

@@ -28,7 +28,7 @@ def options_ui(settings: AppSettings) -> Tuple[List[str], Budget, str, str]:
     names = method_names(settings)
     default = [DEFAULT_METHOD, "lead"]
     methods = st.multiselect("Methods to compare", names, default=default, key="cmp.methods")
-    budget = budget_ui("cmp", default_kind="sentences")
+    budget = budget_ui("cmp")
     c1, c2 = st.columns([3, 1])
     reference = c1.text_area("Reference summary (optional)", height=90, key="cmp.reference")
     rouge_type = c2.selectbox("ROUGE type", ROUGE_TYPES, key="cmp.rouge")

@@ -14,7 +14,7 @@ from summarizer.types import Budget, Document
 from .settings import AppSettings
 
 UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
-LENGTH_KINDS = ["sentences", "ratio", "words"]
+LENGTH_KINDS = ["auto", "sentences", "ratio", "words"]
 DOWNLOAD_LABELS = {"csv": "CSV", "jsonl": "JSONL", "md": "Markdown", "docx": "DOCX"}
 
 
@@ -36,11 +36,16 @@ def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Opt
     return None
 
 
-def budget_ui(prefix: str, *, default_kind: str = "ratio") -> Budget:
-    """Length of the summary: sentences, a ratio of the sentences, or a word ceiling."""
+def budget_ui(prefix: str, *, default_kind: str = "auto") -> Budget:
+    """Length of the summary: automatic, sentences, a ratio of the sentences, or a word
+    ceiling."""
     c1, c2 = st.columns([1, 2])
     kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
                     horizontal=True, key=f"{prefix}.kind")
+    if kind == "auto":
+        c2.caption("About a tenth of the document's words (25 to 250); "
+                   "the note under the summary says what was chosen.")
+        return Budget(auto=True)
     if kind == "sentences":
         count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")
         return Budget(sentences=int(count))
