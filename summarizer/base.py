@@ -63,14 +63,16 @@ def select(
 
 def resolve_auto(word_counts: Sequence[int], ranked: Sequence[int]) -> Tuple[Budget, str]:
     """An automatic budget made concrete: the best sentences, in ranking order, while
-    they fit in ``auto_words`` of the document's length (at least one), and a note that
-    says what was chosen. Counting whole best sentences, rather than filling the words
-    with shorter low-ranked ones, keeps the choice the method's own."""
+    each one brings the total nearer ``auto_words`` of the document's length (at least
+    one), and a note that says what was chosen. Counting whole best sentences, rather
+    than filling the words with shorter low-ranked ones, keeps the choice the method's
+    own; stopping only when the next one would overshoot by more than it leaves short
+    keeps a 44-word target from ending at 22 words because the next sentence has 24."""
     total = int(sum(word_counts))
     target = auto_words(total)
     k, used = 0, 0
     for i in ranked:
-        if k and used + word_counts[i] > target:
+        if k and abs(used + word_counts[i] - target) >= target - used:
             break
         k, used = k + 1, used + word_counts[i]
     note = (f"no length given: {k} sentence{'s' if k != 1 else ''} ({used} words), for a "

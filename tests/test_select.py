@@ -62,8 +62,11 @@ def test_auto_takes_whole_best_sentences_while_they_fit():
         Budget(sentences=1),
         "no length given: 1 sentence (30 words), for a target of 25 words, about a tenth "
         "of the document's 57")
-    # ranked 3 (8w), 2 (5w), 4 (4w), 0 (10w -> 27 > 25: stop before it)
-    assert resolve_auto(WORDS, [3, 2, 4, 0, 1])[0] == Budget(sentences=3)
+    # ranked 3 (8w), 2 (5w), 4 (4w): 17 words, 8 short; 0 (10w) makes 27, 2 over: nearer,
+    # taken; 1 (30w) would make 57: stop
+    assert resolve_auto(WORDS, [3, 2, 4, 0, 1])[0] == Budget(sentences=4)
+    # 4 short of the target and the next sentence 9 over: stop
+    assert resolve_auto([21, 13, 1], [0, 1, 2])[0] == Budget(sentences=1)
 
 
 def test_auto_budget_through_a_summarizer_records_what_it_chose():
