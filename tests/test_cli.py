@@ -93,3 +93,16 @@ def test_abstractive_with_a_folder_that_is_not_a_model(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert "not an exported seq2seq model" in err and "python -m export onnx" in err
+
+
+def test_summarize_defaults_to_the_ranker_at_the_automatic_length(tmp_path, capsys):
+    f = tmp_path / "doc.txt"
+    f.write_text(" ".join(f"Sentence number {i} has exactly six words." for i in range(60)))
+    assert main(["summarize", str(f), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    # 420 words -> a target of 42 -> six 7-word sentences, whichever the ranker prefers
+    assert out["method"] == "ranker" and out["budget"] == "sentences=6"
+    assert len(out["sentences"]) == 6
+    assert ("note: no length given: 6 sentences (42 words), for a target of 42 words, about a "
+            "tenth of the document's 420") in captured.err

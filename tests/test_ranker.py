@@ -249,3 +249,18 @@ def test_model_with_other_features_is_refused(tmp_path):
         load_ranker(str(tmp_path))
     with pytest.raises(CondenseError, match="no ranker model"):
         load_ranker(str(tmp_path / "missing"))
+    (tmp_path / "lexicon.json").write_text('{"weights": [1, 2')
+    with pytest.raises(CondenseError, match="is not a ranker's"):
+        load_ranker(str(tmp_path))
+
+
+@pytest.mark.parametrize("text,want", [
+    ("One sentence only.", "One sentence only."),
+    ("!!! ??? ...\n--- *** ---", None),  # no words at all: any one unit, no error
+    ("张三：你好\n李四：你好，明天见", None),
+])
+def test_shipped_model_on_edge_documents(text, want):
+    s = LearnedRanker()(document_from_text(text), Budget(sentences=1))
+    assert len(s.sentences) == 1 and np.isfinite(s.sentences[0].score)
+    if want is not None:
+        assert s.text == want
