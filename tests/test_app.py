@@ -1,5 +1,6 @@
 """The workbench's pages driven with streamlit.testing's AppTest (no browser), plus the
 pure helpers of ui/ (escaping, highlighting, progress text, settings)."""
+import html as html_module
 import json
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def test_escape_neutralizes_html_and_markdown():
         assert raw not in out
     assert "&#35; h" in out
     assert out.endswith("<br>line")
+
+
+@pytest.mark.parametrize("text", [
+    "He said: 'We strive' & \"so\" <script>x</script>",
+    "Rock & roll, AT&T, &amp; literally, &#x27; literally, 5 > 3",
+    "#Person1#: it's $5 *now*\nIggy: [ok](u)",
+])
+def test_escape_shows_exactly_the_text(text):
+    # what a browser displays is the text itself: every character escaped exactly once
+    out = escape(text)
+    assert "<" not in out.replace("<br>", "")
+    assert html_module.unescape(out.replace("<br>", "\n")) == text
 
 
 def test_highlight_merges_overlaps_and_escapes():

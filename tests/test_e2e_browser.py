@@ -212,13 +212,25 @@ def test_paste_and_summarize_never_runs_html(page):
     type_into(page, "…or paste text", ARTICLE + " " + SCRIPTED)
     page.locator("mark").first.wait_for()
     summary = page.get_by_test_id("stText").first.inner_text()
-    assert 1 <= summary.count("\n") + 1 <= 2 and summary.splitlines()[0] in ARTICLE
+    # the automatic length: whole sentences nearest a tenth of the words, at least 25
+    assert 1 <= summary.count("\n") + 1 <= 3 and all(line in ARTICLE for line in summary.splitlines())
     assert page.evaluate("window.__pwned") is None  # neither script nor handler ran
     assert page.locator("img[src=x]").count() == 0
     assert page.get_by_text("<script>window.__pwned = 1</script>", exact=False).count() >= 1
     page.get_by_role("heading", name="Keyphrases").wait_for()
     shot(page, "summarize")
     assert page.get_by_text("council", exact=True).count() == 1  # a keyphrase chip
+
+
+def test_quotes_and_ampersands_show_as_typed(page):
+    text = ("The mayor said: 'We won't wait.' Rock & roll fans agreed. "
+            "The \"new\" plan costs $5 & more.")
+    type_into(page, "…or paste text", text)
+    page.locator("mark").first.wait_for()
+    shown = page.get_by_test_id("stMain").inner_text()
+    assert "&#" not in shown and "&amp;" not in shown and "&quot;" not in shown
+    assert "The mayor said: 'We won't wait.'" in shown
+    assert 'The "new" plan costs $5 & more.' in shown and "Rock & roll fans agreed." in shown
 
 
 def test_upload_pdf_and_summarize(page, tmp_path):

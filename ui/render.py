@@ -10,13 +10,18 @@ from __future__ import annotations
 import html
 from typing import Iterable, Sequence, Tuple
 
-_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|~$:"
+_MARKDOWN_SPECIAL = "\\`*_{}[]()#+-.!|~$:\"'"
 _TABLE = {ord(c): f"&#{ord(c)};" for c in _MARKDOWN_SPECIAL}
 
 
 def escape(text: str) -> str:
-    """``text`` as inert HTML+Markdown; newlines become ``<br>``."""
-    return html.escape(text, quote=True).translate(_TABLE).replace("\n", "<br>")
+    """``text`` as inert HTML+Markdown; newlines become ``<br>``.
+
+    Once each: ``&``, ``<`` and ``>`` by ``html.escape`` (without quotes, whose
+    references ``&#x27;`` contain ``#``), then quotes and Markdown's characters by one
+    pass of the table, which never revisits what it wrote. Escaping quotes before the
+    table showed every apostrophe as ``&#x27;``."""
+    return html.escape(text, quote=False).translate(_TABLE).replace("\n", "<br>")
 
 
 def highlight(text: str, spans: Iterable[Tuple[int, int]], *, tag: str = "mark",
