@@ -109,7 +109,7 @@ def test_cli_ray_engine_resumes_from_the_journal(ray_instance, tmp_path, capsys)
     journal_path(out).write_text(json.dumps(
         {"id": "n0.txt", "summary": "FROM EARLIER RUN", "method": "textrank", "error": None}) + "\n")
     argv = ["batch", str(src), "--out", str(out), "--engine", "ray", "--workers", "2",
-            "--sentences", "2", "--no-progress"]
+            "--method", "textrank", "--sentences", "2", "--no-progress"]
     assert main(argv) == 0
     assert "7 documents: 4 summarized, 2 failed, 1 already done" in capsys.readouterr().err
     recs = read_records(out)
