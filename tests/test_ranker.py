@@ -8,8 +8,9 @@ import pytest
 
 from summarizer.errors import CondenseError
 from summarizer.loaders import document_from_text
-from summarizer.methods.ranker import (BASE_FEATURES, FEATURES, LearnedRanker, RankerConfig, budget_fraction,
-                                       load_ranker, sentence_features, trigram_order, trigrams)
+from summarizer.methods.ranker import (BASE_FEATURES, FEATURES, LEXICON_TOKENS, LearnedRanker,
+                                       RankerConfig, budget_fraction, lexicon_tokens, load_ranker,
+                                       sentence_features, trigram_order, trigrams)
 from summarizer.nlp import tokenizer_for
 from summarizer.rouge import score_pair
 from summarizer.types import Budget
@@ -82,6 +83,16 @@ def test_features_by_hand():
     # salience: mean and max over known distinct terms (appl 1, sweet 0.5 | appl | rain)
     assert col["salience_mean"].tolist() == [0.75, 1.0, -0.5]
     assert col["salience_max"].tolist() == [1.0, 1.0, -0.5]
+
+
+@pytest.mark.parametrize("text,lang,dialogue,want", [
+    ("But we said the cats ran.", "en", False, ["but", "we", "said", "the", "cat", "ran", "^but"]),
+    ("Amanda: I baked cookies", "en", True, ["i", "bake", "cooki", "^i"]),  # tag left out
+    ("张三：我们明天去北京", "zh", True, ["我们", "明天", "去", "北京", "^我们"]),
+    ("...", "en", False, []),
+])
+def test_lexicon_tokens(text, lang, dialogue, want):
+    assert lexicon_tokens(text, tokenizer_for(lang), dialogue=dialogue) == want
 
 
 def test_features_mark_dialogues():
@@ -243,9 +254,13 @@ def test_shipped_model_loads_and_ranks():
 
 def test_model_with_other_features_is_refused(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"")
-    (tmp_path / "config.json").write_text(json.dumps({"features": ["position"]}))
+    (tmp_path / "config.json").write_text(json.dumps(
+        {"features": ["position"], "lexicon_tokens": LEXICON_TOKENS}))
     (tmp_path / "lexicon.json").write_text(json.dumps({"weights": {}}))
     with pytest.raises(CondenseError, match="trained on other features"):
+        load_ranker(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"features": list(FEATURES)}))
+    with pytest.raises(CondenseError, match="its lexicon is keyed by None"):
         load_ranker(str(tmp_path))
     with pytest.raises(CondenseError, match="no ranker model"):
         load_ranker(str(tmp_path / "missing"))

@@ -40,7 +40,7 @@ import numpy as np
 from summarizer.datasets import Pair, load_pairs, load_split
 from summarizer.errors import CondenseError
 from summarizer.loaders import document_from_text
-from summarizer.methods.ranker import FEATURES, base_features, salience
+from summarizer.methods.ranker import LEXICON_TOKENS, FEATURES, base_features, salience
 from summarizer.nlp import tokenizer_for
 from summarizer.suite import SETS, SuiteSet
 from summarizer.types import Budget
@@ -97,8 +97,8 @@ def oracle_limits(budget: Budget, n: int) -> Tuple[int, Optional[int]]:
 
 
 def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
-    """Worker: (base features (n, F0), labels (n,), each unit's terms as one line) of one
-    pair, None when it cannot be read."""
+    """Worker: (base features (n, F0), labels (n,), each unit's lexicon tokens as one line)
+    of one pair, None when it cannot be read."""
     pair, budget = args
     try:
         doc = document_from_text(pair.article, source=pair.id)
@@ -113,8 +113,8 @@ def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
                            max_sentences=max_sentences, max_words=max_words)
     labels = np.zeros(len(sentences), dtype=np.float32)
     labels[picked] = 1.0
-    x, terms = base_features(sentences, tok, budget)
-    return x, labels, [" ".join(t) for t in terms]
+    x, tokens = base_features(sentences, tok, budget)
+    return x, labels, [" ".join(t) for t in tokens]
 
 
 def terms_path(npz: Path) -> Path:
@@ -389,6 +389,7 @@ def train_extractive(root: Path, out: Path, config: ExtractiveConfig, *, resume:
     counts = {k: int(np.load(p)["doc"].max()) + 1 for k, p in made.items()}
     (model_dir / "config.json").write_text(json.dumps({
         "features": list(FEATURES),
+        "lexicon_tokens": LEXICON_TOKENS,
         "hidden": list(config.hidden),
         "documents": counts,
         "members": len(fitted.members),

@@ -10,11 +10,11 @@ Departures, on purpose:
   article, so a sentence is described by cheap features instead (``FEATURES``): its
   position, its length, its TextRank centrality, its similarity to the document and to
   the opening, what kind of text it is in (dialogue, Chinese), what share of the
-  document the budget keeps, and how salient its words are by a lexicon of term weights
+  document the budget keeps, and how salient its words are by a lexicon of word weights
   learned with the model (a logistic regression on the oracle labels, standing in for
   the content BERT reads). Three small MLPs (``training/extractive.py``) map them to a
   score, averaged. The suite table in docs/QUALITY.md says what this keeps and loses
-  against Lead and TextRank on each corpus (about 0.8 ROUGE-1 over Lead-3 on
+  against Lead and TextRank on each corpus (about 0.7 ROUGE-1 over Lead-3 on
   CNN/DailyMail, where BertSumExt reaches 3: the content the features cannot see).
 - A blocked sentence is not dropped but moved behind the others, so a budget larger than
   what blocking allows still fills up; and blocking applies only when the budget keeps
@@ -40,7 +40,8 @@ import scipy.sparse as sp
 
 from ..base import RankingSummarizer
 from ..errors import CondenseError
-from ..nlp import Tokenizer, is_dialogue
+from ..cleaning import speaker_tag_end
+from ..nlp import Tokenizer, is_dialogue, stem
 from ..types import Budget, Sentence, auto_words
 from .textrank import pagerank, similarity_matrix, term_matrix
 
@@ -112,20 +113,38 @@ def salience(terms: Sequence[Sequence[str]], lexicon: Mapping[str, float]) -> np
     return out
 
 
+# What the salience lexicon is keyed by; config.json records it and loading checks it,
+# so a lexicon of other tokens is refused rather than silently matching nothing.
+LEXICON_TOKENS = "words-with-stopwords+first-word"
+
+
+def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool) -> List[str]:
+    """The tokens a sentence is looked up by: every word, stop words included (English
+    stemmed), and its first word marked ``^word``. Stop words are kept because they tell
+    a quote ("i", "we", "you") or a continuation ("but", "however", "he") from a sentence
+    that stands on its own; a speaker's tag is left out, as names say nothing across
+    documents."""
+    if dialogue:
+        text = text[speaker_tag_end(text):]
+    words = tokenizer.words(text)
+    tokens = [stem(w) for w in words] if tokenizer.lang == "en" else list(words)
+    return tokens + [f"^{words[0]}"] if words else tokens
+
+
 def sentence_features(
     sentences: Sequence[Sentence], tokenizer: Tokenizer, budget: Budget, *,
     lexicon: Mapping[str, float], dialogue: Optional[bool] = None,
 ) -> np.ndarray:
     """Features of every sentence in ``FEATURES`` order, float32 of shape (n, F)."""
-    base, terms = base_features(sentences, tokenizer, budget, dialogue=dialogue)
-    return np.concatenate([base, salience(terms, lexicon).astype(np.float32)], axis=1)
+    base, tokens = base_features(sentences, tokenizer, budget, dialogue=dialogue)
+    return np.concatenate([base, salience(tokens, lexicon).astype(np.float32)], axis=1)
 
 
 def base_features(
     sentences: Sequence[Sentence], tokenizer: Tokenizer, budget: Budget, *,
     dialogue: Optional[bool] = None,
 ) -> Tuple[np.ndarray, List[List[str]]]:
-    """``BASE_FEATURES`` of every sentence, float32 (n, F0), and its content terms."""
+    """``BASE_FEATURES`` of every sentence, float32 (n, F0), and its lexicon tokens."""
     n = len(sentences)
     terms = [tokenizer.terms(s.text) for s in sentences]
     words = np.array([len(tokenizer.words(s.text)) for s in sentences], dtype=np.float64)
@@ -158,7 +177,8 @@ def base_features(
     f[:, 19] = budget_fraction(budget, n, float(words.sum()))
     f[:, 20] = _rank_fraction(f[:, 10])
     f[:, 21] = _rank_fraction(f[:, 11])
-    return f.astype(np.float32), terms
+    tokens = [lexicon_tokens(s.text, tokenizer, dialogue=dialogue) for s in sentences]
+    return f.astype(np.float32), tokens
 
 
 def trigram_order(scores: np.ndarray, grams: Sequence[frozenset]) -> List[int]:
@@ -202,7 +222,8 @@ def load_ranker(model_dir: str, threads: int = 1):
                             "restore assets/extractive-ranker from the repository or train one "
                             "with python -m training extractive")
     try:
-        features = tuple(json.loads(config_path.read_text(encoding="utf-8"))["features"])
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        features = tuple(config["features"])
         lexicon: Dict[str, float] = {
             str(k): float(v)
             for k, v in json.loads(lexicon_path.read_text(encoding="utf-8"))["weights"].items()}
@@ -210,6 +231,10 @@ def load_ranker(model_dir: str, threads: int = 1):
         raise CondenseError(f"{folder}: config.json or lexicon.json is not a ranker's ({e}); "
                             "restore the folder or retrain it with python -m training "
                             "extractive") from None
+    tokens = config.get("lexicon_tokens")
+    if tokens != LEXICON_TOKENS:
+        raise CondenseError(f"{config_path}: its lexicon is keyed by {tokens!r}, not "
+                            f"{LEXICON_TOKENS!r}; retrain it with python -m training extractive")
     if features != FEATURES:
         raise CondenseError(f"{config_path}: the model was trained on other features "
                             f"({len(features)} vs {len(FEATURES)}); retrain it with python -m "
