@@ -151,8 +151,12 @@ def cmd_suite(args: argparse.Namespace) -> int:
         print(f"{s.name}: {report.results[0].documents} documents, "
               f"{time.time() - started:.0f} s so far", file=sys.stderr)
 
+    abstractive = None
+    if "abstractive" in methods:
+        args.method = "abstractive"
+        abstractive = _abstractive(args)
     suite = run_suite(args.suite, methods, sets=sets, limit=args.limit, workers=args.workers,
-                      seed=args.seed, on_set=progress)
+                      seed=args.seed, abstractive=abstractive, on_set=progress)
     table = suite.markdown()
     print(table)
     if args.json:
@@ -160,7 +164,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
             f.write(suite.to_json())
     if args.write:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        limit = f" --limit {args.limit}" if args.limit else ""
+        limit = (f" --sets {args.sets}" if args.sets else "") + (
+            f" --limit {args.limit}" if args.limit else "")
         head = (f"Written by `python -m summarizer evaluate --suite DATA --methods {','.join(methods)}"
                 f"{limit}` on {stamp}, {time.time() - started:.0f} s in all.\n")
         write_block(args.write, head + "\n" + table)

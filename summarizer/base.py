@@ -1,10 +1,10 @@
 """The one interface every summarizer shares, and the steps they all reuse.
 
 A summarizer is called as ``summarizer(document, budget)`` and returns a
-:class:`~summarizer.types.Summary`. Extractive methods only differ in how they score
-sentences, so they subclass :class:`RankingSummarizer` and implement ``score``; choosing
-sentences under the budget and restoring document order (sumy's ``_get_best_sentences``)
-lives here once.
+:class:`~summarizer.types.Summary`. Extractive methods differ in how they score
+sentences (and some in the order they take them), so they subclass
+:class:`RankingSummarizer` and implement ``score``; choosing sentences under the budget
+and restoring document order (sumy's ``_get_best_sentences``) lives here once.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import EmptyDocumentError
 from .nlp import Tokenizer, tokenizer_for
-from .types import Budget, Document, ScoredSentence, Sentence, Summary, auto_words
+from .types import (AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document, ScoredSentence, Sentence,
+                    Summary, auto_words)
 
 
 class Summarizer(Protocol):
@@ -75,8 +76,10 @@ def resolve_auto(word_counts: Sequence[int], ranked: Sequence[int]) -> Tuple[Bud
         if k and abs(used + word_counts[i] - target) >= target - used:
             break
         k, used = k + 1, used + word_counts[i]
+    bound = (" (the least)" if target == AUTO_MIN_WORDS else
+             " (the most)" if target == AUTO_MAX_WORDS else "")
     note = (f"no length given: {k} sentence{'s' if k != 1 else ''} ({used} words), for a "
-            f"target of {target} words, about a tenth of the document's {total}")
+            f"target of {target} words{bound}, about a tenth of the document's {total}")
     return Budget(sentences=k), note
 
 
@@ -96,9 +99,11 @@ class RankingSummarizer:
         """One score per sentence, higher is better. Shape (n,)."""
         raise NotImplementedError
 
-    def score_for(self, sentences: Sequence[Sentence], tokenizer: Tokenizer, budget: Budget) -> np.ndarray:
-        """The scores under a budget; a method whose scores depend on how much will be
-        kept (the learned ranker) overrides this. Most do not."""
+    def score_for(self, document: Document, sentences: Sequence[Sentence], tokenizer: Tokenizer,
+                  budget: Budget) -> np.ndarray:
+        """The scores of a document's sentences under a budget; a method whose scores
+        depend on the document as a whole or on how much will be kept (the learned
+        ranker) overrides this. Most do not."""
         return self.score(sentences, tokenizer)
 
     def rank(self, scores: np.ndarray, sentences: Sequence[Sentence], tokenizer: Tokenizer,
@@ -114,7 +119,7 @@ class RankingSummarizer:
             raise EmptyDocumentError(
                 document.source, "the document has no sentences", "Give it some text to summarize"
             )
-        scores = np.asarray(self.score_for(sentences, tokenizer, budget), dtype=float)
+        scores = np.asarray(self.score_for(document, sentences, tokenizer, budget), dtype=float)
         assert scores.shape == (len(sentences),), scores.shape
         # sumy's LexRank divides by a zero norm when no two sentences share a term; a NaN
         # score would sort arbitrarily and is not valid JSON, so such scores become 0.

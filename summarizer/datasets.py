@@ -62,12 +62,23 @@ def reference_lines(summary: str, article: str, lang: Optional[str] = None) -> s
     return "\n".join(s.text for s in tok.sentences(text))
 
 
+def _lines(f, path: Path) -> Iterator[Tuple[int, str]]:
+    """Numbered lines; a damaged or cut gzip file raises a DocumentError naming it."""
+    n = 0
+    try:
+        for n, line in enumerate(f, 1):
+            yield n, line
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DocumentError(str(path), f"cannot be read past line {n} ({e})",
+                            "Download or copy the file again") from None
+
+
 def iter_jsonl(path: Path) -> Iterator[Tuple[int, object]]:
     """(line number, parsed value) of every non-blank line; invalid JSON raises a
     DocumentError naming the line. A ``.gz`` file is read through gzip."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+        for n, line in _lines(f, path):
             if line.strip():
                 try:
                     yield n, json.loads(line)

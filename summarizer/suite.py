@@ -21,9 +21,10 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from .datasets import Pair, load_pairs, load_split
+from .errors import CondenseError, DocumentError
 from .evaluate import EvaluationReport, MethodResult, evaluate
 from .types import Budget
 
@@ -147,18 +148,18 @@ def run_suite(
     limit: Optional[int] = None,
     workers: Optional[int] = None,
     seed: int = 0,
+    abstractive=None,
     on_set: Optional[Callable[[SuiteSet, EvaluationReport], None]] = None,
 ) -> SuiteReport:
     """Score ``methods`` on every set found under ``root`` (or the named ``sets``).
 
-    ``limit`` keeps the first N pairs of each set (for quick looks; the recorded table
+    ``abstractive`` (an AbstractiveConfig) is needed when "abstractive" is among the
+    methods. ``limit`` keeps the first N pairs of each set (for quick looks; the recorded table
     uses every pair). ``on_set`` is called after each set, for progress."""
     root = Path(root)
     chosen = [s for s in SETS if sets is None or s.name in sets]
     unknown = sorted(set(sets or ()) - set(SET_NAMES))
     if unknown:
-        from .errors import CondenseError
-
         raise CondenseError(f"unknown suite set(s) {', '.join(unknown)}; "
                             f"choose from {', '.join(SET_NAMES)}")
     results, missing = [], []
@@ -168,13 +169,11 @@ def run_suite(
             continue
         pairs = load_set(root, s)[:limit] if limit else load_set(root, s)
         report = evaluate(pairs, methods, s.budget, split=f"{s.name}/validation",
-                          workers=workers, seed=seed)
+                          workers=workers, seed=seed, abstractive=abstractive)
         results.append(SuiteResult(s, report))
         if on_set is not None:
             on_set(s, report)
     if not results:
-        from .errors import DocumentError
-
         raise DocumentError(str(root), "holds none of the suite's data sets",
                             "Pass the folder that contains bbc_news_summary/ and multidomain/")
     return SuiteReport(tuple(methods), tuple(results), tuple(missing))

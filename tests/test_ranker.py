@@ -2,6 +2,7 @@
 ONNX graph against the network it was exported from, and the shipped model."""
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +280,41 @@ def test_shipped_model_on_edge_documents(text, want):
     assert len(s.sentences) == 1 and np.isfinite(s.sentences[0].score)
     if want is not None:
         assert s.text == want
+
+
+def test_broken_or_mismatched_model_files_give_typed_errors(tmp_path):
+    from training.extractive import FitResult, to_onnx
+
+    shipped = Path(RankerConfig().model_dir)
+    for name in ("config.json", "lexicon.json"):
+        (tmp_path / name).write_bytes((shipped / name).read_bytes())
+    (tmp_path / "model.onnx").write_bytes(b"not a graph")
+    with pytest.raises(CondenseError, match="onnxruntime cannot load it"):
+        load_ranker(str(tmp_path))
+    # a graph of another training (3 features) beside this config (FEATURES)
+    narrow = FitResult(np.zeros(3, np.float32), np.ones(3, np.float32),
+                       [[(np.ones((3, 1), np.float32), np.zeros(1, np.float32))]], {},
+                       [0], [0.0], [0.0], [[]])
+    to_onnx(narrow, tmp_path / "model.onnx")
+    with pytest.raises(CondenseError, match=r"not \(n, 24\)"):
+        load_ranker(str(tmp_path), 2)
+
+
+def test_shipped_lexicon_scores_real_words():
+    _, lexicon = load_ranker(RankerConfig().model_dir, 1)
+    doc = document_from_text("Police arrested two men after the robbery on Friday. "
+                             "\"I was scared,\" she said. But he added that the shop reopened.")
+    tok = tokenizer_for(doc.lang)
+    f = sentence_features(tok.sentences(doc.text), tok, Budget(sentences=1), lexicon=lexicon)
+    sal = f[:, FEATURES.index("salience_mean")]
+    assert np.all(sal != 0)  # every sentence has words the lexicon knows
+    assert len(set(sal.tolist())) == 3  # and they weigh differently
+
+
+def test_dialogue_flag_is_the_documents_not_the_units():
+    # one prose line that pySBD splits into three "Word: ..." units is still prose
+    fake = FakeSession([0.3, 0.2, 0.1])
+    LearnedRanker(session=fake)(document_from_text("Update: rain. Note: cold. Source: radio."),
+                                Budget(sentences=1))
+    assert fake.seen.shape[0] == 3
+    assert fake.seen[:, FEATURES.index("dialogue")].tolist() == [0, 0, 0]

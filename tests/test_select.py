@@ -60,8 +60,8 @@ def test_auto_takes_whole_best_sentences_while_they_fit():
     # 57 words -> target 25; the best sentence alone has 30: it is kept, nothing more
     assert resolve_auto(WORDS, [1, 3, 2, 4, 0]) == (
         Budget(sentences=1),
-        "no length given: 1 sentence (30 words), for a target of 25 words, about a tenth "
-        "of the document's 57")
+        "no length given: 1 sentence (30 words), for a target of 25 words (the least), about "
+        "a tenth of the document's 57")
     # ranked 3 (8w), 2 (5w), 4 (4w): 17 words, 8 short; 0 (10w) makes 27, 2 over: nearer,
     # taken; 1 (30w) would make 57: stop
     assert resolve_auto(WORDS, [3, 2, 4, 0, 1])[0] == Budget(sentences=4)

@@ -77,3 +77,18 @@ def test_write_block_appends_markers_when_absent(tmp_path):
     write_block(md, "T1")
     write_block(md, "T2")
     assert md.read_text(encoding="utf-8") == f"# Q\n\n{BEGIN}\nT2\n{END}\n"
+
+
+def test_damaged_gzip_pairs_give_a_typed_error(tmp_path):
+    from summarizer.datasets import load_pairs
+    from summarizer.errors import DocumentError
+
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(b"plain text, not gzip")
+    with pytest.raises(DocumentError, match="bad.jsonl.gz.*cannot be read"):
+        load_pairs(bad)
+    good = tmp_path / "cut.jsonl.gz"
+    _write(good, [{"id": str(i), "article": "a " * 200, "summary": "a"} for i in range(50)])
+    good.write_bytes(good.read_bytes()[:-30])  # cut the end off
+    with pytest.raises(DocumentError, match="cut.jsonl.gz.*cannot be read"):
+        load_pairs(good)

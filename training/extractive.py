@@ -73,8 +73,8 @@ class ExtractiveConfig:
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
 
-def train_path(s: SuiteSet) -> Optional[str]:
-    """The train split's file of a suite set (None where the set has no train split)."""
+def train_path(s: SuiteSet) -> str:
+    """Where a suite set's train split would be (CSL has none: the file is absent)."""
     if s.bbc_split:
         return s.path
     return s.path.replace("validation.jsonl.gz", "train.jsonl.gz")

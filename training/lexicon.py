@@ -1,7 +1,8 @@
-"""The ranker's salience lexicon: one weight per content term, from the oracle labels.
+"""The ranker's salience lexicon: one weight per token, from the oracle labels.
 
 A logistic regression of "the oracle picked this sentence" on the sentence's distinct
-terms (binary bag of words, L2-regularized, documents weighted as in the ranker's loss),
+tokens (``ranker.lexicon_tokens``: every word, stop words included, and the first word
+marked ``^word``; binary bag of words, L2-regularized, documents weighted as in the ranker's loss),
 fitted with L-BFGS (scipy). The ranker reads the mean and max weight of a sentence's
 terms: words that highlights keep ("killed", "announced", a speaker's request) weigh more
 than words they drop ("said", "added"). It is the cheapest stand-in for the content that

@@ -43,8 +43,8 @@ def budget_ui(prefix: str, *, default_kind: str = "auto") -> Budget:
     kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
                     horizontal=True, key=f"{prefix}.kind")
     if kind == "auto":
-        c2.caption("About a tenth of the document's words (25 to 250); "
-                   "the note under the summary says what was chosen.")
+        c2.caption("Whole sentences nearest a tenth of the document's words (a target of 25 "
+                   "to 250); the note under the summary says what was chosen.")
         return Budget(auto=True)
     if kind == "sentences":
         count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")

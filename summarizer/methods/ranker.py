@@ -42,7 +42,7 @@ from ..base import RankingSummarizer
 from ..errors import CondenseError
 from ..cleaning import speaker_tag_end
 from ..nlp import Tokenizer, is_dialogue, stem
-from ..types import Budget, Sentence, auto_words
+from ..types import Budget, Document, Sentence, auto_words
 from .textrank import pagerank, similarity_matrix, term_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,7 +227,7 @@ def load_ranker(model_dir: str, threads: int = 1):
         lexicon: Dict[str, float] = {
             str(k): float(v)
             for k, v in json.loads(lexicon_path.read_text(encoding="utf-8"))["weights"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise CondenseError(f"{folder}: config.json or lexicon.json is not a ranker's ({e}); "
                             "restore the folder or retrain it with python -m training "
                             "extractive") from None
@@ -244,7 +244,18 @@ def load_ranker(model_dir: str, threads: int = 1):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"]), lexicon
+    try:
+        session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime's own error types (InvalidProtobuf, Fail, ...)
+        raise CondenseError(f"{onnx_path}: onnxruntime cannot load it ({type(e).__name__}); "
+                            "restore the folder or retrain it with python -m training "
+                            "extractive") from None
+    shape = session.get_inputs()[0].shape
+    if len(shape) != 2 or shape[1] != len(FEATURES):
+        raise CondenseError(f"{onnx_path}: the graph takes features of shape {shape}, not "
+                            f"(n, {len(FEATURES)}) as config.json says; the files come from "
+                            "different trainings: restore the folder or retrain it")
+    return session, lexicon
 
 
 class LearnedRanker(RankingSummarizer):
@@ -254,20 +265,27 @@ class LearnedRanker(RankingSummarizer):
                  lexicon: Optional[Mapping[str, float]] = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.config = config
-        # tests pass a session (and a lexicon) in; else both load once from config.model_dir
-        self._session, self._lexicon = session, dict(lexicon or {})
+        # tests pass a session (and a lexicon) in; else both load once from config.model_dir.
+        # One attribute for the pair, so a thread never sees a session without its lexicon.
+        self._loaded = None if session is None else (session, dict(lexicon or {}))
 
     def _model(self):
-        if self._session is None:
-            self._session, self._lexicon = load_ranker(self.config.model_dir, self.config.threads)
-        return self._session, self._lexicon
+        if self._loaded is None:
+            self._loaded = load_ranker(self.config.model_dir, self.config.threads)
+        return self._loaded
 
     def score(self, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> np.ndarray:
-        return self.score_for(sentences, tokenizer, Budget(auto=True))
+        return self._scores(sentences, tokenizer, Budget(auto=True), dialogue=None)
 
-    def score_for(self, sentences: Sequence[Sentence], tokenizer: Tokenizer, budget: Budget) -> np.ndarray:
+    def score_for(self, document: Document, sentences: Sequence[Sentence], tokenizer: Tokenizer,
+                  budget: Budget) -> np.ndarray:
+        # whether the text is a dialogue is the document's property, decided on its lines
+        # as the sentence splitter decides it (not on the units, which split prose lines)
+        return self._scores(sentences, tokenizer, budget, dialogue=is_dialogue(document.text))
+
+    def _scores(self, sentences, tokenizer, budget, *, dialogue) -> np.ndarray:
         session, lexicon = self._model()
-        x = sentence_features(sentences, tokenizer, budget, lexicon=lexicon)
+        x = sentence_features(sentences, tokenizer, budget, lexicon=lexicon, dialogue=dialogue)
         (out,) = session.run(None, {"features": x})
         return out.reshape(-1).astype(np.float64)
 
