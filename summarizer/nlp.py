@@ -184,8 +184,12 @@ class Tokenizer:
 
     def terms(self, text: str) -> List[str]:
         """Content terms: words without stop words, English words stemmed."""
+        return self.content_terms(self.words(text))
+
+    def content_terms(self, words: List[str]) -> List[str]:
+        """``terms`` of a sentence whose ``words`` the caller already has."""
         stop = stopwords(self.lang)
-        words = [w for w in self.words(text) if w not in stop]
+        words = [w for w in words if w not in stop]
         if self.lang == "en":
             return [stem(w) for w in words]
         return words

@@ -43,7 +43,7 @@ from ..errors import CondenseError
 from ..cleaning import speaker_tag_end
 from ..nlp import Tokenizer, is_dialogue, stem
 from ..types import Budget, Document, Sentence, auto_words
-from .textrank import pagerank, similarity_matrix, term_matrix
+from .textrank import pagerank, similarity_of, term_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "assets" / "extractive-ranker"
@@ -118,15 +118,18 @@ def salience(terms: Sequence[Sequence[str]], lexicon: Mapping[str, float]) -> np
 LEXICON_TOKENS = "words-with-stopwords+first-word"
 
 
-def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool) -> List[str]:
+def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool,
+                   words: Optional[List[str]] = None) -> List[str]:
     """The tokens a sentence is looked up by: every word, stop words included (English
     stemmed), and its first word marked ``^word``. Stop words are kept because they tell
     a quote ("i", "we", "you") or a continuation ("but", "however", "he") from a sentence
     that stands on its own; a speaker's tag is left out, as names say nothing across
-    documents."""
+    documents. ``words``: the whole sentence's words, when the caller has them (a
+    dialogue's are taken again, after its tag)."""
     if dialogue:
-        text = text[speaker_tag_end(text):]
-    words = tokenizer.words(text)
+        words = tokenizer.words(text[speaker_tag_end(text):])
+    elif words is None:
+        words = tokenizer.words(text)
     tokens = [stem(w) for w in words] if tokenizer.lang == "en" else list(words)
     return tokens + [f"^{words[0]}"] if words else tokens
 
@@ -146,9 +149,11 @@ def base_features(
 ) -> Tuple[np.ndarray, List[List[str]]]:
     """``BASE_FEATURES`` of every sentence, float32 (n, F0), and its lexicon tokens."""
     n = len(sentences)
-    terms = [tokenizer.terms(s.text) for s in sentences]
-    words = np.array([len(tokenizer.words(s.text)) for s in sentences], dtype=np.float64)
-    b, _ = term_matrix(terms)
+    # each sentence tokenized once: words, then terms, lexicon tokens and counts from them
+    word_lists = [tokenizer.words(s.text) for s in sentences]
+    terms = [tokenizer.content_terms(w) for w in word_lists]
+    words = np.array([len(w) for w in word_lists], dtype=np.float64)
+    b, lengths = term_matrix(terms)
     centroid = np.asarray(b.sum(axis=0)).ravel()
     opening = b[0].toarray().ravel()
     df = np.asarray((b > 0).sum(axis=0)).ravel()
@@ -165,7 +170,7 @@ def base_features(
     f[:, 7] = math.log(n)
     f[:, 8] = np.log1p(words)
     f[:, 9] = words / max(1e-9, words.mean())
-    f[:, 10] = pagerank(similarity_matrix(terms)) * n
+    f[:, 10] = pagerank(similarity_of(b, lengths)) * n
     f[:, 11] = _cosines(b, centroid)
     f[:, 12] = _cosines(b, opening)
     f[:, 13] = np.where(n_terms > 0, shared / np.maximum(n_terms, 1), 0.0)
@@ -177,7 +182,8 @@ def base_features(
     f[:, 19] = budget_fraction(budget, n, float(words.sum()))
     f[:, 20] = _rank_fraction(f[:, 10])
     f[:, 21] = _rank_fraction(f[:, 11])
-    tokens = [lexicon_tokens(s.text, tokenizer, dialogue=dialogue) for s in sentences]
+    tokens = [lexicon_tokens(s.text, tokenizer, dialogue=dialogue, words=w)
+              for s, w in zip(sentences, word_lists)]
     return f.astype(np.float32), tokens
 
 

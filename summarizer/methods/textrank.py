@@ -85,7 +85,11 @@ def similarity_matrix(
     term_lists: Sequence[Sequence[str]], *, self_loops: bool = False
 ) -> sp.csr_matrix:
     """TextRank edge weights w_ij (symmetric), sparse (n, n)."""
-    b, lengths = term_matrix(term_lists)
+    return similarity_of(*term_matrix(term_lists), self_loops=self_loops)
+
+
+def similarity_of(b: sp.csr_matrix, lengths: np.ndarray, *, self_loops: bool = False) -> sp.csr_matrix:
+    """``similarity_matrix`` from a ``term_matrix`` the caller already has."""
     overlap = (b @ b.T).tocoo()  # overlap[i, j] = sum_t count_i(t) * count_j(t)
     keep = np.ones(overlap.nnz, dtype=bool) if self_loops else overlap.row != overlap.col
     r, c, v = overlap.row[keep], overlap.col[keep], overlap.data[keep]
@@ -93,7 +97,7 @@ def similarity_matrix(
         logs = np.log(lengths)
     denom = logs[r] + logs[c]
     w = np.where(denom > 0, v / np.where(denom > 0, denom, 1.0), v)
-    n = len(term_lists)
+    n = b.shape[0]
     return sp.csr_matrix((w, (r, c)), shape=(n, n))
 
 
