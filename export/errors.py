@@ -17,3 +17,6 @@ class ExportError(CondenseError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{source}: {problem}. {fix}")
+
+    def __reduce__(self):  # picklable across processes, as summarizer's DocumentError
+        return self.__class__, (self.source, self.problem, self.fix)

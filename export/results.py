@@ -6,16 +6,15 @@ needs only the standard library and python-docx, and the ``export`` package impo
 names lazily, so ``import export.results`` does not load torch.
 
 Choices, so that the files are safe to open:
-- CSV: UTF-8 with a byte-order mark (Excel then reads non-ASCII text right); a cell
-  that starts with ``= + - @``, a tab or a carriage return is prefixed with ``'`` so a
-  spreadsheet shows it as text instead of running it as a formula (OWASP's advice).
+- CSV: the one results format of ``summarizer.csvfile`` (also the batch command's):
+  UTF-8 with a byte-order mark, and a cell that starts like a formula is prefixed with
+  ``'`` so a spreadsheet shows it as text instead of running it (OWASP's advice).
 - Markdown: ``<``, ``>`` and ``&`` are written as entities so that a summary holding
   HTML shows as text in a Markdown viewer instead of being rendered.
 - DOCX: characters that XML 1.0 forbids (control codes) are dropped.
 """
 from __future__ import annotations
 
-import csv
 import html
 import io
 import json
@@ -23,8 +22,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from summarizer.csvfile import csv_bytes
+
 ROUGE_COLUMNS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
@@ -57,22 +57,13 @@ def _rouge_columns(rows: Sequence[ResultRow]) -> List[str]:
 
 
 # -- CSV and JSONL -------------------------------------------------------------------
-def _cell(value: Optional[str]) -> str:
-    if value is None:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def to_csv(rows: Sequence[ResultRow]) -> bytes:
     """Columns id, method, summary, error, then any ROUGE columns (F1 x 100, 2 decimals)."""
     extra = _rouge_columns(rows)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(["id", "method", "summary", "error", *extra])
-    for r in rows:
-        writer.writerow([_cell(r.id), _cell(r.method), _cell(r.summary), _cell(r.error),
-                         *(f"{r.rouge[k]:.2f}" if k in r.rouge else "" for k in extra)])
-    return buf.getvalue().encode("utf-8-sig")
+    return csv_bytes(["id", "method", "summary", "error", *extra],
+                     ([r.id, r.method, r.summary, r.error,
+                       *(f"{r.rouge[k]:.2f}" if k in r.rouge else None for k in extra)]
+                      for r in rows))
 
 
 def to_jsonl(rows: Sequence[ResultRow]) -> bytes:

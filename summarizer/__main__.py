@@ -36,6 +36,8 @@ def _add_budget(p: argparse.ArgumentParser) -> None:
     g.add_argument("--words", type=int, help="keep at most W words")
     p.add_argument("--lang", default="auto", choices=["auto", "en", "zh"])
     p.add_argument("--max-bytes", type=int, default=None, help="largest input file accepted")
+    p.add_argument("--max-chars", type=int, default=None,
+                   help="longest document text accepted, in characters after cleaning")
 
 
 def _budget(args: argparse.Namespace) -> Budget:
@@ -47,7 +49,12 @@ def _budget(args: argparse.Namespace) -> Budget:
 def _loader_config(args: argparse.Namespace):
     from .loaders import LoaderConfig
 
-    return LoaderConfig() if args.max_bytes is None else LoaderConfig(max_bytes=args.max_bytes)
+    limits = {k: v for k, v in (("max_bytes", args.max_bytes), ("max_chars", args.max_chars))
+              if v is not None}
+    for name, value in limits.items():
+        if value < 1:
+            raise CondenseError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return LoaderConfig(**limits)
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
@@ -90,7 +97,8 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     from .registry import get_summarizer
 
     if args.file == "-":
-        doc = document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args))
+        doc = document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args),
+                                 config=_loader_config(args))
     else:
         doc = load_document(args.file, config=_loader_config(args), lang=_lang(args))
     summary = get_summarizer(args.method, abstractive=_abstractive(args))(doc, _budget(args))
@@ -126,8 +134,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         stats = run_batch_ray(args.input, args.out, config, ray_config)
     else:
         stats = run_batch(args.input, args.out, config)
+    redone = (f" ({stats.redone} redone: their article or the settings changed)"
+              if stats.redone else "")
     print(
-        f"{stats.total} documents: {stats.summarized} summarized, {stats.failed} failed, "
+        f"{stats.total} documents: {stats.summarized} summarized, {stats.failed} failed{redone}, "
         f"{stats.skipped} already done -> {args.out}",
         file=sys.stderr,
     )
@@ -156,7 +166,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
         args.method = "abstractive"
         abstractive = _abstractive(args)
     suite = run_suite(args.suite, methods, sets=sets, limit=args.limit, workers=args.workers,
-                      seed=args.seed, abstractive=abstractive, on_set=progress)
+                      seed=args.seed, abstractive=abstractive, loader=_loader_config(args),
+                      on_set=progress)
     table = suite.markdown()
     print(table)
     if args.json:
@@ -189,7 +200,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.method = "abstractive"
         abstractive = _abstractive(args)
     report = evaluate(pairs, methods, _budget(args), split=args.split,
-                      workers=args.workers, seed=args.seed, abstractive=abstractive)
+                      workers=args.workers, seed=args.seed, abstractive=abstractive,
+                      loader=_loader_config(args))
     print(report.table())
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

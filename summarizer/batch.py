@@ -3,22 +3,33 @@
 Every finished document is appended, one JSON line each and flushed at once, to a
 journal beside the output (``.<OUT name>.journal``). A run killed at any point loses at
 most the documents in flight; the next run with the same OUT reads the journal (and a
-finished OUT, if there is one), skips the documents already summarized and retries the
-ones that failed. Only when every document has a record is OUT written, to a temporary
-file that is then renamed over OUT, so OUT is either the old complete file or the new
-complete file, never half of one.
+finished OUT, if there is one) and skips a document only when its record is a summary
+made with the same settings (``settings_key``: method, length, language, and for
+``abstractive`` the model's fingerprint and decoding settings) from the same article
+(``input_sha256``, of the article text or the file's bytes). Failures, edited articles
+and records of other settings are done again, and the run says how many were redone.
+Only when every document has a record is OUT written, to a temporary file that is then
+renamed over OUT, so OUT is either the old complete file or the new complete file, never
+half of one.
+
+Before any work the paths are checked (OUT is not the input, not a folder, its folder
+exists and can be written) and a lock file beside OUT (``.<OUT name>.lock``, held with
+``flock``, so the kernel releases it when its process dies) keeps a second batch from
+writing the same OUT at once.
 
 The per-document work (``task_record``) and the journal (``Journal``) are shared with the
 Ray engine (``summarizer.ray_engine``), so both engines give the same records.
 """
 from __future__ import annotations
 
-import csv
+import errno
+import hashlib
 import io
 import json
 import os
 import re
 import sys
+from dataclasses import fields as dataclass_fields
 from collections import Counter
 from dataclasses import dataclass, field
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -28,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .base import Summarizer
+from .csvfile import csv_bytes, read_csv
 from .errors import CondenseError, DocumentError
 from .loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
 from .registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
@@ -36,7 +48,9 @@ from .types import DEFAULT_BUDGET, Budget
 if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive batches
     from .abstractive import AbstractiveConfig
 
-FIELDS = ("id", "summary", "method", "error")
+WORKER_FIELDS = ("id", "summary", "method", "error")  # what summarizing one document gives
+# ... and what OUT holds: those, plus what the record was made from, for reruns to check.
+FIELDS = WORKER_FIELDS + ("settings", "input_sha256")
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
@@ -57,9 +71,15 @@ class BatchConfig:
 @dataclass(frozen=True)
 class BatchStats:
     total: int
-    skipped: int  # finished in an earlier run
+    skipped: int  # finished in an earlier run, with these settings, from this article
     summarized: int
     failed: int
+    redone: int = 0  # of those summarized or failed: had a summary of another article or settings
+
+
+class OutputError(DocumentError):
+    """``--out`` cannot be written (it is the input, a folder, under a missing or read-only
+    folder, the disk is full, or another batch holds it)."""
 
 
 # A task is (id, path or None, article text or None, error or None).
@@ -99,7 +119,7 @@ def iter_tasks(source: Path) -> Iterator[Task]:
             str(source), "batch input must be a folder or a .jsonl or .parquet file",
             'Give a folder of documents or a JSONL (or Parquet) file of {"id", "article"} records',
         )
-    with source.open(encoding="utf-8", errors="replace") as f:
+    with source.open(encoding="utf-8-sig", errors="replace") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -146,10 +166,83 @@ def check_unique(source: Path, ids: Sequence[str]) -> None:
         raise DocumentError(str(source), f"duplicate ids {dupes[:5]}", "Give every record a unique id")
 
 
-def check_output(out: Path) -> None:
+def check_paths(source: Path, out: Path) -> None:
+    """Refuse, before any work, an OUT that the batch could not write or must not write."""
     if out.suffix not in OUTPUT_SUFFIXES:
-        raise DocumentError(str(out), "the output must end in .jsonl, .csv or .parquet",
-                            "Choose --out results.jsonl, results.csv or results.parquet")
+        raise OutputError(str(out), "the output must end in .jsonl, .csv or .parquet",
+                          "Choose --out results.jsonl, results.csv or results.parquet")
+    if out.is_dir():
+        raise OutputError(str(out), "is a folder", "Give --out a file name, e.g. results.jsonl")
+    if out.exists() and not out.is_file():
+        raise OutputError(str(out), "is not a regular file", "Give --out a new file name")
+    parent = out.parent
+    if not parent.is_dir():
+        raise OutputError(str(out), f"its folder {str(parent)!r} does not exist",
+                          f"Create it first (mkdir -p {parent}) or choose another --out")
+    if out.exists() and source.exists() and os.path.samefile(out, source):
+        raise OutputError(str(out), "is the input file (or a link to it): writing the results "
+                          "there would destroy the articles", "Choose another --out")
+
+
+def settings_key(config: BatchConfig) -> str:
+    """Everything in ``config`` that can change a summary, as one readable string; a record
+    is reused by a rerun only when its ``settings`` equal this. Device and thread counts
+    are left out: they change speed, not summaries."""
+    parts = [f"method={config.method}", f"budget={config.budget.describe()}",
+             f"lang={config.lang or 'auto'}"]
+    a = config.abstractive
+    if config.method == ABSTRACTIVE and a is not None:
+        parts.append(f"model={model_fingerprint(Path(a.model_dir))}")
+        parts += [f"{f.name}={getattr(a, f.name)}" for f in dataclass_fields(a)
+                  if f.name not in ("model_dir", "device", "threads") and getattr(a, f.name) is not None]
+    return " ".join(parts)
+
+
+FINGERPRINT_CONTENT_LIMIT = 256 * 1024 * 1024  # bytes; larger files count by size and time
+
+
+def model_fingerprint(folder: Path) -> str:
+    """16 hex digits of SHA-256 over a model folder: every file's name and size, the content
+    of each file up to ``FINGERPRINT_CONTENT_LIMIT`` (configs, tokenizer, most ONNX graphs)
+    and the modification time of larger ones (hashing gigabytes at each start would cost
+    seconds; a copied folder then counts as a new model, which only redoes work)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{st.st_size}\0".encode())
+        if st.st_size > FINGERPRINT_CONTENT_LIMIT:
+            digest.update(str(st.st_mtime_ns).encode())
+        else:
+            digest.update(_file_sha256(path) or b"")
+    return digest.hexdigest()[:16]
+
+
+def _file_sha256(path: Path) -> Optional[bytes]:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None  # unreadable: the worker reports why
+    return digest.digest()
+
+
+def task_digest(task: Task) -> Optional[str]:
+    """16 hex digits of SHA-256 of a task's input (a file's bytes, or the article text);
+    None when it has none (a bad record) or cannot be read, which never matches, so such
+    a document is always tried again."""
+    rid, path, text, error = task
+    if error is not None:
+        return None
+    if path is not None:
+        raw = _file_sha256(Path(path))
+        return raw.hex()[:16] if raw is not None else None
+    return text_digest(text or "")
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def task_record(task: Task, config: BatchConfig, *,
@@ -204,11 +297,7 @@ def read_records(path: Path) -> Dict[str, dict]:
 
         return {str(r["id"]): r for r in pq.read_table(path).to_pylist()}
     if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            for rec in csv.DictReader(f):
-                rec = {k: (v if v != "" else None) for k, v in rec.items()}
-                out[rec["id"]] = rec
-        return out
+        return {rec["id"]: rec for rec in read_csv(path) if rec.get("id") is not None}
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -222,15 +311,22 @@ def read_records(path: Path) -> Dict[str, dict]:
     return out
 
 
-def _open_journal(path: Path):
-    """Append handle positioned after the last complete line (drops a torn tail)."""
+def _open_journal(path: Path) -> int:
+    """A file descriptor appending after the last complete line (drops a torn tail).
+    Unbuffered, so a failed write (disk full) leaves nothing queued to fail again."""
     if path.exists():
         data = path.read_bytes()
         keep = data.rfind(b"\n") + 1
         if keep != len(data):
             with path.open("r+b") as f:
                 f.truncate(keep)
-    return path.open("a", encoding="utf-8")
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _encode(out: Path, records: List[dict]) -> bytes:
@@ -243,15 +339,19 @@ def _encode(out: Path, records: List[dict]) -> bytes:
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink)
         return sink.getvalue().to_pybytes()
-    buf = io.StringIO()
     if out.suffix == ".csv":
-        w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        for r in rows:
-            buf.write(json.dumps(r, ensure_ascii=False) + "\n")
+        return csv_bytes(FIELDS, ([r[k] for k in FIELDS] for r in rows))
+    buf = io.StringIO()
+    for r in rows:
+        buf.write(json.dumps(r, ensure_ascii=False) + "\n")
     return buf.getvalue().encode("utf-8")
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def write_atomic(out: Path, records: List[dict]) -> None:
@@ -259,50 +359,126 @@ def write_atomic(out: Path, records: List[dict]) -> None:
     for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a run killed mid-write
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, out)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _why(e: OSError) -> str:
+    return "the disk is full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else (e.strerror or str(e))
+
+
+class BatchLock:
+    """``.<OUT name>.lock`` beside OUT, held with ``flock`` for the whole run: a second batch
+    on the same OUT is refused at once. The kernel drops the lock when its holder dies, so
+    a lock file left by a killed run is simply taken over. Creating it is also the check
+    that OUT's folder can be written, before any work."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.path = out, out.with_name(f".{out.name}.lock")
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "BatchLock":
+        import fcntl  # POSIX; the batch engine runs on Linux and macOS
+
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise OutputError(str(self.out), f"cannot write in {str(self.out.parent)!r} ({_why(e)})",
+                                  "Choose --out in a folder you can write to") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 32).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise OutputError(str(self.out), f"another batch (process {holder}) is writing "
+                                  "this output now", "Wait for it to finish, or choose another --out") from None
+            try:  # the holder before us may have removed the file after we opened it
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)  # while still held, so no one locks a removed file
+        os.close(self._fd)
 
 
 class Journal:
     """The records of one OUT: those of earlier runs (a finished OUT, then its journal), and
-    each new one, appended and flushed as it completes. ``finish`` writes OUT atomically.
+    each new one, stamped with ``settings`` and its input's digest, appended and flushed as
+    it completes. ``finish`` writes OUT atomically.
 
-        journal = Journal(out, method)
+        journal = Journal(out, settings_key(config), {id: task_digest(task), ...})
         todo = [t for t in tasks if t[0] not in journal.finished]
         with journal:
             for rec in records: journal.keep(rec)
         journal.finish(ids)
+
+    ``finished``: ids whose record is a summary of this input with these settings;
+    ``stale``: ids that have a summary, but of another input or other settings.
     """
 
-    def __init__(self, out: Path, method: str) -> None:
+    def __init__(self, out: Path, settings: str, digests: Dict[str, Optional[str]]) -> None:
         self.out, self.path = out, journal_path(out)
+        self.settings, self.digests = settings, digests
         self.done: Dict[str, dict] = {**read_records(out), **read_records(self.path)}
-        self.finished = {i for i, r in self.done.items()
-                         if r.get("error") is None and r.get("method") == method}
+        summaries = {i: r for i, r in self.done.items() if i in digests and r.get("error") is None}
+        self.finished = {i for i, r in summaries.items() if digests[i] is not None
+                         and r.get("settings") == settings and r.get("input_sha256") == digests[i]}
+        self.stale = set(summaries) - self.finished
         self.failed = 0
-        self._log = None
+        self.kept = 0
+        self._fd: Optional[int] = None
 
     def __enter__(self) -> "Journal":
-        self._log = _open_journal(self.path)
+        try:
+            self._fd = _open_journal(self.path)
+        except OSError as e:
+            raise OutputError(str(self.path), f"cannot write the journal ({_why(e)})",
+                              "Free space or fix the folder's permissions, then rerun") from None
         return self
 
     def keep(self, rec: dict) -> None:
+        rec = {**{k: rec.get(k) for k in WORKER_FIELDS}, "settings": self.settings,
+               "input_sha256": self.digests.get(rec["id"])}
+        try:
+            # survives SIGKILL of this process (no buffer); fsync happens at the end
+            _write_all(self._fd, (json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
+        except OSError as e:
+            raise OutputError(str(self.path), f"{_why(e)}: this run stopped after {self.kept} "
+                              "documents, which are kept in this journal (a torn last line is "
+                              "dropped)", "Free space, then rerun the same command to resume") from None
         self.failed += rec["error"] is not None
-        self._log.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        self._log.flush()  # survives SIGKILL of this process; fsync happens at the end
+        self.kept += 1
         self.done[rec["id"]] = rec
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.fsync(self._log.fileno())
-        self._log.close()
+        try:
+            if exc_type is None:
+                os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
 
     def finish(self, ids: Sequence[str]) -> None:
         """Write OUT with one record per id, in this order, and drop the journal."""
-        write_atomic(self.out, [self.done[i] for i in ids])
+        try:
+            write_atomic(self.out, [self.done[i] for i in ids])
+        except OSError as e:
+            raise OutputError(str(self.out), f"could not write the results ({_why(e)}); every "
+                              f"record is kept in {self.path.name} (and an earlier {self.out.name}, "
+                              "if any, is unchanged)",
+                              "Free space or fix the folder, then rerun the same command: "
+                              "it writes the output without summarizing again") from None
         self.path.unlink(missing_ok=True)
 
 
@@ -374,14 +550,19 @@ def _alone(job: Tuple[Task, BatchConfig], config: BatchConfig) -> dict:
 
 def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchConfig()) -> BatchStats:
     source, out = Path(source), Path(out)
-    check_output(out)
+    check_paths(source, out)
     check_method(config)
     if config.method == ABSTRACTIVE:
         get_summarizer(config.method, abstractive=config.abstractive)  # model loads here
+    with BatchLock(out):
+        return _run_locked(source, out, config)
+
+
+def _run_locked(source: Path, out: Path, config: BatchConfig) -> BatchStats:
     tasks = list(iter_tasks(source))
     ids = [t[0] for t in tasks]
     check_unique(source, ids)
-    journal = Journal(out, config.method)
+    journal = Journal(out, settings_key(config), {t[0]: task_digest(t) for t in tasks})
     todo = [t for t in tasks if t[0] not in journal.finished]
     from tqdm import tqdm
 
@@ -399,4 +580,5 @@ def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchCo
                 bar.update(1)
     bar.close()
     journal.finish(ids)
-    return BatchStats(len(tasks), len(tasks) - len(todo), len(todo) - journal.failed, journal.failed)
+    return BatchStats(len(tasks), len(tasks) - len(todo), len(todo) - journal.failed,
+                      journal.failed, redone=len(journal.stale))

@@ -28,6 +28,11 @@ class DocumentError(CondenseError):
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{problem}. {fix}")
 
+    def __reduce__(self):
+        # Rebuilt from its three parts when it crosses a process (a batch worker, a Ray
+        # actor): the default would call __init__ with the message alone and fail there.
+        return self.__class__, (self.source, self.problem, self.fix)
+
 
 class EmptyDocumentError(DocumentError):
     """The document has no text (empty, whitespace only, or nothing left after cleaning)."""

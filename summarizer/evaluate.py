@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .datasets import Pair
 from .errors import CondenseError
-from .loaders import document_from_text
+from .loaders import LoaderConfig, document_from_text
 from .registry import ABSTRACTIVE, get_summarizer
 from .rouge import Interval, Score, aggregate, make_scorer, score_pair
 from .types import Budget
@@ -64,12 +64,12 @@ _ZERO = {k: Score(0.0, 0.0, 0.0) for k in REPORTED}
 def _score_one(args) -> Tuple[List[Optional[Dict[str, Score]]], List[float]]:
     """Worker: every method's ROUGE on one pair (None where the method failed) and the
     seconds each method took to summarize it."""
-    pair, methods, budget, abstractive = args
+    pair, methods, budget, abstractive, loader = args
     scorer = make_scorer()
     out: List[Optional[Dict[str, Score]]] = []
     times: List[float] = []
     try:
-        doc = document_from_text(pair.article, source=pair.id)
+        doc = document_from_text(pair.article, source=pair.id, config=loader)
     except CondenseError:
         return [None] * len(methods), [0.0] * len(methods)
     for m in methods:
@@ -93,6 +93,7 @@ def evaluate(
     workers: Optional[int] = None,
     seed: int = 0,
     abstractive=None,
+    loader: LoaderConfig = LoaderConfig(),
     on_progress: Optional[Callable[[int, int], None]] = None,
 ) -> EvaluationReport:
     """``abstractive``: an AbstractiveConfig when "abstractive" is among the methods.
@@ -104,7 +105,7 @@ def evaluate(
     if ABSTRACTIVE in methods:
         workers = 1
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, tuple(methods), budget, abstractive) for p in pairs]
+    jobs = [(p, tuple(methods), budget, abstractive, loader) for p in pairs]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_score_one, jobs, chunksize=8))

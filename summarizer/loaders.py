@@ -32,6 +32,8 @@ from .types import Document
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DOCX_EXPANSION_LIMIT = 20  # a DOCX may unpack to this many times LoaderConfig.max_bytes
+# Where a user raises a limit; every flag and setting named here exists (test_bom_and_pairs).
+_RAISE = "{flag} N on the command line, \"{page}\" on the app's Settings page"
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ def document_from_text(
     if len(cleaned) > config.max_chars:
         raise FileTooLargeError(
             source, f"the text is {len(cleaned):,} characters, over the max_chars limit of "
-            f"{config.max_chars:,}", "Split the document, or raise LoaderConfig.max_chars")
+            f"{config.max_chars:,}", "Split the document, or raise the limit: "
+            f"{_RAISE.format(flag='--max-chars', page='Document length (characters)')}, "
+            "or LoaderConfig(max_chars=...) in code")
     title = " ".join(clean_text(title).split()) if title else None
     return Document(text=cleaned, lang=resolve_language(lang, cleaned), source=source,
                     title=title or None)
@@ -142,7 +146,9 @@ def _check_size(size: int, source: str, config: LoaderConfig) -> None:
     if size > config.max_bytes:
         raise FileTooLargeError(
             source, f"the file is {size:,} bytes, over the limit of {config.max_bytes:,} bytes",
-            "Raise the limit with LoaderConfig(max_bytes=...) or --max-bytes, or split the file")
+            "Split the file, or raise the limit: "
+            f"{_RAISE.format(flag='--max-bytes', page='Upload size (MB)')}, "
+            "or LoaderConfig(max_bytes=...) in code")
 
 
 def _extract(data: bytes, ext: str, source: str, config: LoaderConfig) -> ExtractedText:
@@ -259,8 +265,9 @@ def _check_docx_zip(data: bytes, source: str, config: LoaderConfig) -> None:
     if unpacked > limit:
         raise FileTooLargeError(
             source, f"the DOCX unpacks to {unpacked:,} bytes, over {DOCX_EXPANSION_LIMIT} x "
-            f"max_bytes ({limit:,})", "If the file is genuine, raise LoaderConfig(max_bytes=...) "
-            "or --max-bytes")
+            f"max_bytes ({limit:,})", "If the file is genuine, raise the limit: "
+            f"{_RAISE.format(flag='--max-bytes', page='Upload size (MB)')}, "
+            "or LoaderConfig(max_bytes=...) in code")
 
 
 def _docx_blocks(container) -> List[Tuple[str, Optional[str]]]:

@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from .batch import (
-    FIELDS, BatchConfig, BatchStats, Journal, Task, article_task, check_method, check_output,
-    check_unique, iter_tasks, parquet_ids, task_record)
+    WORKER_FIELDS, BatchConfig, BatchLock, BatchStats, Journal, Task, article_task, check_method,
+    check_paths, check_unique, iter_tasks, parquet_ids, settings_key, task_digest, task_record,
+    text_digest)
 from .errors import CondenseError
 from .registry import ABSTRACTIVE, get_summarizer
 
@@ -104,7 +105,7 @@ def read_row_groups(batch, *, skip: frozenset):
 def _table(records: List[Dict[str, Optional[str]]]):
     import pyarrow as pa
 
-    return pa.Table.from_pylist(records, schema=pa.schema([(k, pa.string()) for k in FIELDS]))
+    return pa.Table.from_pylist(records, schema=pa.schema([(k, pa.string()) for k in WORKER_FIELDS]))
 
 
 def _task_table(tasks: List[Task]):
@@ -128,19 +129,33 @@ def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = Bat
     """``batch.run_batch`` on Ray; ``config.workers`` is not used (``ray_config.workers``
     sizes the pool, and a local instance gets that many CPUs)."""
     source, out = Path(source), Path(out)
-    check_output(out)
+    check_paths(source, out)
     check_method(config)
     config, cpus = _per_actor(config)
-    parquet = source.suffix == ".parquet" and source.is_file()
-    tasks = [] if parquet else list(iter_tasks(source))
-    ids = parquet_ids(source) if parquet else [t[0] for t in tasks]
-    check_unique(source, ids)
-    journal = Journal(out, config.method)
-    todo = sum(i not in journal.finished for i in ids)
-    if todo:
-        _summarize_on_ray(source, None if parquet else tasks, journal, todo, config, cpus, ray_config)
-    journal.finish(ids)
-    return BatchStats(len(ids), len(ids) - todo, todo - journal.failed, journal.failed)
+    with BatchLock(out):
+        parquet = source.suffix == ".parquet" and source.is_file()
+        tasks = [] if parquet else list(iter_tasks(source))
+        ids = parquet_ids(source) if parquet else [t[0] for t in tasks]
+        check_unique(source, ids)
+        digests = (dict(zip(ids, parquet_digests(source), strict=True)) if parquet
+                   else {t[0]: task_digest(t) for t in tasks})
+        journal = Journal(out, settings_key(config), digests)
+        todo = sum(i not in journal.finished for i in ids)
+        if todo:
+            _summarize_on_ray(source, None if parquet else tasks, journal, todo, config, cpus, ray_config)
+        journal.finish(ids)
+    return BatchStats(len(ids), len(ids) - todo, todo - journal.failed, journal.failed,
+                      redone=len(journal.stale))
+
+
+def parquet_digests(source: Path) -> List[Optional[str]]:
+    """``batch.task_digest`` of each row's article, in row order, one batch of rows in
+    memory at a time (the articles themselves are read by Ray tasks)."""
+    import pyarrow.parquet as pq
+
+    return [text_digest(a) if isinstance(a, str) else None
+            for b in pq.ParquetFile(source).iter_batches(columns=["article"])
+            for a in b.column("article").to_pylist()]
 
 
 def _summarize_on_ray(source: Path, tasks: Optional[List[Task]], journal: Journal, todo: int,

@@ -26,6 +26,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from .datasets import Pair, load_pairs, load_split
 from .errors import CondenseError, DocumentError
 from .evaluate import EvaluationReport, MethodResult, evaluate
+from .loaders import LoaderConfig
 from .types import Budget
 
 
@@ -136,8 +137,18 @@ def _cell(result: SuiteResult, method: str) -> MethodResult:
 
 
 def load_set(root: Path, s: SuiteSet) -> List[Pair]:
+    """The set's pairs to score: like ``evaluate --data``, a pair without article or
+    summary text stops the suite with an error naming its line, and so does a set file
+    that holds no pairs (its column would be a table of nothing)."""
     path = root / s.path
-    return load_split(path, "validation") if s.bbc_split else load_pairs(path)
+    if s.bbc_split:
+        return load_split(path, "validation")
+    pairs = load_pairs(path, require_text=True)
+    if not pairs:
+        raise DocumentError(str(path), f"the {s.name!r} set holds no pairs",
+                            'Write one {"id", "article", "summary"} record per line, or '
+                            "remove the file to leave the set out")
+    return pairs
 
 
 def run_suite(
@@ -149,6 +160,7 @@ def run_suite(
     workers: Optional[int] = None,
     seed: int = 0,
     abstractive=None,
+    loader: Optional[LoaderConfig] = None,
     on_set: Optional[Callable[[SuiteSet, EvaluationReport], None]] = None,
 ) -> SuiteReport:
     """Score ``methods`` on every set found under ``root`` (or the named ``sets``).
@@ -169,7 +181,8 @@ def run_suite(
             continue
         pairs = load_set(root, s)[:limit] if limit else load_set(root, s)
         report = evaluate(pairs, methods, s.budget, split=f"{s.name}/validation",
-                          workers=workers, seed=seed, abstractive=abstractive)
+                          workers=workers, seed=seed, abstractive=abstractive,
+                          loader=loader or LoaderConfig())
         results.append(SuiteResult(s, report))
         if on_set is not None:
             on_set(s, report)

@@ -308,9 +308,11 @@ def test_evaluate_pairs_file_with_slider_limit():
 
 def test_evaluate_bad_pairs_file():
     at = start("Evaluate")
-    at.file_uploader(key="eval.pairs").upload("pairs.jsonl", b'{"id": 1, "article": "x"}\n')
+    at.file_uploader(key="eval.pairs").upload("mine.jsonl", b'{"id": 1, "article": "x"}\n')
     at.run()
-    assert at.error and "summary" in at.error[0].value
+    message = at.error[0].value
+    assert message.startswith("mine.jsonl: line 1 has no 'summary' field. ")
+    assert "/tmp" not in message and "condense-pairs" not in message  # no server path
 
 
 # -- Settings ------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.batch import BatchConfig, journal_path, read_records, run_batch
+from summarizer.batch import (
+    BatchConfig, journal_path, read_records, run_batch, settings_key, task_digest)
 from summarizer.types import Budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +60,7 @@ def test_jsonl_input_csv_output_and_bad_records(tmp_path):
     )
     out = tmp_path / "out.csv"
     run_batch(src, out, CONFIG)
-    with out.open(newline="") as f:
+    with out.open(newline="", encoding="utf-8-sig") as f:  # the BOM is for Excel
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == ["x1", "line-2", "x3", "line-4"]
     assert rows[0]["summary"].count("\n") == 1 and rows[0]["error"] == ""
@@ -75,7 +76,9 @@ def test_resume_skips_finished_and_drops_torn_line(tmp_path):
     # while writing the next line
     journal = journal_path(out)
     journal.write_text(
-        json.dumps({"id": "a.txt", "summary": "FROM EARLIER RUN", "method": "lead", "error": None})
+        json.dumps({"id": "a.txt", "summary": "FROM EARLIER RUN", "method": "lead", "error": None,
+                    "settings": settings_key(CONFIG),
+                    "input_sha256": task_digest(("a.txt", str(src / "a.txt"), None, None))})
         + "\n" + '{"id": "sub/b.md", "summ'
     )
     stats = run_batch(src, out, CONFIG)

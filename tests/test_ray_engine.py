@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from summarizer.__main__ import main
-from summarizer.batch import BatchConfig, journal_path, read_records, run_batch
+from summarizer.batch import (
+    BatchConfig, journal_path, read_records, run_batch, settings_key, task_digest)
 from summarizer.types import Budget
 
 ARTICLE = (
@@ -82,7 +83,7 @@ def test_jsonl_with_bad_records_same_csv_as_local_engine(ray_instance, tmp_path)
     src.write_text("\n".join(lines) + "\n")
     local, on_ray, stats = _both(src, tmp_path, ".csv")
     assert on_ray == local
-    rows = list(csv.DictReader(io.StringIO(on_ray.decode())))
+    rows = list(csv.DictReader(io.StringIO(on_ray.decode("utf-8-sig"))))
     assert [r["id"] for r in rows] == ["x0", "x1", "line-3", "x3", "x4", "no-article", "line-7"]
     assert "line 3 is not valid JSON" in rows[2]["error"] and rows[0]["error"] == ""
     assert (stats.summarized, stats.failed) == (5, 2)
@@ -107,7 +108,9 @@ def test_cli_ray_engine_resumes_from_the_journal(ray_instance, tmp_path, capsys)
     src = _folder(tmp_path)
     out = tmp_path / "out.jsonl"
     journal_path(out).write_text(json.dumps(
-        {"id": "n0.txt", "summary": "FROM EARLIER RUN", "method": "textrank", "error": None}) + "\n")
+        {"id": "n0.txt", "summary": "FROM EARLIER RUN", "method": "textrank", "error": None,
+         "settings": settings_key(CONFIG),
+         "input_sha256": task_digest(("n0.txt", str(src / "n0.txt"), None, None))}) + "\n")
     argv = ["batch", str(src), "--out", str(out), "--engine", "ray", "--workers", "2",
             "--method", "textrank", "--sentences", "2", "--no-progress"]
     assert main(argv) == 0

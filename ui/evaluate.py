@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple
 import streamlit as st
 
 from summarizer.datasets import Pair, load_pairs
-from summarizer.errors import CondenseError
+from summarizer.errors import CondenseError, DocumentError
 from summarizer.evaluate import REPORTED, EvaluationReport, evaluate
 from summarizer.registry import ABSTRACTIVE, DEFAULT_METHOD
 from summarizer.types import Budget
@@ -29,7 +29,11 @@ def read_pairs(name: str, data: bytes) -> List[Pair]:
     with tempfile.TemporaryDirectory(prefix="condense-pairs-") as tmp:
         path = Path(tmp) / f"pairs{Path(name).suffix.lower()}"
         path.write_bytes(data)
-        return load_pairs(path)
+        try:
+            # empty articles or references are refused: they would score 0 for every method
+            return load_pairs(path, require_text=True)
+        except DocumentError as e:  # name the upload, not the temporary file
+            raise DocumentError(name, e.problem, e.fix) from None
 
 
 def pairs_ui(settings: AppSettings) -> Optional[List[Pair]]:
@@ -40,6 +44,9 @@ def pairs_ui(settings: AppSettings) -> Optional[List[Pair]]:
         return None
     try:
         pairs = read_pairs(upload.name, upload.getvalue())
+    except DocumentError as e:
+        st.error(str(e))
+        return None
     except (CondenseError, UnicodeDecodeError) as e:
         st.error(f"{upload.name}: {e}")
         return None
@@ -71,7 +78,7 @@ def run_evaluation(pairs: List[Pair], methods: List[str], budget: Budget,
     abstractive = settings.abstractive_config() if ABSTRACTIVE in methods else None
     try:
         return evaluate(pairs, methods, budget, workers=1, abstractive=abstractive,
-                        on_progress=on_progress)
+                        loader=settings.loader_config(), on_progress=on_progress)
     except CondenseError as e:
         st.error(str(e))
         return None
