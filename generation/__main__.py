@@ -12,7 +12,8 @@ preset: SmolLM2 with the BBC news adapter, fed the prompt as a headline), else t
 model, preparing it first if needed. ``--prompt -`` reads the prompt from standard input.
 Chat models get the prompt as a user message (with the preset's system prompt) unless
 ``--raw``. The text goes to stdout, notes and progress to stderr. Exit status 2 with
-``error: <problem>. <fix>`` for bad settings or folders.
+``error: <problem>. <fix>`` for bad settings or folders (a folder's message starts with
+the file at fault).
 """
 from __future__ import annotations
 
@@ -86,13 +87,16 @@ def _generate(args: argparse.Namespace) -> int:
         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
         num_beams=args.num_beams, stop=args.stop, seed=args.seed)
+    notes: List[str] = []  # what the run itself has to say (a half character left out)
     if args.stream:
-        for piece in generator.stream(request, decoding=decoding):
+        for piece in generator.stream(request, decoding=decoding, notes=notes):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
     else:
-        print(generator.generate(request, decoding=decoding))
+        print(generator.generate(request, decoding=decoding, notes=notes))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -17,6 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
+from runtime.config import read_json
+from runtime.errors import ModelFileError
+
 from .errors import GenerationError
 
 Message = Mapping[str, str]
@@ -86,17 +89,32 @@ class ChatTemplate:
     def from_model_dir(cls, path: Union[str, Path]) -> Optional["ChatTemplate"]:
         """The folder's template, or None when the model has none (a base model)."""
         path = Path(path)
-        config = _read_json(path / "tokenizer_config.json")
+        try:
+            config = read_json(path / "tokenizer_config.json")
+        except ModelFileError as e:
+            raise ChatTemplateError(str(e)) from e
         source = config.get("chat_template")
         if isinstance(source, list):  # named templates: [{"name": ..., "template": ...}]
             named = {t.get("name"): t.get("template") for t in source if isinstance(t, dict)}
             source = named.get("default")
-        if not source and (path / "chat_template.jinja").is_file():
-            source = (path / "chat_template.jinja").read_text(encoding="utf-8")
+        jinja = path / "chat_template.jinja"
+        if not source and jinja.is_file():
+            try:
+                source = jinja.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise ChatTemplateError(f"{jinja}: cannot be read as UTF-8 text ({e}). Restore "
+                                        "it, or export the model again") from e
         if not source:
             return None
+        if not isinstance(source, str):
+            raise ChatTemplateError(f"{path / 'tokenizer_config.json'}: chat_template is a "
+                                    f"{type(source).__name__}, not a template. Correct or "
+                                    "remove it")
         special = {k: _token_text(config.get(k)) for k in SPECIAL_KEYS}
-        return cls(source=source, special={k: v for k, v in special.items() if v is not None})
+        try:
+            return cls(source=source, special={k: v for k, v in special.items() if v is not None})
+        except ChatTemplateError as e:  # name the folder it came from
+            raise ChatTemplateError(f"{path}: {e}") from e
 
 
 def _check(index: int, message: Message) -> Dict[str, str]:
@@ -112,10 +130,3 @@ def _token_text(value: Any) -> Optional[str]:
     if isinstance(value, dict):
         value = value.get("content")
     return value if isinstance(value, str) else None
-
-
-def _read_json(path: Path) -> Dict[str, Any]:
-    if not path.is_file():
-        return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}

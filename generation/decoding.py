@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional, Sequence, Tuple, TypedDict, Union
 
 import numpy as np
 
-from runtime.config import GenerationConfig
+from runtime.config import DecodingLimits, GenerationConfig
 from runtime.processors import ban_eos
 from runtime.search import StepModel
 
@@ -48,8 +48,14 @@ class Decoding:
         if not 0 <= self.min_new_tokens <= self.max_new_tokens:
             raise GenerationError("min_new_tokens must be between 0 and max_new_tokens, "
                                   f"got {self.min_new_tokens}")
-        if self.num_beams < 1:
-            raise GenerationError(f"num_beams must be at least 1, got {self.num_beams}")
+        beams = DecodingLimits().max_beams
+        if not 1 <= self.num_beams <= beams:
+            raise GenerationError(f"num_beams must be from 1 to {beams} (each beam is another "
+                                  f"row through the model at every step), got {self.num_beams}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)
+                                      or self.seed < 0):
+            raise GenerationError(f"seed must be a whole number from 0 up, got {self.seed!r}: "
+                                  "give another seed, or none for a fresh one")
         if self.num_beams > 1 and self.temperature != 0:
             raise GenerationError(
                 f"beam search is deterministic: with num_beams={self.num_beams} use temperature 0 "

@@ -25,9 +25,11 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union, Unpack
 
 import numpy as np
 
-from runtime.causal import CausalFolderError, CausalOnnx, context_length, left_pad
+from runtime.causal import CausalOnnx, context_length, left_pad
+from runtime.errors import ModelFileError
 from runtime.search import beam_search
 from runtime.session import SessionConfig
+from runtime.text import INCOMPLETE_NOTE, complete_text, load_tokenizer
 
 from .chat import ChatTemplate, Message
 from .decoding import Decoding, Settings, sample_steps
@@ -56,21 +58,18 @@ class Generator:
     @classmethod
     def load(cls, path: Union[str, Path], *, device: str = "cpu", threads: int = 0,
              defaults: Decoding = Decoding()) -> "Generator":
-        from tokenizers import Tokenizer
-
+        """The generator for an exported folder. Every problem with the folder (files
+        missing, a graph onnxruntime refuses, a broken tokenizer.json or config, settings
+        out of range) is a ``GenerationError`` naming the file and the fix."""
         path = Path(path)
         try:
             model = CausalOnnx.load(path, SessionConfig(device=device, intra_op_threads=threads))
-        except CausalFolderError as e:
+            tokenizer = load_tokenizer(path)
+            context = context_length(path)
+        except ModelFileError as e:  # runtime's type; generation/ raises its own
             raise GenerationError(str(e)) from e
-        if not (path / "tokenizer.json").is_file():
-            raise GenerationError(f"{path}: no tokenizer.json. Export the model with "
-                                  "`python -m export onnx MODEL --task causal-lm`, which saves it")
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
         return cls(model, tokenizer, chat_template=ChatTemplate.from_model_dir(path),
-                   defaults=defaults, context=context_length(path), name=path.name)
+                   defaults=defaults, context=context, name=path.name)
 
     @property
     def notes(self) -> Tuple[str, ...]:
@@ -108,20 +107,23 @@ class Generator:
         return (decoding or self.defaults).override(**overrides)
 
     def generate(self, prompt: Prompt, *, decoding: Optional[Decoding] = None,
-                 **settings: Unpack[Settings]) -> str:
+                 notes: Optional[List[str]] = None, **settings: Unpack[Settings]) -> str:
         """The generated text (prompt not included), cut before the first stop string.
         Settings: ``max_new_tokens, min_new_tokens, temperature, top_k, top_p,
-        repetition_penalty, no_repeat_ngram_size, num_beams, stop, seed``."""
-        return "".join(self.stream(prompt, decoding=decoding, **settings))
+        repetition_penalty, no_repeat_ngram_size, num_beams, stop, seed``. ``notes``, if
+        given, gets what the caller should be told (a half character left out)."""
+        return "".join(self.stream(prompt, decoding=decoding, notes=notes, **settings))
 
     def stream(self, prompt: Prompt, *, decoding: Optional[Decoding] = None,
-               **settings: Unpack[Settings]) -> Iterator[str]:
+               notes: Optional[List[str]] = None, **settings: Unpack[Settings]) -> Iterator[str]:
         """Pieces of the generated text as tokens arrive; they join to ``generate``'s text.
-        A piece never ends inside a character or inside a possible stop string."""
+        A piece never ends inside a character or inside a possible stop string, and the
+        text never ends in half a character: where the token limit cuts one, it is left
+        out and ``notes`` (a list the caller owns) gets a line saying so."""
         d = self.settings(decoding, **settings)
         ids, mask = self._prepare([prompt], d)
         if d.num_beams > 1:
-            text = self._beam_texts(ids, mask, d)[0]
+            text = self._beam_texts(ids, mask, d, notes)[0]
             if text:
                 yield text
             return
@@ -137,19 +139,23 @@ class Generator:
                 if stream.stopped:
                     done[0] = True
         rest = stream.finish()
+        if stream.incomplete and notes is not None:
+            notes.append(INCOMPLETE_NOTE)
         if rest:
             yield rest
 
     def generate_batch(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
+                       notes: Optional[List[str]] = None,
                        **settings: Unpack[Settings]) -> List[str]:
         """One text per prompt, decoded together in one left-padded batch. Greedy and beam
-        results equal one-by-one calls; sampled ones differ (the rows share one random stream)."""
+        results equal one-by-one calls; sampled ones differ (the rows share one random stream).
+        ``notes`` as in ``stream``, each line starting with the prompt's index."""
         d = self.settings(decoding, **settings)
         if not prompts:
             return []
         ids, mask = self._prepare(prompts, d)
         if d.num_beams > 1:
-            return self._beam_texts(ids, mask, d)
+            return self._beam_texts(ids, mask, d, notes)
         streams = [TextStream(self.decode, d.stop) for _ in prompts]
         done = np.zeros(len(prompts), dtype=bool)
         steps = sample_steps(self.model, self.model.start(mask), ids, decoding=d, eos=self.eos,
@@ -158,6 +164,10 @@ class Generator:
             for row in np.flatnonzero(active & ~done):
                 streams[row].push(int(tokens[row]))
                 done[row] |= streams[row].stopped
+        for i, s in enumerate(streams):
+            s.finish()
+            if s.incomplete and notes is not None:
+                notes.append(f"prompt {i}: {INCOMPLETE_NOTE}")
         return [s.text for s in streams]
 
     def generate_ids(self, prompts: Sequence[Prompt], *, decoding: Optional[Decoding] = None,
@@ -186,15 +196,20 @@ class Generator:
                 "or lower max_new_tokens")
         return ids, mask
 
-    def _beam_texts(self, ids: np.ndarray, mask: np.ndarray, d: Decoding) -> List[str]:
+    def _beam_texts(self, ids: np.ndarray, mask: np.ndarray, d: Decoding,
+                    notes: Optional[List[str]] = None) -> List[str]:
         config = d.search_config(self.model.generation_config, pad=self.pad)
         state = self.model.start(mask, repeat=d.num_beams)
         sequences = beam_search(self.model, state, ids, config).sequences[:, ids.shape[1]:]
         texts = []
-        for row in sequences.tolist():
-            end = next((i for i, t in enumerate(row) if t in self.eos), len(row))
+        for i, row in enumerate(sequences.tolist()):
+            end = next((j for j, t in enumerate(row) if t in self.eos), len(row))
             text = self.decode(row[:end])  # what follows the end token is padding
             cut = stop_index(text, d.stop)
-            texts.append(text if cut < 0 else text[:cut])
+            text, dropped = complete_text(text if cut < 0 else text[:cut])
+            if dropped and notes is not None:
+                notes.append(INCOMPLETE_NOTE if len(sequences) == 1
+                             else f"prompt {i}: {INCOMPLETE_NOTE}")
+            texts.append(text)
         return texts
 

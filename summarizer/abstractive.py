@@ -12,16 +12,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from runtime.config import GenerationConfig
+from runtime.config import DecodingLimits, GenerationConfig
 from runtime.drafting import LookupConfig, PromptLookup, exact_in_one_run
+from runtime.errors import ModelFileError
 from runtime.search import generate
-from runtime.seq2seq import ModelFolderError, Seq2SeqOnnx, encoder_max_length
+from runtime.seq2seq import Seq2SeqOnnx, encoder_max_length
 from runtime.session import SessionConfig
-from runtime.text import TextCodec, TokenizerError
+from runtime.text import TextCodec
 
 from .chunking import pack, split_long
 from .errors import CondenseError
@@ -57,6 +59,17 @@ class AbstractiveConfig:
     draft_tokens: int = 10
 
     def __post_init__(self) -> None:
+        limits = DecodingLimits()
+        if self.num_beams is not None and not 1 <= self.num_beams <= limits.max_beams:
+            raise CondenseError(f"num_beams must be from 1 to {limits.max_beams} (each beam is "
+                                "another row through the decoder at every step), got "
+                                f"{self.num_beams}")
+        if self.max_new_tokens is not None and not 1 <= self.max_new_tokens <= limits.max_tokens:
+            raise CondenseError(f"max_new_tokens must be from 1 to {limits.max_tokens}, "
+                                f"got {self.max_new_tokens}")
+        if self.min_new_tokens is not None and not 0 <= self.min_new_tokens <= limits.max_tokens:
+            raise CondenseError(f"min_new_tokens must be from 0 to {limits.max_tokens}, "
+                                f"got {self.min_new_tokens}")
         if self.draft not in DRAFTS:
             raise CondenseError(f"draft must be one of {DRAFTS}, got {self.draft!r}")
         if self.draft_tokens < 1:
@@ -80,12 +93,15 @@ class AbstractiveConfig:
 
 @lru_cache(maxsize=4)
 def load_model(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[Seq2SeqOnnx, TextCodec]:
-    """One loaded copy per (folder, device, threads) per process; sessions are thread-safe."""
-    try:
-        model = Seq2SeqOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
-        codec = TextCodec.load(model_dir, pad_id=model.generation_config.pad_token_id)
-    except (ModelFolderError, TokenizerError) as e:  # runtime/ has no CondenseError of its own
-        raise CondenseError(str(e)) from e
+    """One loaded copy per (folder, device, threads) per process; sessions are thread-safe.
+
+    Every problem with the folder raises ``runtime.errors.ModelFileError`` (a
+    ``CondenseError``) naming the file and the fix: files missing, a graph onnxruntime
+    refuses, a tokenizer.json or config that does not parse, settings out of range. The
+    command lines print it and exit with status 2; batch, Ray workers and the app, which
+    all load through ``get_summarizer``, show it as it is."""
+    model = Seq2SeqOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
+    codec = TextCodec.load(model_dir, pad_id=model.generation_config.pad_token_id)
     return model, codec
 
 
@@ -116,6 +132,10 @@ class AbstractiveSummarizer:
         if model is None or codec is None:
             model, codec = load_model(config.model_dir, config.device, config.threads)
         self.model, self.codec = model, codec
+        if model.generation_config.decoder_start_token_id is None:  # found now, not per document
+            raise ModelFileError(
+                Path(config.model_dir) / "generation_config.json", "has no decoder_start_token_id",
+                "Add it (the checkpoint's config.json names it), or export the model again")
         positions = encoder_max_length(config.model_dir)
         # The decoder cannot go past its position table either (BART: 1,024 positions).
         self.max_output_tokens = (positions - 1) if positions else None
@@ -163,7 +183,9 @@ class AbstractiveSummarizer:
         state = self.model.start(hidden, mask, repeat=config.num_beams)
         start = config.decoder_start_token_id
         if start is None:
-            raise CondenseError(f"{self.config.model_dir}: generation config has no decoder_start_token_id")
+            raise CondenseError(f"{self.config.model_dir}: generation config has no "
+                                "decoder_start_token_id. Add it to generation_config.json (the "
+                                "checkpoint's config.json names it), or export the model again")
         prompt = np.full((len(batch), 1), start, dtype=np.int64)
         drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)], 1, config)
         result = generate(self.model, state, prompt, config, on_token=on_token, drafter=drafter)

@@ -19,11 +19,12 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from runtime.causal import CausalFolderError, CausalOnnx, context_length, left_pad
-from runtime.config import GenerationConfig
+from runtime.causal import CausalOnnx, context_length, left_pad
+from runtime.config import DecodingLimits, GenerationConfig
+from runtime.errors import ModelFileError
 from runtime.search import generate
 from runtime.session import SessionConfig
-from runtime.text import TextCodec, TokenizerError
+from runtime.text import TextCodec
 
 from .abstractive import AbstractiveConfig, AbstractiveSummarizer
 from .errors import CondenseError
@@ -56,6 +57,17 @@ class SummaryPrompt:
     # sentence instead of ending at the first repeat.
     repeat_retries: int = 0
 
+    def check(self) -> None:
+        """ValueError for numbers no training writes (they would bound nothing, or hang)."""
+        limits = DecodingLimits()
+        for name, low, high in (("max_source_tokens", 8, limits.max_tokens),
+                                ("max_target_tokens", 1, limits.max_tokens),
+                                ("stop_repeat_ngram_size", 0, limits.max_ngram),
+                                ("repeat_retries", 0, limits.max_retries)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} {value} is outside {low}..{high}")
+
     def article(self, text: str) -> str:
         return " ".join(text.split()) if self.article_whitespace == "collapse" else text
 
@@ -73,13 +85,16 @@ class SummaryPrompt:
             spacing = str(meta.get("article_whitespace", "keep"))
             if spacing not in ("keep", "collapse"):
                 raise ValueError(f"article_whitespace {spacing!r}")
-            return cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
-                       int(meta["max_target_tokens"]), spacing,
-                       int(meta.get("stop_repeat_ngram_size", 0)),
-                       int(meta.get("repeat_retries", 0)))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise CondenseError(f"{path}: unreadable summary prompt format ({e}). Re-export the "
-                                "model with `python -m training lm-summary`") from e
+            prompt = cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
+                         int(meta["max_target_tokens"]), spacing,
+                         int(meta.get("stop_repeat_ngram_size", 0)),
+                         int(meta.get("repeat_retries", 0)))
+            prompt.check()
+            return prompt
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+            said = " ".join(str(e).split())[:200]
+            raise ModelFileError(path, f"unreadable summary prompt format ({said})",
+                                 "Re-export the model with `python -m training lm-summary`") from e
 
 
 def is_lm_summarizer(folder: str | Path) -> bool:
@@ -88,13 +103,11 @@ def is_lm_summarizer(folder: str | Path) -> bool:
 
 @lru_cache(maxsize=4)
 def load_lm(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[CausalOnnx, TextCodec]:
-    try:
-        model = CausalOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
-        eos = model.generation_config.eos_token_id
-        pad = model.generation_config.pad_token_id
-        codec = TextCodec.load(model_dir, pad_id=pad if pad is not None else (eos[0] if eos else 0))
-    except (CausalFolderError, TokenizerError) as e:
-        raise CondenseError(str(e)) from e
+    """As ``abstractive.load_model``: a folder's problems raise ``ModelFileError``."""
+    model = CausalOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
+    eos = model.generation_config.eos_token_id
+    pad = model.generation_config.pad_token_id
+    codec = TextCodec.load(model_dir, pad_id=pad if pad is not None else (eos[0] if eos else 0))
     return model, codec
 
 

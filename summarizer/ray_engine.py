@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -204,8 +205,10 @@ def _summarize_on_ray(source: Path, tasks: Optional[List[Task]], journal: Journa
                 # the summarizer could not be built (a missing model, say): the last line
                 # of the worker's traceback is the error, and it names the fix
                 cause = [line for line in (e.error_msg or "").splitlines() if line.strip()][-1:]
+                # "runtime.text.TokenizerError: DIR/tokenizer.json: ..." -> the message alone
+                said = re.sub(r"^[\w.]+(Error|Exception): ", "", "".join(cause).strip())
                 raise CondenseError(f"a Ray worker could not build the {config.method!r} "
-                                    f"summarizer: {''.join(cause).strip()}") from None
+                                    f"summarizer: {said}") from None
         bar.close()
     finally:
         if started:

@@ -43,7 +43,8 @@ def get_summarizer(name: str, *, abstractive: Optional["AbstractiveConfig"] = No
     if name == ABSTRACTIVE:
         if abstractive is None:
             raise UnknownMethodError(
-                "the abstractive method needs a model: pass --model DIR (an exported ONNX folder)")
+                "the abstractive method needs a model: AbstractiveConfig(model_dir=DIR) in code, "
+                "--model DIR on the command line (an exported ONNX folder)")
         from .abstractive import make_abstractive  # loads onnxruntime only when asked
 
         return make_abstractive(abstractive)

@@ -130,9 +130,10 @@ def stream_ui(generator: Generator, request: Request) -> Optional[str]:
     p = request.preset
     prompt = p.prompt(request.prompt, request.keywords, chat=generator.chat_template is not None,
                       own_model=request.own_model)
+    notes: List[str] = []  # filled by the stream (a half character left out at the limit)
     pieces = generator.stream(prompt, decoding=p.decoding, max_new_tokens=request.max_new_tokens,
                               temperature=request.temperature, top_k=request.top_k,
-                              top_p=request.top_p, seed=request.seed)
+                              top_p=request.top_p, seed=request.seed, notes=notes)
     raw: List[str] = []
     try:
         with st.container(border=True, key="gen-output"):
@@ -140,6 +141,8 @@ def stream_ui(generator: Generator, request: Request) -> Optional[str]:
     except CondenseError as e:
         st.error(str(e))
         return None
+    for note in notes:
+        st.caption(note)
     return "".join(raw)
 
 

@@ -9,6 +9,7 @@ from typing import List
 
 import streamlit as st
 
+from runtime.errors import ModelFileError
 from summarizer.base import Summarizer
 from summarizer.registry import ABSTRACTIVE, DEFAULT_METHOD, EXTRACTIVE_METHODS, get_summarizer
 
@@ -17,9 +18,16 @@ from .settings import AppSettings
 
 @st.cache_resource(show_spinner="Loading the abstractive model (once per server)…", max_entries=2)
 def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summarizer:
+    """The shared summarizer. A folder that does not load raises its ``ModelFileError``
+    (the pages show it with ``st.error``; nothing is cached), its fix pointing to Settings,
+    where the app's user chooses the folder."""
     from summarizer.abstractive import AbstractiveConfig, make_abstractive
 
-    return make_abstractive(AbstractiveConfig(model_dir=model_dir, device=device, threads=threads))
+    try:
+        config = AbstractiveConfig(model_dir=model_dir, device=device, threads=threads)
+        return make_abstractive(config)
+    except ModelFileError as e:
+        raise type(e)(e.path, e.problem, f"{e.fix}. Check the folder in Settings") from e
 
 
 def method_names(settings: AppSettings) -> List[str]:
