@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset) if args.preset else None
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    # settings first: a bad one (--seed -1) is refused before a model is prepared or loaded
+    decoding = (preset.decoding if preset else Decoding()).override(
+        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
+        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
+        num_beams=args.num_beams, stop=args.stop, seed=args.seed)
     folder = args.model or (Path(preset.model_dir) if preset and preset.model_dir else None)
     own_model = folder is None and preset is not None and preset.model is not None
     if folder is None:
@@ -82,11 +88,6 @@ def _generate(args: argparse.Namespace) -> int:
         request = preset.prompt(prompt, keywords, chat=chat, own_model=own_model)
     else:
         request = [{"role": "user", "content": prompt}] if chat else prompt
-    decoding = (preset.decoding if preset else Decoding()).override(
-        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
-        num_beams=args.num_beams, stop=args.stop, seed=args.seed)
     notes: List[str] = []  # what the run itself has to say (a half character left out)
     if args.stream:
         for piece in generator.stream(request, decoding=decoding, notes=notes):

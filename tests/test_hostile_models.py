@@ -515,3 +515,12 @@ def test_errors_cross_process_boundaries_whole():
         back = pickle.loads(pickle.dumps(error))
         assert type(back) is type(error) and str(back) == str(error)
         assert (back.path, back.problem, back.fix) == (error.path, error.problem, error.fix)
+
+
+def test_a_bad_seed_is_refused_before_any_model_is_prepared(tmp_path, capsys, monkeypatch):
+    import generation.__main__ as cli
+
+    monkeypatch.setattr(cli, "ensure_model", lambda **kw: pytest.fail("a model was prepared"))
+    assert cli.main(["generate", "--prompt", "hi", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: seed must be a whole number from 0 up, got -1: give another seed, or none for a fresh one")
