@@ -22,12 +22,16 @@ Ray engine (``summarizer.ray_engine``), so both engines give the same records.
 """
 from __future__ import annotations
 
+import csv
 import errno
+import glob
 import hashlib
 import io
 import json
 import os
 import re
+import shlex
+import stat
 import sys
 from dataclasses import fields as dataclass_fields
 from collections import Counter
@@ -166,6 +170,15 @@ def check_unique(source: Path, ids: Sequence[str]) -> None:
         raise DocumentError(str(source), f"duplicate ids {dupes[:5]}", "Give every record a unique id")
 
 
+def out_path(out: str | Path) -> Path:
+    """``--out`` as a Path; ``"new.jsonl/"`` (meant as a folder) is refused here, because
+    Path() would drop the slash and write a file of that name."""
+    if isinstance(out, str) and out.endswith(("/", os.sep)):
+        raise OutputError(out, "ends in a slash, so it names a folder",
+                          "Give --out a file name, e.g. results.jsonl")
+    return Path(out)
+
+
 def check_paths(source: Path, out: Path) -> None:
     """Refuse, before any work, an OUT that the batch could not write or must not write."""
     if out.suffix not in OUTPUT_SUFFIXES:
@@ -176,9 +189,12 @@ def check_paths(source: Path, out: Path) -> None:
     if out.exists() and not out.is_file():
         raise OutputError(str(out), "is not a regular file", "Give --out a new file name")
     parent = out.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(str(out), f"{str(parent)!r} is a file, not a folder",
+                          "Choose --out in a folder")
     if not parent.is_dir():
         raise OutputError(str(out), f"its folder {str(parent)!r} does not exist",
-                          f"Create it first (mkdir -p {parent}) or choose another --out")
+                          f"Create it first (mkdir -p {shlex.quote(str(parent))}) or choose another --out")
     if out.exists() and source.exists() and os.path.samefile(out, source):
         raise OutputError(str(out), "is the input file (or a link to it): writing the results "
                           "there would destroy the articles", "Choose another --out")
@@ -188,8 +204,14 @@ def settings_key(config: BatchConfig) -> str:
     """Everything in ``config`` that can change a summary, as one readable string; a record
     is reused by a rerun only when its ``settings`` equal this. Device and thread counts
     are left out: they change speed, not summaries."""
-    parts = [f"method={config.method}", f"budget={config.budget.describe()}",
-             f"lang={config.lang or 'auto'}"]
+    b = config.budget  # repr: two ratios that differ in the 7th digit are other settings
+    budget = ("auto" if b.auto else f"sentences={b.sentences}" if b.sentences is not None
+              else f"ratio={b.ratio!r}" if b.ratio is not None else f"words={b.words}")
+    parts = [f"method={config.method}", f"budget={budget}", f"lang={config.lang or 'auto'}"]
+    if config.method == "ranker":  # a retrained ranker copied into assets/ summarizes anew
+        from .methods.ranker import DEFAULT_MODEL
+
+        parts.append(f"model={model_fingerprint(DEFAULT_MODEL)}")
     a = config.abstractive
     if config.method == ABSTRACTIVE and a is not None:
         parts.append(f"model={model_fingerprint(Path(a.model_dir))}")
@@ -217,26 +239,38 @@ def model_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _file_sha256(path: Path) -> Optional[bytes]:
-    digest = hashlib.sha256()
+def _file_sha256(path: Path, max_bytes: Optional[int] = None) -> Optional[bytes]:
+    """SHA-256 of a regular file's bytes; None for anything else, for a file over
+    ``max_bytes`` (the loader refuses it anyway: no need to read 40 GB) or one that cannot
+    be read. Opened without blocking: a FIFO named ``x.txt`` must not hang the batch."""
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None  # unreadable: the worker reports why
-    return digest.digest()
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (max_bytes is not None and info.st_size > max_bytes):
+            return None
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.digest()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
-def task_digest(task: Task) -> Optional[str]:
+def task_digest(task: Task, max_bytes: Optional[int] = None) -> Optional[str]:
     """16 hex digits of SHA-256 of a task's input (a file's bytes, or the article text);
-    None when it has none (a bad record) or cannot be read, which never matches, so such
-    a document is always tried again."""
+    None when it has none (a bad record), is not a regular file, is over ``max_bytes`` or
+    cannot be read, which never matches, so such a document is always tried again."""
     rid, path, text, error = task
     if error is not None:
         return None
     if path is not None:
-        raw = _file_sha256(Path(path))
+        raw = _file_sha256(Path(path), max_bytes)
         return raw.hex()[:16] if raw is not None else None
     return text_digest(text or "")
 
@@ -292,12 +326,20 @@ def read_records(path: Path) -> Dict[str, dict]:
     if not path.is_file():
         return {}
     out: Dict[str, dict] = {}
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        return {str(r["id"]): r for r in pq.read_table(path).to_pylist()}
-    if path.suffix == ".csv":
-        return {rec["id"]: rec for rec in read_csv(path) if rec.get("id") is not None}
+            try:
+                return {str(r["id"]): r for r in pq.read_table(path).to_pylist()}
+            except (pa.ArrowException, KeyError) as e:
+                raise ValueError(f"not a results table ({e})") from None
+        if path.suffix == ".csv":
+            return {rec["id"]: rec for rec in read_csv(path) if rec.get("id") is not None}
+    except (UnicodeDecodeError, csv.Error, ValueError) as e:
+        raise OutputError(str(path), f"cannot be read back as results to resume from ({e})",
+                          "Move it away or delete it, then rerun: every document is done again") from None
     with path.open(encoding="utf-8", errors="replace") as f:
         for line in f:
             if not line.endswith("\n"):
@@ -356,7 +398,7 @@ def _write_file(path: Path, data: bytes) -> None:
 
 def write_atomic(out: Path, records: List[dict]) -> None:
     data = _encode(out, records)
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):  # left by a run killed mid-write
+    for stale in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):  # left by a run killed mid-write
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
@@ -549,7 +591,7 @@ def _alone(job: Tuple[Task, BatchConfig], config: BatchConfig) -> dict:
 
 
 def run_batch(source: str | Path, out: str | Path, config: BatchConfig = BatchConfig()) -> BatchStats:
-    source, out = Path(source), Path(out)
+    source, out = Path(source), out_path(out)
     check_paths(source, out)
     check_method(config)
     if config.method == ABSTRACTIVE:
@@ -562,7 +604,8 @@ def _run_locked(source: Path, out: Path, config: BatchConfig) -> BatchStats:
     tasks = list(iter_tasks(source))
     ids = [t[0] for t in tasks]
     check_unique(source, ids)
-    journal = Journal(out, settings_key(config), {t[0]: task_digest(t) for t in tasks})
+    journal = Journal(out, settings_key(config),
+                      {t[0]: task_digest(t, config.loader.max_bytes) for t in tasks})
     todo = [t for t in tasks if t[0] not in journal.finished]
     from tqdm import tqdm
 

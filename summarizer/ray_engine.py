@@ -31,8 +31,8 @@ from typing import Dict, List, Optional
 
 from .batch import (
     WORKER_FIELDS, BatchConfig, BatchLock, BatchStats, Journal, Task, article_task, check_method,
-    check_paths, check_unique, iter_tasks, parquet_ids, settings_key, task_digest, task_record,
-    text_digest)
+    check_paths, check_unique, iter_tasks, out_path, parquet_ids, settings_key, task_digest,
+    task_record, text_digest)
 from .errors import CondenseError
 from .registry import ABSTRACTIVE, get_summarizer
 
@@ -129,7 +129,7 @@ def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = Bat
                   ray_config: RayConfig = RayConfig()) -> BatchStats:
     """``batch.run_batch`` on Ray; ``config.workers`` is not used (``ray_config.workers``
     sizes the pool, and a local instance gets that many CPUs)."""
-    source, out = Path(source), Path(out)
+    source, out = Path(source), out_path(out)
     check_paths(source, out)
     check_method(config)
     config, cpus = _per_actor(config)
@@ -139,7 +139,7 @@ def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = Bat
         ids = parquet_ids(source) if parquet else [t[0] for t in tasks]
         check_unique(source, ids)
         digests = (dict(zip(ids, parquet_digests(source), strict=True)) if parquet
-                   else {t[0]: task_digest(t) for t in tasks})
+                   else {t[0]: task_digest(t, config.loader.max_bytes) for t in tasks})
         journal = Journal(out, settings_key(config), digests)
         todo = sum(i not in journal.finished for i in ids)
         if todo:

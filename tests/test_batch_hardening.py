@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from summarizer.batch import (
     FIELDS, BatchConfig, BatchLock, OutputError, journal_path, read_records, run_batch,
-    settings_key)
+    settings_key, text_digest)
 from summarizer.csvfile import cell, csv_bytes, read_csv, uncell
 from summarizer.types import Budget
 
@@ -75,7 +75,7 @@ def test_out_equal_to_the_input_is_refused_and_the_input_kept(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("case", ["folder", "missing-parent", "parent-is-a-file"])
+@pytest.mark.parametrize("case", ["folder", "missing-parent", "parent-is-a-file", "trailing-slash"])
 def test_unwritable_out_is_refused_before_any_work(tmp_path, case):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, articles(3))
@@ -86,14 +86,65 @@ def test_unwritable_out_is_refused_before_any_work(tmp_path, case):
     elif case == "missing-parent":
         out = tmp_path / "no" / "such" / "results.jsonl"
         expected = "does not exist. Create it first (mkdir -p"
-    else:
+    elif case == "parent-is-a-file":
         (tmp_path / "plain").write_text("x")
         out = tmp_path / "plain" / "results.jsonl"
-        expected = "does not exist"
+        expected = "plain' is a file, not a folder. Choose --out in a folder"
+    else:
+        out = f"{tmp_path / 'new.jsonl'}/"  # Path() would drop the slash
+        expected = "ends in a slash, so it names a folder"
     with mock.patch("summarizer.batch.task_record", side_effect=AssertionError("work was done")):
         with pytest.raises(OutputError, match=re.escape(expected)):
             run_batch(src, out, config())
     assert leftovers(tmp_path) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["in.jsonl"] + {"folder": ["results.jsonl"], "parent-is-a-file": ["plain"]}.get(case, []))
+
+
+def test_a_fifo_in_the_input_folder_is_an_error_record_not_a_hang(tmp_path):
+    src, out = tmp_path / "docs", tmp_path / "out.jsonl"
+    src.mkdir()
+    (src / "a.txt").write_text(articles(1)["doc0"])
+    os.mkfifo(src / "pipe.txt")  # opening it for reading would block for ever
+    stats = run_batch(src, out, config())
+    recs = read_records(out)
+    assert (stats.summarized, stats.failed) == (1, 1)
+    assert "not a regular file" in recs["pipe.txt"]["error"]
+    assert recs["pipe.txt"]["input_sha256"] is None
+
+
+def test_a_results_file_that_cannot_be_read_back_is_a_typed_error(tmp_path):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, articles(2))
+    excel = tmp_path / "excel.csv"  # re-saved by Excel as "CSV (Comma delimited)": cp1252
+    excel.write_bytes("id,summary,method,error\ndoc0,caf\xe9 \x80,lead,\n".encode("latin-1"))
+    cut = tmp_path / "cut.parquet"
+    run_batch(src, cut, config())
+    cut.write_bytes(cut.read_bytes()[:40])
+    for out in (excel, cut):
+        with pytest.raises(OutputError) as err:
+            run_batch(src, out, config())
+        assert str(err.value).startswith(f"{out}: cannot be read back as results to resume from (")
+        assert str(err.value).endswith("Move it away or delete it, then rerun: every document is done again")
+
+
+def test_a_summary_longer_than_the_csv_cell_limit_resumes(tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "big.csv"
+    sentence = "The committee examined the long report in great detail. "
+    write_jsonl(src, {"big": sentence * 3000})  # 171,000 characters, all kept at ratio 1
+    run_batch(src, out, BatchConfig(method="lead", budget=Budget(ratio=1.0), workers=1, progress=False))
+    assert len(read_records(out)["big"]["summary"]) > 131_072
+    assert run_batch(src, out, BatchConfig(method="lead", budget=Budget(ratio=1.0), workers=1,
+                                           progress=False)).skipped == 1
+
+
+def test_stale_temp_cleanup_does_not_take_another_outputs_file(tmp_path):
+    from summarizer.batch import write_atomic
+
+    other = tmp_path / ".r1.jsonl.tmp-999"  # a concurrent batch writing r1.jsonl
+    other.write_text("in progress")
+    write_atomic(tmp_path / "r[12].jsonl", [])
+    assert other.read_text() == "in progress"
 
 
 def test_read_only_folder_is_refused_before_any_work(tmp_path):
@@ -169,6 +220,10 @@ def test_settings_key_names_the_model_and_decoding_settings(tmp_path):
     (model / "config.json").write_text("{}")
     a = AbstractiveConfig(model_dir=str(model), num_beams=2, threads=3)
     key = settings_key(BatchConfig(method="abstractive", abstractive=a))
+    assert settings_key(BatchConfig(method="lead", budget=Budget(ratio=0.1234567))) == (
+        "method=lead budget=ratio=0.1234567 lang=auto")
+    assert settings_key(BatchConfig(method="ranker")).startswith(
+        "method=ranker budget=auto lang=auto model=")  # a retrained ranker redoes its records
     assert key.startswith("method=abstractive budget=auto lang=auto model=")
     assert "num_beams=2" in key and "threads" not in key and "device" not in key
     (model / "config.json").write_text('{"changed": 1}')
@@ -323,7 +378,13 @@ def test_interrupted_and_changed_reruns_give_exactly_a_clean_runs_records(n, ste
                     run_batch(src, out, config(*s["settings"]))
                 except KeyboardInterrupt:
                     pass
+        # the oracle: a record is reused when it is a summary of this article with these settings
+        earlier = {**read_records(out), **read_records(journal_path(out))}
+        want_settings = settings_key(config(*final))
+        reusable = sum(1 for i, a in arts.items() if (r := earlier.get(i)) and r.get("error") is None
+                       and r.get("settings") == want_settings and r.get("input_sha256") == text_digest(a))
         stats = run_batch(src, out, config(*final))
+        assert stats.skipped == reusable
         clean = tmp / f"clean{suffix}"
         run_batch(src, clean, config(*final))
         got, want = read_records(out), read_records(clean)
