@@ -25,7 +25,7 @@ from .onnx_export import ExportConfig, export_onnx
 log = logging.getLogger("export")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m export")
     sub = parser.add_subparsers(dest="command", required=True)
     onnx = sub.add_parser("onnx", help="export a Hugging Face model to an ONNX folder")
@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     onnx.add_argument("--no-fuse", action="store_true",
                       help="keep Optimum's graphs for BART-family models instead of the "
                            "fused ones (same numbers, slower)")
+    onnx.add_argument("--adapter", type=Path, default=None,
+                      help="a LoRA adapter folder to merge into the weights before export: "
+                           "PEFT's (adapter_config.json + adapter_model.safetensors, as "
+                           "peft's save_pretrained and training write) or our older layout")
     gguf = sub.add_parser("gguf", help="convert a GGUF causal LM and export it to an ONNX folder")
     gguf.add_argument("file", type=Path, help="the .gguf file")
     gguf.add_argument("--out", required=True, type=Path, help="output folder (absent or empty)")
@@ -54,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="the token that ends a reply (default: <|im_end|> for ChatML "
                            "templates, else the file's eos)")
     gguf.add_argument("--adapter", type=Path, default=None,
-                      help="a LoRA adapter folder (adapter.safetensors + adapter_config.json, "
-                           "as training writes) to merge into the weights before export")
+                      help="a LoRA adapter folder to merge into the weights before export "
+                           "(PEFT's layout, as peft and training write, or our older one)")
     return parser
 
 
@@ -67,7 +71,7 @@ def _output_layer(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     # Our own progress at INFO; other libraries only when they warn.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
@@ -84,7 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize,
                                                      q4_output=args.output_layer,
-                                                     fuse=not args.no_fuse))
+                                                     fuse=not args.no_fuse),
+                                 adapter=args.adapter)
     except CondenseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
-from .adapter import CONFIG_FILE, WEIGHTS_FILE, onnx_residuals
+from .adapter import ADAPTER_FILES, onnx_residuals
 from .errors import ExportError
 from .manifest import read_manifest, write_manifest
 from .onnx_export import ExportConfig, ExportResult, _quiet, export_onnx
@@ -55,7 +55,8 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None,
                  adapter: Optional[Path] = None) -> Path:
     """Write ``out``: fp32 safetensors weights, config, generation config and a fixed fast
     tokenizer (see the module docstring) from the GGUF file ``path``, with the LoRA
-    ``adapter`` folder (``export/adapter.py``) merged into the weights when given.
+    ``adapter`` folder (PEFT's layout or ours, ``export/adapter.py``) merged into the
+    weights when given.
     Returns ``out``."""
     import torch
     from tokenizers import decoders, pre_tokenizers, processors
@@ -143,7 +144,7 @@ def export_gguf(path: Path, *, out: Path,
     manifest = replace(read_manifest(result.folder), source=source)
     if adapter is not None:  # files beside the adapter (an LM summarizer's prompt format)
         extra = [f for f in sorted(Path(adapter).iterdir())
-                 if f.is_file() and f.name not in (WEIGHTS_FILE, CONFIG_FILE)]
+                 if f.is_file() and f.name not in ADAPTER_FILES]
         for f in extra:
             shutil.copyfile(f, result.folder / f.name)
         manifest = replace(manifest, files=tuple(sorted(set(manifest.files) | {f.name for f in extra})))

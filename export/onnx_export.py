@@ -27,7 +27,7 @@ import os
 import shutil
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional, Tuple, Union
 
@@ -97,13 +97,15 @@ class ExportResult:
 
 def export_onnx(source: Union[str, Path], *, out: Path,
                 config: ExportConfig = ExportConfig(),
-                residuals: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray]]] = None
-                ) -> ExportResult:
+                residuals: Optional[Mapping[str, Tuple[np.ndarray, np.ndarray]]] = None,
+                adapter: Optional[Path] = None) -> ExportResult:
     """Export ``source`` (a local model folder or a hub id) to the folder ``out``.
 
     ``residuals``: with ``quantize="q4"``, low-rank updates merged into ``source``'s
     weights (a LoRA adapter, ``export.adapter.onnx_residuals``), kept fp32 beside the
-    4-bit base so the merged weights stay exact.
+    4-bit base so the merged weights stay exact. ``adapter``: a LoRA adapter folder (PEFT's
+    layout or ours, ``export/adapter.py``) merged into the weights after loading; with q4
+    its updates become the residuals.
 
     ``out`` must be absent or empty. Everything is written to a hidden sibling folder first
     and renamed into place at the end, so ``out`` is never half-written.
@@ -115,7 +117,17 @@ def export_onnx(source: Union[str, Path], *, out: Path,
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(source, f"the output {out} already exists and is not an empty folder",
                           "Remove it or choose another --out")
+    if adapter is not None:  # a bad adapter should not cost a model load
+        from .adapter import merge_adapter, onnx_residuals, read_adapter
+
+        read_adapter(Path(adapter))
     loaded = _load(source, config)
+    if adapter is not None:
+        log.info("merging the LoRA adapter %s", adapter)
+        merge_adapter(loaded.model, Path(adapter))
+        loaded = replace(loaded, source=f"{source} + adapter {Path(adapter).resolve()}")
+        if config.quantize == "q4" and residuals is None:
+            residuals = onnx_residuals(Path(adapter))
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.absolute().with_name(f".{out.absolute().name}.partial")
     shutil.rmtree(staging, ignore_errors=True)

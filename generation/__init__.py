@@ -12,15 +12,16 @@ from runtime.builtin import DEFAULT_MODEL, ensure_model
 
 from .chat import ChatTemplate, ChatTemplateError
 from .decoding import Decoding
+from .defaults import LIBRARY_DEFAULTS, DefaultDecoding
 from .errors import GenerationError, ModelSetupError
 from .generator import Generator
 from .presets import PRESETS, Preset, get_preset
 from .sampling import SamplingConfig, sample_next
 
 __all__ = [
-    "ChatTemplate", "ChatTemplateError", "DEFAULT_MODEL", "Decoding", "GenerationError",
-    "Generator", "ModelSetupError", "PRESETS", "Preset", "SamplingConfig", "ensure_model",
-    "get_preset", "load_default", "sample_next",
+    "ChatTemplate", "ChatTemplateError", "DEFAULT_MODEL", "Decoding", "DefaultDecoding",
+    "GenerationError", "Generator", "LIBRARY_DEFAULTS", "ModelSetupError", "PRESETS", "Preset",
+    "SamplingConfig", "ensure_model", "get_preset", "load_default", "sample_next",
 ]
 
 

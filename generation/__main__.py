@@ -14,23 +14,29 @@ Chat models get the prompt as a user message (with the preset's system prompt) u
 ``--raw``. The text goes to stdout, notes and progress to stderr. Exit status 2 with
 ``error: <problem>. <fix>`` for bad settings or folders (a folder's message starts with
 the file at fault).
+
+Settings come from the flags, then the preset, then the model's ``generation_config.json``
+(greedy unless it sets ``do_sample``), then Condense's defaults (``generation/defaults.py``);
+a note says where a preset replaces the model's value, or where the model's file makes
+decoding greedy (the default model's does: it sets no ``do_sample``).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Set, Tuple
 
 from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, PRECISIONS, ensure_model
 from summarizer.errors import CondenseError
 
 from .decoding import Decoding
+from .defaults import LIBRARY_DEFAULTS, MODEL_SOURCE
 from .generator import Generator
 from .presets import PRESETS, get_preset
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m generation")
     sub = parser.add_subparsers(dest="command", required=True)
     gen = sub.add_parser("generate", help="generate text from a prompt")
@@ -68,19 +74,27 @@ def _parser() -> argparse.ArgumentParser:
 def _generate(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset) if args.preset else None
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    flags = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
+                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                 repetition_penalty=args.repetition_penalty,
+                 no_repeat_ngram_size=args.no_repeat_ngram_size, num_beams=args.num_beams,
+                 stop=args.stop, seed=args.seed)
+    given = {k: v for k, v in flags.items() if v is not None}
     # settings first: a bad one (--seed -1) is refused before a model is prepared or loaded
-    decoding = (preset.decoding if preset else Decoding()).override(
-        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
-        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty, no_repeat_ngram_size=args.no_repeat_ngram_size,
-        num_beams=args.num_beams, stop=args.stop, seed=args.seed)
+    (preset.decoding if preset else LIBRARY_DEFAULTS).override(**given)
     folder = args.model or (Path(preset.model_dir) if preset and preset.model_dir else None)
     own_model = folder is None and preset is not None and preset.model is not None
     if folder is None:
         builtin = BUILTIN_MODELS[preset.model] if own_model else DEFAULT_MODEL
         folder = ensure_model(precision=args.precision, model=builtin)
     generator = Generator.load(folder, device=args.device, threads=args.threads)
-    for note in generator.notes:
+    if preset is not None:
+        base, preset_notes = preset.decoding_for(generator.default_decoding, overridden=given)
+    else:
+        base, preset_notes = generator.defaults, ()
+    decoding = base.override(**given)
+    chosen = set(given) | set(preset.settings if preset else ())  # not left to the model
+    for note in generator.notes + preset_notes + _greedy_note(generator, decoding, chosen):
         print(f"note: {note}", file=sys.stderr)
     chat = generator.chat_template is not None and not args.raw
     keywords = [k for k in args.keywords.split(",") if k.strip()]
@@ -101,8 +115,21 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _greedy_note(generator: Generator, decoding: Decoding,
+                 chosen: Set[str]) -> Tuple[str, ...]:
+    """A line when greedy decoding comes from the model's file, not from a flag or a
+    preset: the default model's file does not ask for sampling, so an unflagged run is
+    greedy (before Condense read the file, it sampled at temperature 0.7)."""
+    model = generator.default_decoding
+    if (decoding.temperature == 0 and decoding.num_beams == 1 and "temperature" not in chosen
+            and model.source == MODEL_SOURCE):
+        return (f"greedy decoding, as {MODEL_SOURCE} asks (it does not set do_sample to "
+                "true): --temperature 0.7 samples",)
+    return ()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "setup":
             print(ensure_model(precision=args.precision, model=BUILTIN_MODELS[args.model]))

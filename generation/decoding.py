@@ -29,7 +29,9 @@ class Decoding:
     """What one call generates: length, sampling, beams, stop strings and seed.
 
     ``temperature`` 0 is greedy; ``num_beams`` > 1 is beam search, which is deterministic
-    (it needs temperature 0). ``seed`` None draws fresh entropy: set it to reproduce."""
+    (it needs temperature 0). ``seed`` None draws fresh entropy: set it to reproduce.
+    The field defaults are Condense's own, used only where the model folder says nothing
+    (``generation/defaults.py`` gives the order settings come from)."""
 
     max_new_tokens: int = 128
     min_new_tokens: int = 0
@@ -73,7 +75,9 @@ class Decoding:
 
     def override(self, **changes: Any) -> "Decoding":
         """A copy with the given fields changed; None values are ignored. Asking for beams
-        without a temperature switches sampling off (beam search is deterministic)."""
+        without a temperature switches sampling off (beam search is deterministic), and
+        asking to sample without a number of beams switches beams off (the defaults may
+        come from a model that asks for beam search)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
@@ -81,6 +85,8 @@ class Decoding:
         given = {k: v for k, v in changes.items() if v is not None}
         if given.get("num_beams", 1) > 1 and "temperature" not in given:
             given["temperature"] = 0.0
+        if given.get("temperature", 0) > 0 and "num_beams" not in given:
+            given["num_beams"] = 1
         return replace(self, **given)
 
     def search_config(self, base: GenerationConfig, *, pad: int) -> GenerationConfig:

@@ -10,7 +10,9 @@ A prompt is a string (tokenized as is, with the tokenizer's special tokens, as
 transformers' ``tokenizer(prompt)`` does) or a list of chat messages, rendered with the
 model's chat template (``generation/chat.py``) and tokenized without adding any. Decoding
 settings are keyword arguments (``Decoding`` fields); unset ones come from the
-generator's defaults. ``temperature`` 0 is greedy, ``num_beams`` > 1 beam search (via
+generator's defaults: the folder's ``generation_config.json`` as transformers reads it
+(greedy unless it sets ``do_sample``), else Condense's (``generation/defaults.py``).
+``temperature`` 0 is greedy, ``num_beams`` > 1 beam search (via
 ``runtime.search.beam_search``; it streams its text only at the end), anything else
 sampling with a ``np.random.Generator`` seeded per call. End tokens come from the
 folder's ``generation_config.json``.
@@ -26,6 +28,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union, Unpack
 import numpy as np
 
 from runtime.causal import CausalOnnx, context_length, left_pad
+from runtime.config import read_json
 from runtime.errors import ModelFileError
 from runtime.search import beam_search
 from runtime.session import SessionConfig
@@ -33,6 +36,7 @@ from runtime.text import INCOMPLETE_NOTE, complete_text, load_tokenizer
 
 from .chat import ChatTemplate, Message
 from .decoding import Decoding, Settings, sample_steps
+from .defaults import FILE, DefaultDecoding, from_generation_config
 from .errors import GenerationError
 from .streaming import TextStream, stop_index
 
@@ -41,13 +45,15 @@ Prompt = Union[str, Sequence[Message]]
 
 class Generator:
     def __init__(self, model: CausalOnnx, tokenizer, *,
-                 chat_template: Optional[ChatTemplate] = None, defaults: Decoding = Decoding(),
+                 chat_template: Optional[ChatTemplate] = None,
+                 defaults: DefaultDecoding = DefaultDecoding(),
                  context: Optional[int] = None, name: str = "") -> None:
-        """``tokenizer``: a ``tokenizers.Tokenizer`` (padding and truncation off)."""
+        """``tokenizer``: a ``tokenizers.Tokenizer`` (padding and truncation off).
+        ``defaults``: what a call leaves unset (``load`` reads them from the folder)."""
         self.model = model
         self.tokenizer = tokenizer
         self.chat_template = chat_template
-        self.defaults = defaults
+        self.default_decoding = defaults
         self.context = context
         self.name = name
         config = model.generation_config
@@ -57,23 +63,36 @@ class Generator:
 
     @classmethod
     def load(cls, path: Union[str, Path], *, device: str = "cpu", threads: int = 0,
-             defaults: Decoding = Decoding()) -> "Generator":
-        """The generator for an exported folder. Every problem with the folder (files
-        missing, a graph onnxruntime refuses, a broken tokenizer.json or config, settings
-        out of range) is a ``GenerationError`` naming the file and the fix."""
+             defaults: Optional[Decoding] = None) -> "Generator":
+        """The generator for an exported folder. ``defaults`` None: the folder's
+        ``generation_config.json`` decides what a call leaves unset (Condense's defaults
+        where the folder has none). Every problem with the folder (files missing, a graph
+        onnxruntime refuses, a broken tokenizer.json or config, settings out of range) is a
+        ``GenerationError`` naming the file and the fix."""
         path = Path(path)
         try:
             model = CausalOnnx.load(path, SessionConfig(device=device, intra_op_threads=threads))
             tokenizer = load_tokenizer(path)
             context = context_length(path)
+            if defaults is not None:
+                chosen = DefaultDecoding.from_caller(defaults, "the defaults given to load")
+            elif (path / FILE).is_file():  # already checked by CausalOnnx.load
+                chosen = from_generation_config(model.generation_config, read_json(path / FILE))
+            else:
+                chosen = DefaultDecoding()
         except ModelFileError as e:  # runtime's type; generation/ raises its own
             raise GenerationError(str(e)) from e
         return cls(model, tokenizer, chat_template=ChatTemplate.from_model_dir(path),
-                   defaults=defaults, context=context, name=path.name)
+                   defaults=chosen, context=context, name=path.name)
+
+    @property
+    def defaults(self) -> Decoding:
+        """The settings a call leaves unset take (``default_decoding`` says whose they are)."""
+        return self.default_decoding.decoding
 
     @property
     def notes(self) -> Tuple[str, ...]:
-        return self.model.notes
+        return self.model.notes + self.default_decoding.notes
 
     # -- prompts -----------------------------------------------------------------------
     def apply_chat_template(self, messages: Sequence[Message], *,

@@ -3,14 +3,19 @@
     from generation.presets import get_preset
     news = get_preset("news")
     prompt = news.prompt("a new footbridge opens", keywords=["council", "cost"], chat=True)
-    text = generator.generate(prompt, decoding=news.decoding, seed=1)
+    decoding, notes = news.decoding_for(generator.default_decoding)
+    text = generator.generate(prompt, decoding=decoding, seed=1)
 
 A preset's ``user_template`` holds ``{prompt}`` and ``{keywords}``; a line that mentions
 ``{keywords}`` is left out when no keywords are given. Chat models get a system and a
 user message (rendered by the model's chat template); base models get the same words as
 plain text. The decoding settings were picked for SmolLM2-135M-Instruct, the default
 model: a small model loops without a repetition penalty, and factual genres (abstracts)
-want a lower temperature than product copy. Every setting can be overridden per call.
+want a lower temperature than product copy. A preset's ``settings`` win over the model's
+``generation_config.json`` (the rest come from it), and ``decoding_for`` returns a note for
+each value of the model's it replaces: SmolLM2's file asks for greedy decoding, and the
+presets keep sampling as they always have, with a note that says so. Every setting can be
+overridden per call (``generation/defaults.py`` gives the whole order).
 
 A preset may name a built-in fine-tuned ``model`` (``runtime.builtin.BUILTIN_MODELS``):
 the news preset uses SmolLM2 with an adapter trained on BBC articles. That model learned to
@@ -19,10 +24,11 @@ continue article text, not to follow instructions, so with it the prompt is the
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Collection, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .decoding import Decoding
+from .decoding import Decoding, Settings
+from .defaults import LIBRARY_DEFAULTS, DefaultDecoding, override_notes
 from .errors import GenerationError
 
 
@@ -32,10 +38,28 @@ class Preset:
     description: str
     system_prompt: str
     user_template: str  # with {prompt} and optionally {keywords}
-    decoding: Decoding
+    settings: Settings = field(hash=False)  # the decoding settings it chooses (checked)
     model_dir: Optional[str] = None  # None: the default model (or --model)
     model: Optional[str] = None  # a built-in fine-tuned model used when no folder is given
     completion_template: Optional[str] = None  # with {prompt}: the prompt for that model
+
+    def __post_init__(self) -> None:
+        LIBRARY_DEFAULTS.override(**self.settings)  # a bad setting fails at import
+
+    @property
+    def decoding(self) -> Decoding:
+        """The preset's settings over Condense's defaults (a folder without a
+        generation_config.json); for a model's generator use ``decoding_for``."""
+        return LIBRARY_DEFAULTS.override(**self.settings)
+
+    def decoding_for(self, defaults: DefaultDecoding, *, overridden: Collection[str] = ()
+                     ) -> Tuple[Decoding, Tuple[str, ...]]:
+        """The preset's settings over a generator's ``default_decoding``, and a note for
+        each value of the model's it replaces. ``overridden``: settings the user gives
+        (they win over the preset, so their notes would mislead)."""
+        mine = {k: v for k, v in self.settings.items() if k not in overridden}
+        return (defaults.decoding.override(**self.settings),
+                override_notes(f"preset '{self.name}'", defaults, mine))
 
     def user_message(self, prompt: str, keywords: Sequence[str] = ()) -> str:
         words = [k.strip() for k in keywords if k.strip()]
@@ -71,7 +95,7 @@ PRESETS: Mapping[str, Preset] = {p.name: p for p in (
                        "important facts first, short paragraphs, no opinions."),
         user_template=("Write a short news article (about 150 words) about: {prompt}\n"
                        "Mention: {keywords}"),
-        decoding=Decoding(max_new_tokens=220, temperature=0.7, top_k=50, top_p=0.9,
+        settings=Settings(max_new_tokens=220, temperature=0.7, top_k=50, top_p=0.9,
                           repetition_penalty=1.15),
         model="news",
         # BBC articles open with the headline on a line of its own, then a blank line.
@@ -84,7 +108,7 @@ PRESETS: Mapping[str, Preset] = {p.name: p for p in (
                        "accurately and concisely, with their benefits for the buyer."),
         user_template=("Write a product description (about 100 words) for: {prompt}\n"
                        "Highlight: {keywords}"),
-        decoding=Decoding(max_new_tokens=160, temperature=0.8, top_k=50, top_p=0.92,
+        settings=Settings(max_new_tokens=160, temperature=0.8, top_k=50, top_p=0.92,
                           repetition_penalty=1.2),
     ),
     Preset(
@@ -94,7 +118,7 @@ PRESETS: Mapping[str, Preset] = {p.name: p for p in (
                        "a clear request or message, and a sign-off."),
         user_template=("Write an e-mail about: {prompt}\n"
                        "Points to cover: {keywords}"),
-        decoding=Decoding(max_new_tokens=200, temperature=0.6, top_k=40, top_p=0.9,
+        settings=Settings(max_new_tokens=200, temperature=0.6, top_k=40, top_p=0.9,
                           repetition_penalty=1.15),
     ),
     Preset(
@@ -104,7 +128,7 @@ PRESETS: Mapping[str, Preset] = {p.name: p for p in (
                        "problem, the method, the main result and what it means, in one paragraph."),
         user_template=("Write an abstract (about 150 words) for a paper on: {prompt}\n"
                        "Key terms: {keywords}"),
-        decoding=Decoding(max_new_tokens=220, temperature=0.4, top_k=40, top_p=0.9,
+        settings=Settings(max_new_tokens=220, temperature=0.4, top_k=40, top_p=0.9,
                           repetition_penalty=1.2, no_repeat_ngram_size=4),
     ),
 )}

@@ -10,10 +10,11 @@ interpreter: nothing on the inference path imports them. It happens at first use
 ``generate`` without ``--model``) or explicitly with ``python -m generation setup``, never
 at import, and prints what it is doing.
 
-A built-in model may add a LoRA adapter from ``assets/``; the export merges it into the
-weights on the way (``python -m export gguf --adapter``, which also copies the files beside
-the adapter, such as a summarizer's prompt format), and the folder name carries a hash of
-the adapter's folder, so a new adapter or prompt format gets a fresh folder.
+A built-in model may add a LoRA adapter from ``assets/`` (PEFT's layout or our older one,
+``export/adapter.py``); the export merges it into the weights on the way (``python -m
+export gguf --adapter``, which also copies the files beside the adapter, such as a
+summarizer's prompt format), and the folder name carries a hash of the adapter's folder,
+so a new adapter or prompt format gets a fresh folder.
 
 Folder: ``$CONDENSE_CACHE/<name>-<precision>-<recipe>`` when ``CONDENSE_CACHE`` is set,
 else under ``~/.cache/condense/models/``; ``<recipe>`` hashes the export flags and
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]  # where ``python -m export`` is impo
 PRECISIONS = ("fp32", "q4", "int8")
 # Bumped when the export writes different graphs for the same flags (2: simplified graphs).
 EXPORT_REVISION = 2
+# An adapter's weights: PEFT's file name, or our older layout's (export/adapter.py reads both)
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter.safetensors")
 
 # What a user without the built-in model can do instead, with the flags that exist:
 USE_OWN = ("use a model folder of your own (python -m export onnx MODEL --out DIR), given as "
@@ -76,9 +79,9 @@ class BuiltinModel:
         if self.adapter is None:
             return None
         folder = ROOT / self.adapter
-        if not (folder / "adapter.safetensors").is_file():
+        if not any((folder / f).is_file() for f in ADAPTER_WEIGHTS):
             raise ModelSetupError(
-                f"the {self.title} adapter is missing ({folder}/adapter.safetensors). "
+                f"the {self.title} adapter is missing ({folder}/{ADAPTER_WEIGHTS[0]}). "
                 f"Restore assets/ from the repository, or {USE_OWN}")
         return folder
 
@@ -117,11 +120,13 @@ BUILTIN_MODELS: Dict[str, BuiltinModel] = {"default": DEFAULT_MODEL, "news": NEW
 
 
 def _folder_hash(folder: Path) -> str:
-    """Of every file in ``folder`` (names and contents): the export copies the files beside
-    the adapter (a summarizer's prompt format) into the model folder, so a change to any
-    of them needs a fresh folder too."""
+    """Of every file in ``folder`` but its Markdown (names and contents): the export copies
+    the files beside the adapter (a summarizer's prompt format) into the model folder, so a
+    change to any of them needs a fresh folder too."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    # Documentation (README.md) is left out: a corrected sentence must not cost every user
+    # a fresh conversion of the model.
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix != ".md"):
         stat = path.stat()
         content = _file_hash(path, stat.st_size, stat.st_mtime_ns)
         digest.update(path.name.encode() + b"\0" + content.encode())

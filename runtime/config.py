@@ -44,6 +44,12 @@ class GenerationConfig:
     # and writes its next-best token where the repeat began, before a repeat ends it.
     repeat_retries: int = 0
     repetition_penalty: float = 1.0
+    # Sampling, with transformers' defaults: without do_sample decoding is greedy. Only the
+    # generator reads them, for its defaults (generation/defaults.py); search here ignores them.
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 50
+    top_p: float = 1.0
     forced_bos_token_id: Optional[int] = None
     forced_eos_token_id: Optional[int] = None
     eos_token_id: Tuple[int, ...] = ()
@@ -208,6 +214,21 @@ def _checked(key: str, value: Any, file: Path, limits: DecodingLimits, vocab: Op
         if not number or not math.isfinite(value) or (key == "repetition_penalty" and value <= 0):
             raise bad("a finite number" + (" above 0" if key == "repetition_penalty" else ""))
         return float(value)
+    if key in ("temperature", "top_p"):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value)
+                and (0 < value <= 1 if key == "top_p" else value >= 0)):
+            raise bad("a number of at least 0 (0 is greedy)" if key == "temperature"
+                      else "a number above 0 and at most 1 (1 turns it off)")
+        return float(value)
+    if key == "top_k":
+        if not whole(value) or value < 0:
+            raise bad("a whole number of at least 0 (0 turns it off)")
+        return value
+    if key == "do_sample":
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
     if key == "early_stopping":
         if not (isinstance(value, bool) or value == "never"):
             raise bad('true, false or "never"')

@@ -1,17 +1,20 @@
-"""Command line: ``python -m summarizer summarize|batch|evaluate|setup``.
+"""Command line: ``python -m summarizer summarize|compare|batch|evaluate|setup``.
 
     python -m summarizer summarize FILE [--method M] [--sentences N | --ratio R | --words W]
-                                        [--lang auto|en|zh] [--format text|json]
+                                        [--lang auto|en|zh|de|fr|es|it|pt|nl|ru]
+                                        [--format text|json]
     python -m summarizer batch INPUT --out OUT [--method M] [length flags] [--workers N]
                                      [--engine local|ray] [--ray-address ADDR]
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
     python -m summarizer evaluate --suite DATA_DIR [--sets cnndm,samsum,...]
                                   [--methods ...] [--write docs/QUALITY.md] [--json FILE]
+    python -m summarizer compare FILE [--methods ranker,lead,...] [length flags]
+                                 [--reference FILE] [--format text|json]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
 [--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize,
-batch and evaluate, where DIR is a folder written by ``python -m export onnx`` or
+batch, evaluate and compare, where DIR is a folder written by ``python -m export onnx`` or
 ``python -m training``. Without ``--model`` the built-in summarizer is used, prepared
 into the cache at first use (or ahead of time with ``python -m summarizer setup``).
 
@@ -34,7 +37,9 @@ def _add_budget(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sentences", type=int, help="keep N sentences")
     g.add_argument("--ratio", type=float, help="keep this fraction of the sentences (0-1]")
     g.add_argument("--words", type=int, help="keep at most W words")
-    p.add_argument("--lang", default="auto", choices=["auto", "en", "zh"])
+    from .nlp import LANG_CHOICES
+
+    p.add_argument("--lang", default="auto", choices=LANG_CHOICES)
     p.add_argument("--max-bytes", type=int, default=None, help="largest input file accepted")
     p.add_argument("--max-chars", type=int, default=None,
                    help="longest document text accepted, in characters after cleaning")
@@ -91,16 +96,26 @@ def _lang(args: argparse.Namespace) -> Optional[str]:
     return None if args.lang == "auto" else args.lang
 
 
-def cmd_summarize(args: argparse.Namespace) -> int:
-    from .keyphrases import keyphrases
+def _document(args: argparse.Namespace):
+    """The document named by ``args.file`` (``-``: standard input)."""
     from .loaders import document_from_text, load_document
-    from .registry import get_summarizer
 
     if args.file == "-":
-        doc = document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args),
-                                 config=_loader_config(args))
-    else:
-        doc = load_document(args.file, config=_loader_config(args), lang=_lang(args))
+        return document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args),
+                                  config=_loader_config(args))
+    return load_document(args.file, config=_loader_config(args), lang=_lang(args))
+
+
+def _methods(text: str) -> List[str]:
+    """Comma-separated method names, each once, in the order given."""
+    return list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from .keyphrases import keyphrases
+    from .registry import get_summarizer
+
+    doc = _document(args)
     summary = get_summarizer(args.method, abstractive=_abstractive(args))(doc, _budget(args))
     for note in summary.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -209,6 +224,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_summaries
+    from .datasets import reference_lines
+    from .errors import UnknownMethodError
+    from .registry import get_summarizer
+
+    methods = _methods(args.methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if not methods or unknown:
+        raise UnknownMethodError(
+            f"--methods: {'unknown ' + ', '.join(map(repr, unknown)) if unknown else 'none given'}"
+            f"; choose among {', '.join(METHODS)} (comma-separated)")
+    reference = None
+    if args.reference:
+        try:
+            with open(args.reference, encoding="utf-8-sig") as f:
+                reference = f.read().strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise CondenseError(f"{args.reference}: the reference cannot be read "
+                                f"({type(e).__name__}: {e}). Give a UTF-8 text file") from None
+        if not reference:
+            raise CondenseError(f"{args.reference}: the reference is empty. Give a file with "
+                                "the reference summary")
+    doc = _document(args)
+    if "abstractive" in methods:
+        args.method = "abstractive"
+    abstractive = _abstractive(args) if "abstractive" in methods else None
+    budget = _budget(args)
+    summaries = {m: get_summarizer(m, abstractive=abstractive)(doc, budget) for m in methods}
+    for method, summary in summaries.items():
+        for note in summary.notes:
+            print(f"note: {method}: {note}", file=sys.stderr)
+    lines = reference_lines(reference, doc.text, doc.lang) if reference else None
+    comparison = compare_summaries(summaries, reference=lines)
+    if args.format == "json":
+        print(json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(comparison.text())
+    return 0
+
+
 def cmd_setup(args: argparse.Namespace) -> int:
     from runtime.builtin import SUMMARY_MODEL, ensure_model
 
@@ -261,6 +317,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_budget(e)
     _add_model(e)
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("compare", help="one document through several methods, side by side "
+                                       "(the app's Compare page)")
+    c.add_argument("file", help="a .txt/.md/.html/.pdf/.docx file, or - for stdin")
+    c.add_argument("--methods",
+                   default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "textrank"])),
+                   help=f"comma-separated, of: {', '.join(methods)}")
+    c.add_argument("--reference", metavar="FILE",
+                   help="a reference summary (UTF-8 text): ROUGE F1 of each summary against it")
+    c.add_argument("--format", default="text", choices=["text", "json"])
+    _add_budget(c)
+    _add_model(c)
+    c.set_defaults(func=cmd_compare)
 
     u = sub.add_parser("setup", help="prepare the default abstractive summarizer (SmolLM2 + "
                                      "the BBC summary adapter) in the cache, once")

@@ -1,8 +1,8 @@
 """Article/summary pairs: reading, glued-sentence repair, deduplication, the shared split.
 
-The split every part of the project uses (DEVELOPERS.md): drop later copies of a
-duplicated article, then by position ``i % 10 == 0`` is test, ``i % 10 == 1`` is
-validation and the rest is train. Never tune on test.
+The split every part of the project uses (docs/ARCHITECTURE.md, "Data and splits"): drop
+later copies of a duplicated article, then by position ``i % 10 == 0`` is test,
+``i % 10 == 1`` is validation and the rest is train. Never tune on test.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
 from .errors import DocumentError
+from .languages import reference_language
 from .nlp import resolve_language, tokenizer_for
 
 SPLITS = ("train", "validation", "test", "all")
@@ -59,6 +60,8 @@ def repair_glued_sentences(summary: str, article: str) -> str:
 def reference_lines(summary: str, article: str, lang: Optional[str] = None) -> str:
     """The reference summary repaired and split one sentence per line."""
     text = repair_glued_sentences(summary, article)
+    if lang is None or lang == "auto":
+        lang = reference_language(text, article)
     tok = tokenizer_for(resolve_language(lang, text))
     return "\n".join(s.text for s in tok.sentences(text))
 

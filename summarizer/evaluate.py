@@ -65,13 +65,13 @@ def _score_one(args) -> Tuple[List[Optional[Dict[str, Score]]], List[float]]:
     """Worker: every method's ROUGE on one pair (None where the method failed) and the
     seconds each method took to summarize it."""
     pair, methods, budget, abstractive, loader = args
-    scorer = make_scorer()
     out: List[Optional[Dict[str, Score]]] = []
     times: List[float] = []
     try:
         doc = document_from_text(pair.article, source=pair.id, config=loader)
     except CondenseError:
         return [None] * len(methods), [0.0] * len(methods)
+    scorer = make_scorer(lang=doc.lang)  # the reference is in the article's language
     for m in methods:
         t0 = time.perf_counter()
         try:

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from .methods.textrank import TextRankConfig, pagerank
 from .cleaning import speaker_tag_end
-from .nlp import Tokenizer, is_dialogue, stem, stopwords, tokenizer_for
+from .nlp import Tokenizer, is_dialogue, stemmer, stopwords, tokenizer_for
 from .types import Document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -69,7 +69,7 @@ def keyphrases(
 ) -> List[Keyphrase]:
     tok = tokenizer or tokenizer_for(document.lang)
     stop = stopwords(document.lang)
-    norm = stem if document.lang == "en" else (lambda w: w)
+    norm = stemmer(document.lang)
     # One token stream per sentence; None marks a non-candidate that breaks phrases.
     streams: List[List[Tuple[str, str] | None]] = []
     dialogue = is_dialogue(document.text)

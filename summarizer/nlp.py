@@ -1,14 +1,21 @@
-"""Offline language detection, sentence splitting and word tokenization (English, Chinese).
+"""Offline sentence splitting and word tokenization, per language.
 
 Nothing here downloads data: sentences come from pySBD (Sadvilkar and Neumann 2020, a
 rule-based port of the "Golden Rules" segmenter) run paragraph by paragraph, Chinese
-words from jieba's bundled dictionary, English stems from NLTK's Snowball stemmer (pure
-code, no corpus) and stop words from the lists that ship inside sumy.
+words from jieba's bundled dictionary; stop words, stems and language detection live in
+``languages.py`` (re-exported here).
 
 Departure for dialogues and chat transcripts (SAMSum, DialogSum): when most lines open
 with a speaker tag (:func:`is_dialogue`), each turn (one line, speaker name included) is
 one unit, never split into its sentences nor merged with the next, because a summary of
 a conversation quotes who said what, and a half turn without its speaker means little.
+
+Departure for the languages other than English and Chinese: pySBD's pieces are repaired
+(:func:`_repair`). pySBD has no Portuguese rules (we use its Spanish ones) and ends
+sentences at abbreviations it does not list (Russian "т. е.", Portuguese "Sr.", "p. ex."),
+so a piece that the next one continues in lower case, or that ends with a title before a
+name, is joined to the next; and Russian "и т. д." / "и т. п." before a capital ends a
+sentence, which pySBD misses.
 """
 from __future__ import annotations
 
@@ -18,36 +25,18 @@ import threading
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from typing import FrozenSet, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from .cleaning import looks_like_dialogue, speaker_tag_end
+from .languages import (LANG_CHOICES, LANGUAGE_NAMES, SUPPORTED_LANGUAGES,  # noqa: F401
+                        detect_language, language_name, stem, stemmer, stopwords)
 from .types import Sentence
 
-SUPPORTED_LANGUAGES = ("en", "zh")
-
-# CJK Unified Ideographs (+ extension A, compatibility ideographs).
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LETTER = re.compile(r"[^\W\d_]")
 # A word is a run of letters/digits; for ASCII this matches rouge-score's tokenizer.
 _WORD = re.compile(r"[^\W_]+")
 # Closing quotes and brackets that belong to the sentence before them (pySBD's Chinese
 # rules leave them at the start of the next sentence: “好的。 / ”他说。).
 _CLOSERS = "”’」』）】》"
-
-
-def detect_language(text: str) -> str:
-    """'zh' when at least a fifth of the letters are CJK ideographs, else 'en'.
-
-    We support two languages, so the script is a sufficient and deterministic signal;
-    mixed Chinese-English text with a fifth of Chinese is segmented with jieba, which
-    keeps embedded Latin words whole.
-    """
-    sample = text[:20000]
-    letters = len(_LETTER.findall(sample))
-    if letters == 0:
-        return "en"
-    return "zh" if len(_CJK.findall(sample)) / letters >= 0.2 else "en"
 
 
 def is_dialogue(text: str) -> bool:
@@ -67,13 +56,6 @@ def resolve_language(lang: Optional[str], text: str) -> str:
             f"language {lang!r} is not supported; use one of auto, {', '.join(SUPPORTED_LANGUAGES)}"
         )
     return lang
-
-
-@lru_cache(maxsize=None)
-def stopwords(lang: str) -> FrozenSet[str]:
-    name = {"en": "english", "zh": "chinese"}[lang]
-    text = resources.files("sumy").joinpath(f"data/stopwords/{name}.txt").read_text("utf-8")
-    return frozenset(w.strip().lower() for w in text.splitlines() if w.strip())
 
 
 _jieba_lock = threading.Lock()
@@ -103,18 +85,6 @@ def _segmenter(lang: str):
 
         cache[lang] = pysbd.Segmenter(language=lang, clean=False)
     return cache[lang]
-
-
-@lru_cache(maxsize=None)
-def _snowball():
-    from nltk.stem.snowball import SnowballStemmer
-
-    return SnowballStemmer("english")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    return _snowball().stem(word)
 
 
 @dataclass(frozen=True)
@@ -152,7 +122,7 @@ class Tokenizer:
 
     def _split_block(self, text: str, start: int, end: int) -> List[Tuple[int, int]]:
         block = text[start:end]
-        pieces = _segmenter(self.lang).segment(block)
+        pieces = _segmenter(_PYSBD_LANG.get(self.lang, self.lang)).segment(block)
         spans: List[Tuple[int, int]] = []
         cursor = 0
         for piece in pieces:
@@ -173,6 +143,8 @@ class Tokenizer:
             lead = len(rest) - len(rest.lstrip())
             spans.append((cursor + lead, cursor + lead + len(rest.strip())))
         spans = _attach_closers(block, spans)
+        if self.lang not in ("en", "zh"):
+            spans = _repair(block, spans, self.lang)
         return [(start + a, start + b) for a, b in spans if b > a]
 
     # -- words -----------------------------------------------------------------------
@@ -183,16 +155,71 @@ class Tokenizer:
         return _WORD.findall(text.lower())
 
     def terms(self, text: str) -> List[str]:
-        """Content terms: words without stop words, English words stemmed."""
+        """Content terms: words without stop words, stemmed (Chinese words as they are);
+        in the languages other than English and Chinese, without lone letters either."""
         return self.content_terms(self.words(text))
 
     def content_terms(self, words: List[str]) -> List[str]:
         """``terms`` of a sentence whose ``words`` the caller already has."""
         stop = stopwords(self.lang)
         words = [w for w in words if w not in stop]
-        if self.lang == "en":
-            return [stem(w) for w in words]
-        return words
+        if self.lang == "zh":
+            return words
+        if self.lang != "en":
+            # a lone letter is a piece of an abbreviation (z. B., т. е.); sumy's English
+            # stop words already hold every letter
+            words = [w for w in words if len(w) > 1 or w.isdigit()]
+        stem_word = stemmer(self.lang)
+        return [stem_word(w) for w in words]
+
+    def stem(self, word: str) -> str:
+        """The stem of a lower-cased word (Chinese words are their own stem)."""
+        return stemmer(self.lang)(word)
+
+
+# pySBD has no Portuguese rules; its Spanish ones share most abbreviations (Sr., Dra.).
+_PYSBD_LANG = {"pt": "es"}
+# Titles that stand before a name: a piece ending in one does not end a sentence.
+_TITLES = {
+    "de": ("dr", "prof", "hr", "fr", "st"),
+    "fr": ("mme", "mlle", "dr", "pr", "me", "st", "ste"),  # not "m": also metres
+    "es": ("sr", "sra", "srta", "dr", "dra", "d", "dña", "prof", "profa", "lic", "ing"),
+    "it": ("sig", "sigg", "sig.ra", "dott", "dott.ssa", "prof", "ing", "avv", "on", "s"),
+    "pt": ("sr", "sra", "srta", "dr", "dra", "prof", "profa", "eng", "d", "exmo", "exma"),
+    "nl": ("dhr", "mevr", "mr", "dr", "prof", "ir", "drs", "ing", "st"),
+    "ru": ("г-н", "г-жа", "д-р", "проф", "акад", "им", "св", "ул"),
+}
+_LAST_WORD = re.compile(r"(?:^|\s)([^\W\d_][\w.-]*)\.$")
+# Russian "и т. д." / "и т. п." (and so on) before a capital: the sentence ends there.
+_RU_ETC = re.compile(r"\bи\s?т\.\s?[дп]\.(?=\s+[А-ЯЁA-Z«\"])")
+
+
+def _repair(block: str, spans: List[Tuple[int, int]], lang: str) -> List[Tuple[int, int]]:
+    """Join a piece to the next when the next opens in lower case or with punctuation
+    that continues a sentence, or when the piece ends with a title (Sr., Dr., проф.);
+    then (Russian) split after "и т. д." before a capital. See the module docstring."""
+    out: List[Tuple[int, int]] = []
+    for a, b in spans:
+        if out:
+            prev = block[out[-1][0]:out[-1][1]]
+            nxt = block[a:b]
+            last = _LAST_WORD.search(prev)
+            continues = nxt[:1].islower() or nxt[:1] in ",;:)»-"
+            titled = bool(last) and last.group(1).lower() in _TITLES.get(lang, ())
+            if continues or titled:
+                out[-1] = (out[-1][0], b)
+                continue
+        out.append((a, b))
+    if lang != "ru":
+        return out
+    split: List[Tuple[int, int]] = []
+    for a, b in out:
+        for m in _RU_ETC.finditer(block, a, b):
+            rest = block[m.end():b]
+            split.append((a, m.end()))
+            a = m.end() + len(rest) - len(rest.lstrip())
+        split.append((a, b))
+    return split
 
 
 # pySBD's time grows faster than linearly with its input (266 s for one 500,000-character

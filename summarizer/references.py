@@ -15,6 +15,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .datasets import _records, reference_lines
 from .errors import DocumentError
+from .languages import detect_language
 from .rouge import ROUGE_TYPES, make_scorer, score_pair
 
 
@@ -59,11 +60,13 @@ def score_summaries(summaries: Sequence[Tuple[str, Optional[str]]],
                     references: Mapping[str, Reference]) -> Dict[str, Dict[str, float]]:
     """ROUGE F1 x 100 per type for each (id, summary) that has a summary and a reference."""
     matched = match_references([i for i, _ in summaries], references)
-    scorer = make_scorer()
+    scorers: Dict[str, object] = {}  # one per language: German words keep their umlauts
     out: Dict[str, Dict[str, float]] = {}
     for rid, summary in summaries:
         if summary is None or rid not in matched:
             continue
+        lang = detect_language(matched[rid].summary + "\n" + summary)
+        scorer = scorers.setdefault(lang, make_scorer(lang=lang))
         scores = score_pair(matched[rid].summary, summary, scorer=scorer)
         out[rid] = {k: scores[k].fmeasure for k in ROUGE_TYPES}
     return out

@@ -6,13 +6,19 @@ nothing and scores 0. Ours gives the same tokens for ASCII text (so English scor
 identical to rouge-score's), keeps letters and digits of every script, and makes each
 CJK ideograph its own token, the usual convention for Chinese ROUGE.
 
+German, French, Spanish, Italian, Portuguese, Dutch and Russian are scored with
+:class:`SnowballTokenizer`: rouge-score's tokenizer turns "café" into "caf", "Bär" into
+"b r" and drops Cyrillic words entirely, and the Porter stemmer is for English words;
+ours keeps every letter and stems with the language's Snowball stemmer. English and
+Chinese keep :class:`UnicodeTokenizer`, so their scores are those we always reported.
+
 ROUGE-Lsum splits summaries on newlines, so pass one sentence per line.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -45,6 +51,36 @@ class UnicodeTokenizer:
         return [self.stem(t) for t in self.words(text)]
 
 
+class SnowballTokenizer:
+    """rouge-score tokenizer for a language other than English and Chinese: case-folded
+    runs of letters/digits of any script, each word (not a number) stemmed with the
+    language's Snowball stemmer when ``use_stemmer``."""
+
+    def __init__(self, lang: str, use_stemmer: bool = True) -> None:
+        from .languages import stemmer
+
+        self.lang = lang
+        self._stem = stemmer(lang) if use_stemmer else None
+
+    def words(self, text: str) -> List[str]:
+        return _TOKEN.findall(text.casefold())
+
+    def stem(self, token: str) -> str:
+        if self._stem is not None and not token.isdigit():
+            return self._stem(token)
+        return token
+
+    def tokenize(self, text: str) -> List[str]:
+        return [self.stem(t) for t in self.words(text)]
+
+
+def rouge_tokenizer(lang: Optional[str] = None, use_stemmer: bool = True):
+    """The tokenizer ROUGE uses for text in ``lang`` (None: English and Chinese)."""
+    if lang in (None, "en", "zh"):
+        return UnicodeTokenizer(use_stemmer)
+    return SnowballTokenizer(lang, use_stemmer)
+
+
 @dataclass(frozen=True)
 class Score:
     """F1, precision and recall, each x 100."""
@@ -54,11 +90,13 @@ class Score:
     fmeasure: float
 
 
-def make_scorer(use_stemmer: bool = True, rouge_types: Sequence[str] = ROUGE_TYPES):
+def make_scorer(use_stemmer: bool = True, rouge_types: Sequence[str] = ROUGE_TYPES,
+                lang: Optional[str] = None):
+    """A rouge-score scorer with our tokenizer for ``lang`` (see :func:`rouge_tokenizer`)."""
     from rouge_score import rouge_scorer
 
     return rouge_scorer.RougeScorer(
-        list(rouge_types), use_stemmer=use_stemmer, tokenizer=UnicodeTokenizer(use_stemmer)
+        list(rouge_types), use_stemmer=use_stemmer, tokenizer=rouge_tokenizer(lang, use_stemmer)
     )
 
 
@@ -113,8 +151,9 @@ def aggregate(
 
 
 def score_corpus(
-    pairs: Sequence[Tuple[str, str]], *, seed: int = 0, resamples: int = 1000
+    pairs: Sequence[Tuple[str, str]], *, seed: int = 0, resamples: int = 1000,
+    lang: Optional[str] = None,
 ) -> Dict[str, Interval]:
     """(reference, candidate) pairs -> F1 mean and interval per ROUGE type."""
-    scorer = make_scorer()
+    scorer = make_scorer(lang=lang)
     return aggregate([score_pair(r, c, scorer=scorer) for r, c in pairs], seed=seed, resamples=resamples)

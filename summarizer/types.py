@@ -42,7 +42,8 @@ class ScoredSentence:
 
 @dataclass(frozen=True)
 class Document:
-    """Clean text plus where it came from. ``lang`` is an ISO 639-1 code ('en', 'zh')."""
+    """Clean text plus where it came from. ``lang`` is an ISO 639-1 code, one of
+    ``languages.SUPPORTED_LANGUAGES`` ('en', 'zh', 'de', ...)."""
 
     text: str
     lang: str

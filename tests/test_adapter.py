@@ -116,8 +116,11 @@ def test_bad_adapters_are_refused_with_the_folder_named(tiny, tmp_path):
         write_adapter(tmp_path / "half", {f"{name}.lora_A": torch.ones(2, 32)},
                       AdapterConfig(2, 4.0, (name,), "tiny.gguf"))
     meta = json.loads((wide / "adapter_config.json").read_text())
-    (wide / "adapter_config.json").write_text(json.dumps({**meta, "format_version": 9}))
+    (wide / "adapter_config.json").write_text(json.dumps({**meta, "r": "two"}))
     with pytest.raises(ExportError, match="unreadable adapter config"):
+        read_adapter(wide)
+    (wide / "adapter_config.json").write_text(json.dumps({"rank": 2}))  # neither schema
+    with pytest.raises(ExportError, match="neither PEFT's schema"):
         read_adapter(wide)
 
 

@@ -1,4 +1,4 @@
-"""The house rules of DEVELOPERS.md that code can check."""
+"""The house rules of docs/ARCHITECTURE.md that code can check."""
 import ast
 import subprocess
 import sys

@@ -244,7 +244,7 @@ def test_upload_pdf_and_summarize(page, tmp_path):
     assert len(text.splitlines()) == 3
     assert all(line in ARTICLE + " A second paragraph says the library opens in May."
                for line in text.splitlines())
-    assert page.get_by_text("council.pdf · en").count() == 1
+    assert page.get_by_text("council.pdf · Language: English (detected)").count() == 1
     shot(page, "summarize-pdf")
 
 

@@ -52,8 +52,9 @@ def test_detect_language():
     assert detect_language("我们使用 Python 和 ONNX Runtime 来做摘要。") == "zh"
     assert resolve_language("auto", ZH) == "zh"
     assert resolve_language("en", ZH) == "en"
+    assert resolve_language("fr", EN) == "fr"  # supported since #20; see test_languages.py
     with pytest.raises(CondenseError, match="not supported"):
-        resolve_language("fr", EN)
+        resolve_language("pl", EN)
 
 
 def test_empty_and_whitespace_text_has_no_sentences():

@@ -35,6 +35,8 @@ from .optim import configure_optimizer
 from .trainer import EvaluateFn, LossFn, Trainer, TrainResult
 
 log = logging.getLogger("training")
+# A task's kind -> PEFT's task_type in the adapter's config (which PeftModel class loads it)
+PEFT_TASK_TYPES = {"causal-lm": "CAUSAL_LM", "seq2seq": "SEQ_2_SEQ_LM"}
 
 
 @dataclass
@@ -151,15 +153,17 @@ def save_final(task: Task, best: Path, folder: Path, *, config: TrainConfig) -> 
     """The best weights, LoRA merged, as a Hugging Face folder (safetensors, tokenizer,
     generation config) that ``export`` and ``from_pretrained`` read.
 
-    Under LoRA the adapter alone also goes to ``adapter/`` beside it (megabytes, to ship
-    instead of the model; ``python -m export gguf --adapter`` merges it back), unless layers
-    outside the adapters were trained too (``new_modules``): then only the model is whole."""
+    Under LoRA the adapter alone also goes to ``adapter/`` beside it, in PEFT's layout
+    (megabytes, to ship instead of the model; ``python -m export onnx|gguf --adapter`` and
+    peft's ``PeftModel.from_pretrained`` load it), unless layers outside the adapters were
+    trained too (``new_modules``): then only the model is whole."""
     load_weights(task.model, best)
     if config.lora is not None and not task.new_modules:
         modules = lora_modules(task.model)
         write_adapter(folder.parent / "adapter", adapter_tensors(task.model), AdapterConfig(
             rank=config.lora.rank, alpha=config.lora.alpha, modules=tuple(modules),
-            base=task.base, notes={"steps": config.max_steps, "best": best.name}))
+            base=task.base, notes={"steps": config.max_steps, "best": best.name},
+            dropout=config.lora.dropout, task_type=PEFT_TASK_TYPES.get(task.kind)))
         write_extra_files(folder.parent / "adapter", task.extra_files)
     merge_lora(task.model)
     model = task.model.to("cpu").float().eval()

@@ -50,14 +50,14 @@ def scores_ui(texts: Dict[str, str], reference: str, rouge_type: str, lang: str
               ) -> Dict[str, Dict[str, float]]:
     """The pairwise matrix, ROUGE against the reference, and the chart; returns the
     reference scores per method (empty without a reference)."""
-    matrix = rouge_matrix(texts, rouge_type=rouge_type)
+    matrix = rouge_matrix(texts, rouge_type=rouge_type, lang=lang)
     st.subheader(f"{rouge_type} F1 x 100 between summaries")
     st.dataframe([{"method": n, **{k: round(v, 2) for k, v in row.items()}}
                   for n, row in zip(matrix.names, matrix.rows())], hide_index=True)
     by_reference: Dict[str, Dict[str, float]] = {}
     if reference:
         lines = reference_lines(reference, "", lang)
-        by_reference = against_reference(texts, lines)
+        by_reference = against_reference(texts, lines, lang=lang)
         st.subheader("Against the reference (F1 x 100)")
         st.dataframe([{"method": m, **{k: round(v, 2) for k, v in s.items()}}
                       for m, s in by_reference.items()], hide_index=True)

@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import streamlit as st
 
-from generation import PRESETS, Generator, Preset
+from generation import PRESETS, Decoding, Generator, Preset
 from runtime.builtin import BUILTIN_MODELS, DEFAULT_MODEL, is_ready
 from summarizer.errors import CondenseError
 
@@ -31,6 +31,7 @@ class Request:
     top_p: float
     seed: int
     own_model: bool = False
+    decoding: Optional[Decoding] = None  # the rest: the preset's over the model's defaults
 
 
 @st.cache_resource(show_spinner="Loading the generator (once per server)…", max_entries=2)
@@ -95,10 +96,11 @@ def preset_ui() -> Preset:
 
 
 def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
-               own_model: bool = False) -> Tuple[Request, bool]:
+               own_model: bool = False, base: Optional[Decoding] = None) -> Tuple[Request, bool]:
     """The prompt and decoding settings, and whether Generate was pressed.
     ``context``: the model's context length, which also bounds the length slider.
-    ``own_model``: the preset's built-in model, which writes under a headline."""
+    ``own_model``: the preset's built-in model, which writes under a headline.
+    ``base``: the widgets' first values (the preset's over the model's defaults)."""
     name = preset.name
     if own_model and preset.completion_template is not None:
         prompt = st.text_area("Headline", key="gen.prompt", height=70,
@@ -108,7 +110,7 @@ def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
         prompt = st.text_area("Prompt (the topic)", key="gen.prompt", height=100,
                               placeholder="a new footbridge opens over the river")
         keywords = st.text_input("Keywords (optional, comma separated)", key="gen.keywords")
-    d = preset.decoding
+    d = base or preset.decoding
     limit = min(settings.max_new_tokens, context - 1) if context else settings.max_new_tokens
     # Keys carry the preset's name, so each preset starts from its own defaults.
     c1, c2, c3, c4, c5 = st.columns(5)
@@ -122,7 +124,7 @@ def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
     run = st.button("Generate", type="primary", key="gen.run", disabled=not prompt.strip())
     words = tuple(k.strip() for k in keywords.split(",") if k.strip())
     return Request(preset, prompt.strip(), words, int(max_new), float(temperature), int(top_k),
-                   float(top_p), int(seed), own_model), run
+                   float(top_p), int(seed), own_model, d), run
 
 
 def stream_ui(generator: Generator, request: Request) -> Optional[str]:
@@ -131,7 +133,8 @@ def stream_ui(generator: Generator, request: Request) -> Optional[str]:
     prompt = p.prompt(request.prompt, request.keywords, chat=generator.chat_template is not None,
                       own_model=request.own_model)
     notes: List[str] = []  # filled by the stream (a half character left out at the limit)
-    pieces = generator.stream(prompt, decoding=p.decoding, max_new_tokens=request.max_new_tokens,
+    pieces = generator.stream(prompt, decoding=request.decoding or p.decoding,
+                              max_new_tokens=request.max_new_tokens,
                               temperature=request.temperature, top_k=request.top_k,
                               top_p=request.top_p, seed=request.seed, notes=notes)
     raw: List[str] = []
@@ -170,7 +173,11 @@ def page(settings: AppSettings) -> None:
     except CondenseError as e:
         st.error(str(e))
         return
-    request, run = request_ui(settings, preset, generator.context, own_model=choice.own_model)
+    base, notes = preset.decoding_for(generator.default_decoding)
+    for note in generator.default_decoding.notes + notes:  # where the preset replaces the model's
+        st.caption(note)
+    request, run = request_ui(settings, preset, generator.context, own_model=choice.own_model,
+                              base=base)
     if run:
         st.caption(f"Model: {folder.name} · preset {request.preset.name} · seed {request.seed}")
         text = stream_ui(generator, request)

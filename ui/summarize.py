@@ -9,6 +9,7 @@ import streamlit as st
 from summarizer.errors import CondenseError
 from summarizer.faithfulness import FaithfulnessReport, check_faithfulness
 from summarizer.keyphrases import Keyphrase, keyphrases
+from summarizer.languages import language_name
 from summarizer.registry import ABSTRACTIVE
 from summarizer.types import Budget, Document, Summary
 
@@ -82,7 +83,8 @@ def document_view_ui(summary: Summary) -> None:
     st.subheader("Document")
     caption = "Chosen sentences are highlighted." if summary.sentences else \
         "An abstractive summary has no source sentences to highlight."
-    st.caption(f"{summary.document.source or 'document'} · {summary.document.lang} · {caption}")
+    language = f"Language: {language_name(summary.document.lang)} (detected)"  # the app never asks
+    st.caption(f"{summary.document.source or 'document'} · {language} · {caption}")
     st.markdown(scrolling_box(highlight(summary.document.text, summary.spans), height_px=520),
                 unsafe_allow_html=True)
 

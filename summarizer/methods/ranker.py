@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from ..base import RankingSummarizer
 from ..errors import CondenseError
 from ..cleaning import speaker_tag_end
-from ..nlp import Tokenizer, is_dialogue, stem
+from ..nlp import Tokenizer, is_dialogue, stemmer
 from ..types import Budget, Document, Sentence, auto_words
 from .textrank import pagerank, similarity_of, term_matrix
 
@@ -120,8 +120,10 @@ LEXICON_TOKENS = "words-with-stopwords+first-word"
 
 def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool,
                    words: Optional[List[str]] = None) -> List[str]:
-    """The tokens a sentence is looked up by: every word, stop words included (English
-    stemmed), and its first word marked ``^word``. Stop words are kept because they tell
+    """The tokens a sentence is looked up by: every word, stop words included (stemmed,
+    but for Chinese), and its first word marked ``^word``. The lexicon was learned on
+    English and Chinese, so the words of other languages mostly find no weight (salience
+    0) and the other features carry their ranking. Stop words are kept because they tell
     a quote ("i", "we", "you") or a continuation ("but", "however", "he") from a sentence
     that stands on its own; a speaker's tag is left out, as names say nothing across
     documents. ``words``: the whole sentence's words, when the caller has them (a
@@ -130,7 +132,8 @@ def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool,
         words = tokenizer.words(text[speaker_tag_end(text):])
     elif words is None:
         words = tokenizer.words(text)
-    tokens = [stem(w) for w in words] if tokenizer.lang == "en" else list(words)
+    stem_word = stemmer(tokenizer.lang)  # the identity for Chinese
+    tokens = [stem_word(w) for w in words]
     return tokens + [f"^{words[0]}"] if words else tokens
 
 

@@ -11,12 +11,12 @@ KL-Sum, Haghighi and Vanderwende 2009; SumBasic, Nenkova and Vanderwende 2005.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Type
+from typing import Dict, List, Sequence, Type
 
 import numpy as np
 
 from ..base import RankingSummarizer
-from ..nlp import Tokenizer, stem, stopwords
+from ..nlp import Tokenizer, stemmer, stopwords
 from ..types import Sentence
 
 
@@ -41,10 +41,6 @@ def sumy_document(sentences: Sequence[Sentence], tokenizer: Tokenizer):
 
     adapter = OfflineSumyTokenizer(tokenizer)
     return ObjectDocumentModel([Paragraph([SumySentence(s.text, adapter) for s in sentences])])
-
-
-def _stemmer(lang: str) -> Callable[[str], str]:
-    return stem if lang == "en" else (lambda w: w)
 
 
 def sumy_ratings(summarizer, document) -> List[float]:
@@ -78,7 +74,7 @@ class SumyMethod(RankingSummarizer):
         return getattr(__import__(module, fromlist=[cls]), cls)
 
     def score(self, sentences: Sequence[Sentence], tokenizer: Tokenizer) -> np.ndarray:
-        summarizer = self._sumy_class()(_stemmer(tokenizer.lang))
+        summarizer = self._sumy_class()(stemmer(tokenizer.lang))
         summarizer.stop_words = stopwords(tokenizer.lang)
         for key, value in self.options.items():
             setattr(summarizer, key, value)

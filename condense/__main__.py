@@ -1,0 +1,7 @@
+"""``python -m condense``: the same as the ``condense`` command."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
