@@ -11,7 +11,7 @@ them as the summarizer chooses (``batch_rows``: batches of 8, or one by one with
 prompt-lookup guesses for a decoder-only summarizer; ``--batch-size`` forces batches of B
 without guesses; greedy outputs are the same either way, ``tests/test_lm_summary.py``). Also written: the mean
 wall time per document and mean words per summary against the references', every
-summary with what the faithfulness screen (``summarizer/faithfulness.py``) flags in it
+summary with what the faithfulness screen (``summarizer/evaluation/faithfulness.py``) flags in it
 (numbers and names the article lacks), and three summaries to read.
 
 Baselines scored in the same run on the same documents: Lead-3, and Lead and TextRank
@@ -30,13 +30,14 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.abstractive import AbstractiveConfig, make_abstractive, sentence_lines  # noqa: E402
-from summarizer.datasets import load_split  # noqa: E402
-from summarizer.faithfulness import check_faithfulness  # noqa: E402
-from summarizer.lm_summary import drop_repeats  # noqa: E402
-from summarizer.loaders import document_from_text  # noqa: E402
+from summarizer.abstractive.seq2seq import AbstractiveConfig, sentence_lines  # noqa: E402
+from summarizer.abstractive.factory import make_abstractive  # noqa: E402
+from summarizer.evaluation.datasets import load_split  # noqa: E402
+from summarizer.evaluation.faithfulness import check_faithfulness  # noqa: E402
+from summarizer.abstractive.decoder_only import drop_repeats  # noqa: E402
+from summarizer.documents.loaders import document_from_text  # noqa: E402
 from summarizer.registry import get_summarizer  # noqa: E402
-from summarizer.rouge import aggregate, make_scorer, score_pair  # noqa: E402
+from summarizer.evaluation.rouge import aggregate, make_scorer, score_pair  # noqa: E402
 from summarizer.types import Budget  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"

@@ -30,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 from runtime.causal import left_pad  # noqa: E402
 from runtime.drafting import LookupConfig, PromptLookup  # noqa: E402
 from runtime.search import greedy_search  # noqa: E402
-from summarizer.abstractive import AbstractiveConfig, make_abstractive  # noqa: E402
-from summarizer.datasets import load_split  # noqa: E402
-from summarizer.lm_summary import LMSummarizer  # noqa: E402
+from summarizer.abstractive.seq2seq import AbstractiveConfig  # noqa: E402
+from summarizer.abstractive.factory import make_abstractive  # noqa: E402
+from summarizer.evaluation.datasets import load_split  # noqa: E402
+from summarizer.abstractive.decoder_only import LMSummarizer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
 

@@ -91,10 +91,10 @@ def speed():
 
 
 def suite(root: Path):
-    from summarizer.cleaning import clean_text
-    from summarizer.datasets import load_pairs, load_split
+    from summarizer.documents.cleaning import clean_text
+    from summarizer.evaluation.datasets import load_pairs, load_split
     from summarizer.languages import plainly_english
-    from summarizer.suite import SETS
+    from summarizer.evaluation.suite import SETS
 
     for s in SETS:
         path = root / s.path

@@ -30,8 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from summarizer.datasets import load_split  # noqa: E402
-from summarizer.loaders import document_from_text  # noqa: E402
+from summarizer.evaluation.datasets import load_split  # noqa: E402
+from summarizer.documents.loaders import document_from_text  # noqa: E402
 from summarizer.nlp import tokenizer_for  # noqa: E402
 from summarizer.registry import get_summarizer  # noqa: E402
 from summarizer.types import Budget  # noqa: E402

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from runtime.builtin import DEFAULT_MODEL, NEWS_MODEL, ensure_model  # noqa: E402
-from summarizer.datasets import load_split  # noqa: E402
+from summarizer.evaluation.datasets import load_split  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
 

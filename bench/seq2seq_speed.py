@@ -61,7 +61,7 @@ class Guesses:
         guess[:, self.wrong - 1::self.wrong] = np.where(wrong > 0, wrong - 1, 1)  # another valid id
         return guess
 IMPORTS = {
-    "ours": "import summarizer.abstractive",
+    "ours": "import summarizer.abstractive.seq2seq",
     "torch+transformers": "import torch, transformers; from transformers import BartForConditionalGeneration",
     "optimum": "from optimum.onnxruntime import ORTModelForSeq2SeqLM",
 }

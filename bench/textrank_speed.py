@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-from summarizer.datasets import load_split
+from summarizer.evaluation.datasets import load_split
 from summarizer.methods.sumy_methods import LexRank, SumyTextRank
 from summarizer.methods.textrank import TextRank
 from summarizer.nlp import Tokenizer, stem

@@ -11,10 +11,10 @@ import argparse
 import itertools
 from concurrent.futures import ProcessPoolExecutor
 
-from summarizer.datasets import load_split
-from summarizer.loaders import document_from_text
+from summarizer.evaluation.datasets import load_split
+from summarizer.documents.loaders import document_from_text
 from summarizer.methods.pacsum import PacSum, PacSumConfig
-from summarizer.rouge import aggregate, make_scorer, score_pair
+from summarizer.evaluation.rouge import aggregate, make_scorer, score_pair
 from summarizer.types import Budget
 
 BETAS = (0.0, 0.1, 0.3)

@@ -8,8 +8,8 @@
 This is the one package that imports torch, transformers and optimum; the inference
 packages (summarizer/, generation/, runtime/) never import it and read only the folder it
 writes, described by ``condense_manifest.json`` (schema in ``export/manifest.py``).
-Names are imported on first use (PEP 562), so that ``export.results`` (result files for
-the app) does not pull in torch.
+Names are imported on first use (PEP 562), so that importing one module of the package
+(``export.manifest``, ``export.errors``) does not pull in torch.
 """
 from importlib import import_module
 

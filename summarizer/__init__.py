@@ -5,10 +5,10 @@
     for s in summary.sentences:
         print(s.score, s.start, s.end, s.text)
 """
-from .errors import CondenseError, DocumentError
-from .loaders import LoaderConfig, document_from_text, load_bytes, load_document
-from .registry import DEFAULT_METHOD, EXTRACTIVE_METHODS, get_summarizer, summarize
-from .types import DEFAULT_BUDGET, Budget, Document, ScoredSentence, Sentence, Summary
+from summarizer.errors import CondenseError, DocumentError
+from summarizer.documents.loaders import LoaderConfig, document_from_text, load_bytes, load_document
+from summarizer.registry import DEFAULT_METHOD, EXTRACTIVE_METHODS, get_summarizer, summarize
+from summarizer.types import DEFAULT_BUDGET, Budget, Document, ScoredSentence, Sentence, Summary
 
 __all__ = [
     "Budget", "CondenseError", "DEFAULT_BUDGET", "DEFAULT_METHOD", "Document", "DocumentError",

@@ -27,9 +27,9 @@ import json
 import sys
 from typing import List, Optional
 
-from .errors import CondenseError
-from .registry import DEFAULT_METHOD, METHODS
-from .types import DEFAULT_BUDGET, Budget
+from summarizer.errors import CondenseError
+from summarizer.registry import DEFAULT_METHOD, METHODS
+from summarizer.types import DEFAULT_BUDGET, Budget
 
 
 def _add_budget(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def _add_budget(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sentences", type=int, help="keep N sentences")
     g.add_argument("--ratio", type=float, help="keep this fraction of the sentences (0-1]")
     g.add_argument("--words", type=int, help="keep at most W words")
-    from .nlp import LANG_CHOICES
+    from summarizer.nlp import LANG_CHOICES
 
     p.add_argument("--lang", default="auto", choices=LANG_CHOICES)
     p.add_argument("--max-bytes", type=int, default=None, help="largest input file accepted")
@@ -52,7 +52,7 @@ def _budget(args: argparse.Namespace) -> Budget:
 
 
 def _loader_config(args: argparse.Namespace):
-    from .loaders import LoaderConfig
+    from summarizer.documents.loaders import LoaderConfig
 
     limits = {k: v for k, v in (("max_bytes", args.max_bytes), ("max_chars", args.max_chars))
               if v is not None}
@@ -80,7 +80,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
 def _abstractive(args: argparse.Namespace):
     if args.method != "abstractive":
         return None
-    from .abstractive import AbstractiveConfig
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
 
     model = args.model
     if not model:  # the default summarizer, prepared into the cache at first use
@@ -98,7 +98,7 @@ def _lang(args: argparse.Namespace) -> Optional[str]:
 
 def _document(args: argparse.Namespace):
     """The document named by ``args.file`` (``-``: standard input)."""
-    from .loaders import document_from_text, load_document
+    from summarizer.documents.loaders import document_from_text, load_document
 
     if args.file == "-":
         return document_from_text(sys.stdin.read(), source="<stdin>", lang=_lang(args),
@@ -112,8 +112,8 @@ def _methods(text: str) -> List[str]:
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
-    from .keyphrases import keyphrases
-    from .registry import get_summarizer
+    from summarizer.keyphrases import keyphrases
+    from summarizer.registry import get_summarizer
 
     doc = _document(args)
     summary = get_summarizer(args.method, abstractive=_abstractive(args))(doc, _budget(args))
@@ -131,7 +131,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import BatchConfig, run_batch
+    from summarizer.batch.engine import BatchConfig, run_batch
 
     if args.ray_address and args.engine != "ray":
         raise CondenseError("--ray-address needs --engine ray")
@@ -143,7 +143,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
            {"workers": 1} if args.method == "abstractive" else {}),
     )
     if args.engine == "ray":
-        from .ray_engine import RayConfig, run_batch_ray
+        from summarizer.batch.ray_engine import RayConfig, run_batch_ray
 
         ray_config = RayConfig(address=args.ray_address, workers=args.workers)
         stats = run_batch_ray(args.input, args.out, config, ray_config)
@@ -162,7 +162,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 def cmd_suite(args: argparse.Namespace) -> int:
     import time
 
-    from .suite import run_suite, write_block
+    from summarizer.evaluation.suite import run_suite, write_block
 
     if args.data or args.split != "test" or any(
             v is not None for v in (args.sentences, args.ratio, args.words)):
@@ -199,8 +199,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .datasets import load_split
-    from .evaluate import evaluate
+    from summarizer.evaluation.datasets import load_split
+    from summarizer.evaluation.evaluate import evaluate
 
     if args.suite:
         return cmd_suite(args)
@@ -225,10 +225,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare_summaries
-    from .datasets import reference_lines
-    from .errors import UnknownMethodError
-    from .registry import get_summarizer
+    from summarizer.evaluation.compare import compare_summaries
+    from summarizer.evaluation.datasets import reference_lines
+    from summarizer.errors import UnknownMethodError
+    from summarizer.registry import get_summarizer
 
     methods = _methods(args.methods)
     unknown = [m for m in methods if m not in METHODS]

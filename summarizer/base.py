@@ -12,9 +12,9 @@ from typing import List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from .errors import EmptyDocumentError
-from .nlp import Tokenizer, tokenizer_for
-from .types import (AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document, ScoredSentence, Sentence,
+from summarizer.errors import EmptyDocumentError
+from summarizer.nlp import Tokenizer, tokenizer_for
+from summarizer.types import (AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document, ScoredSentence, Sentence,
                     Summary, auto_words)
 
 

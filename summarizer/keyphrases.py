@@ -25,10 +25,10 @@ from typing import Dict, List, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from .methods.textrank import TextRankConfig, pagerank
-from .cleaning import speaker_tag_end
-from .nlp import Tokenizer, is_dialogue, stemmer, stopwords, tokenizer_for
-from .types import Document
+from summarizer.methods.textrank import TextRankConfig, pagerank
+from summarizer.documents.cleaning import speaker_tag_end
+from summarizer.nlp import Tokenizer, is_dialogue, stemmer, stopwords, tokenizer_for
+from summarizer.types import Document
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # An angle-bracketed token that stands for something not in the text: <file_gif>, <link>.

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import List, Optional, Tuple
 
-from .cleaning import looks_like_dialogue, speaker_tag_end
-from .languages import (LANG_CHOICES, LANGUAGE_NAMES, SUPPORTED_LANGUAGES,  # noqa: F401
+from summarizer.documents.cleaning import looks_like_dialogue, speaker_tag_end
+from summarizer.languages import (LANG_CHOICES, LANGUAGE_NAMES, SUPPORTED_LANGUAGES,  # noqa: F401
                         detect_language, language_name, stem, stemmer, stopwords)
-from .types import Sentence
+from summarizer.types import Sentence
 
 # A word is a run of letters/digits; for ASCII this matches rouge-score's tokenizer.
 _WORD = re.compile(r"[^\W_]+")
@@ -50,7 +50,7 @@ def resolve_language(lang: Optional[str], text: str) -> str:
     if lang is None or lang == "auto":
         return detect_language(text)
     if lang not in SUPPORTED_LANGUAGES:
-        from .errors import CondenseError
+        from summarizer.errors import CondenseError
 
         raise CondenseError(
             f"language {lang!r} is not supported; use one of auto, {', '.join(SUPPORTED_LANGUAGES)}"

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Union
 
-from .base import Summarizer
-from .errors import UnknownMethodError
-from .methods.lead import Lead
-from .methods.pacsum import PacSum
-from .methods.ranker import LearnedRanker
-from .methods.sumy_methods import KLSum, LexRank, LSA, Luhn, SumBasic, SumyTextRank
-from .methods.textrank import TextRank
-from .types import DEFAULT_BUDGET, Budget, Document, Summary
+from summarizer.base import Summarizer
+from summarizer.errors import UnknownMethodError
+from summarizer.methods.lead import Lead
+from summarizer.methods.pacsum import PacSum
+from summarizer.methods.ranker import LearnedRanker
+from summarizer.methods.sumy_methods import KLSum, LexRank, LSA, Luhn, SumBasic, SumyTextRank
+from summarizer.methods.textrank import TextRank
+from summarizer.types import DEFAULT_BUDGET, Budget, Document, Summary
 
 if TYPE_CHECKING:
-    from .abstractive import AbstractiveConfig
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
 
 # Chosen by the quality suite's mean ROUGE-1 over every set (docs/QUALITY.md); see README
 # "Choosing the default".
@@ -45,7 +45,7 @@ def get_summarizer(name: str, *, abstractive: Optional["AbstractiveConfig"] = No
             raise UnknownMethodError(
                 "the abstractive method needs a model: AbstractiveConfig(model_dir=DIR) in code, "
                 "--model DIR on the command line (an exported ONNX folder)")
-        from .abstractive import make_abstractive  # loads onnxruntime only when asked
+        from summarizer.abstractive.factory import make_abstractive  # loads onnxruntime only when asked
 
         return make_abstractive(abstractive)
     try:
@@ -66,7 +66,7 @@ def summarize(
 ) -> Summary:
     """Summarize a Document, or a plain string (cleaned, language detected unless given)."""
     if isinstance(document, str):
-        from .loaders import document_from_text
+        from summarizer.documents.loaders import document_from_text
 
         document = document_from_text(document, lang=lang)
     return get_summarizer(method, abstractive=abstractive)(document, budget)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from .errors import BudgetError
+from summarizer.errors import BudgetError
 
 
 @dataclass(frozen=True)

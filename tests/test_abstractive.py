@@ -16,7 +16,7 @@ from runtime.drafting import PromptLookup, exact_in_one_run
 from runtime.search import greedy_search
 from runtime.seq2seq import Seq2SeqOnnx
 from summarizer.errors import CondenseError
-from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer, load_model
+from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer, load_model
 from summarizer.types import Budget, Document
 from tests.parity import Guesser, encode_texts, generate_ours, generate_theirs
 from tests.tiny_models import CORPUS, make_tiny_seq2seq, sharpen

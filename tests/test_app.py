@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from summarizer.faithfulness import FaithfulnessReport
+from summarizer.evaluation.faithfulness import FaithfulnessReport
 from ui.render import escape, highlight, progress_text
 from ui.settings import AppSettings
 
@@ -137,7 +137,7 @@ def test_document_length_limit_from_settings():
 
 def test_faithfulness_panel_lists_flagged_items():
     def panel():
-        from summarizer.faithfulness import FaithfulnessReport
+        from summarizer.evaluation.faithfulness import FaithfulnessReport
         from ui.summarize import faithfulness_ui
 
         faithfulness_ui(FaithfulnessReport(numbers=("$12bn",), names=("Angela <b>Merkel",)))
@@ -411,8 +411,8 @@ def test_an_lm_summarizer_folder_summarizes_in_the_app(tiny_gpt2, tmp_path):
     Settings: the page's summary is LMSummarizer's."""
     import shutil
 
-    from summarizer.abstractive import AbstractiveConfig
-    from summarizer.lm_summary import LMSummarizer
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
+    from summarizer.abstractive.decoder_only import LMSummarizer
     from summarizer.types import Budget, Document
 
     folder = tmp_path / "lm-sum"
@@ -435,8 +435,8 @@ def test_builtin_summarizer_is_offered_once_prepared(tiny_gpt2, tmp_path, monkey
     import shutil
 
     import runtime.builtin as builtin
-    from summarizer.abstractive import AbstractiveConfig
-    from summarizer.lm_summary import LMSummarizer
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
+    from summarizer.abstractive.decoder_only import LMSummarizer
     from summarizer.types import Budget, Document
 
     monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))

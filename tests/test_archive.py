@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.archive import (
+from summarizer.documents.archive import (
     ArchiveError, ArchiveLimits, extract_zip, safe_relative_path, save_uploads, unpack_uploads,
 )
-from summarizer.paths import OutsideRootError, files_under, resolve_under
+from summarizer.documents.paths import OutsideRootError, files_under, resolve_under
 from tests.files import zip_bytes
 
 TEXT = b"The council approved the budget. Teachers welcomed it."

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from summarizer.batch import (
+from summarizer.batch.engine import (
     BatchConfig, journal_path, read_records, run_batch, settings_key, task_digest)
 from summarizer.types import Budget
 
@@ -176,7 +176,7 @@ def test_crash_between_write_and_rename_keeps_old_output(tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies after the temp file, before the rename
 
-    monkeypatch.setattr("summarizer.batch.os.replace", killed)
+    monkeypatch.setattr("summarizer.batch.engine.os.replace", killed)
     with pytest.raises(KeyboardInterrupt):
         run_batch(src, out, CONFIG)
     assert out.read_bytes() == before  # the old complete file, untouched
@@ -212,8 +212,8 @@ def test_undecodable_file_names_and_lone_surrogates_never_stop_the_batch(tmp_pat
 
 CRASHING_BATCH = """
 import json, os, sys
-import summarizer.batch as batch
-from summarizer.batch import BatchConfig, run_batch
+import summarizer.batch.engine as batch
+from summarizer.batch.engine import BatchConfig, run_batch
 from summarizer.types import Budget
 
 real = batch.task_record

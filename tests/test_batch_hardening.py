@@ -16,10 +16,10 @@ from unittest import mock
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from summarizer.batch import (
+from summarizer.batch.engine import (
     FIELDS, BatchConfig, BatchLock, OutputError, journal_path, read_records, run_batch,
     settings_key, text_digest)
-from summarizer.csvfile import cell, csv_bytes, read_csv, uncell
+from summarizer.results.csvfile import cell, csv_bytes, read_csv, uncell
 from summarizer.types import Budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_unwritable_out_is_refused_before_any_work(tmp_path, case):
     else:
         out = f"{tmp_path / 'new.jsonl'}/"  # Path() would drop the slash
         expected = "ends in a slash, so it names a folder"
-    with mock.patch("summarizer.batch.task_record", side_effect=AssertionError("work was done")):
+    with mock.patch("summarizer.batch.engine.task_record", side_effect=AssertionError("work was done")):
         with pytest.raises(OutputError, match=re.escape(expected)):
             run_batch(src, out, config())
     assert leftovers(tmp_path) == []
@@ -139,7 +139,7 @@ def test_a_summary_longer_than_the_csv_cell_limit_resumes(tmp_path):
 
 
 def test_stale_temp_cleanup_does_not_take_another_outputs_file(tmp_path):
-    from summarizer.batch import write_atomic
+    from summarizer.batch.engine import write_atomic
 
     other = tmp_path / ".r1.jsonl.tmp-999"  # a concurrent batch writing r1.jsonl
     other.write_text("in progress")
@@ -159,8 +159,8 @@ def test_read_only_folder_is_refused_before_any_work(tmp_path):
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_open(path, *a, **kw)
 
-    with mock.patch("summarizer.batch.os.open", refuse), \
-            mock.patch("summarizer.batch.task_record", side_effect=AssertionError("work was done")):
+    with mock.patch("summarizer.batch.engine.os.open", refuse), \
+            mock.patch("summarizer.batch.engine.task_record", side_effect=AssertionError("work was done")):
         with pytest.raises(OutputError) as err:
             run_batch(src, out, config())
     assert str(err.value) == (f"{out}: cannot write in {str(tmp_path)!r} (Permission denied). "
@@ -213,7 +213,7 @@ def test_edited_files_in_a_folder_are_redone(tmp_path):
 
 
 def test_settings_key_names_the_model_and_decoding_settings(tmp_path):
-    from summarizer.abstractive import AbstractiveConfig
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
 
     model = tmp_path / "m"
     model.mkdir()
@@ -270,7 +270,7 @@ def test_two_batch_processes_on_one_out(tmp_path):
 def test_disk_full_while_journaling_keeps_what_was_done(tmp_path):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, articles(6))
-    from summarizer import batch
+    from summarizer.batch import engine as batch
 
     real, calls = batch._write_all, []
 
@@ -280,7 +280,7 @@ def test_disk_full_while_journaling_keeps_what_was_done(tmp_path):
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, data)
 
-    with mock.patch("summarizer.batch._write_all", fill):
+    with mock.patch("summarizer.batch.engine._write_all", fill):
         with pytest.raises(OutputError) as err:
             run_batch(src, out, config())
     assert str(err.value) == (
@@ -297,7 +297,7 @@ def test_disk_full_while_writing_out_keeps_the_journal_and_the_old_out(tmp_path)
     write_jsonl(src, articles(3))
     run_batch(src, out, config(sentences=1))
     old = out.read_bytes()
-    with mock.patch("summarizer.batch._write_file",
+    with mock.patch("summarizer.batch.engine._write_file",
                     side_effect=OSError(errno.ENOSPC, "No space left on device")):
         with pytest.raises(OutputError, match=r"could not write the results \(the disk is full\); "
                                               r"every record is kept in \.out\.csv\.journal"):
@@ -355,7 +355,7 @@ def test_interrupted_and_changed_reruns_give_exactly_a_clean_runs_records(n, ste
         tmp = Path(tmp)
         src, out = tmp / "in.jsonl", tmp / f"out{suffix}"
         arts = articles(n)
-        from summarizer import batch
+        from summarizer.batch import engine as batch
 
         real_work = batch._work
         for k, s in enumerate(steps):
@@ -373,7 +373,7 @@ def test_interrupted_and_changed_reruns_give_exactly_a_clean_runs_records(n, ste
                 calls.append(1)
                 return real_work(job)
 
-            with mock.patch("summarizer.batch._work", work):
+            with mock.patch("summarizer.batch.engine._work", work):
                 try:
                     run_batch(src, out, config(*s["settings"]))
                 except KeyboardInterrupt:

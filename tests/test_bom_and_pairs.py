@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from summarizer import loaders
+from summarizer.documents import loaders
 from summarizer.__main__ import build_parser, main
-from summarizer.batch import BatchConfig, read_records, run_batch
-from summarizer.datasets import iter_jsonl, load_pairs, load_split
+from summarizer.batch.engine import BatchConfig, read_records, run_batch
+from summarizer.evaluation.datasets import iter_jsonl, load_pairs, load_split
 from summarizer.errors import DocumentError, FileTooLargeError
-from summarizer.evaluate import evaluate
-from summarizer.loaders import LoaderConfig, document_from_text, load_bytes, load_document
-from summarizer.suite import run_suite
+from summarizer.evaluation.evaluate import evaluate
+from summarizer.documents.loaders import LoaderConfig, document_from_text, load_bytes, load_document
+from summarizer.evaluation.suite import run_suite
 from summarizer.types import Budget
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Token-budgeted chunking with overlap, on counts given by hand."""
 import pytest
 
-from summarizer.chunking import pack, split_long
+from summarizer.abstractive.chunking import pack, split_long
 
 
 def test_pack_with_one_sentence_overlap():

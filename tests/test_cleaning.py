@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from summarizer.cleaning import clean_text
+from summarizer.documents.cleaning import clean_text
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from summarizer.compare import against_reference, mean_agreement, rouge_matrix, shared_spans
-from summarizer.references import load_references, match_references, mean_scores, score_summaries
-from summarizer.rouge import score_pair
+from summarizer.evaluation.compare import against_reference, mean_agreement, rouge_matrix, shared_spans
+from summarizer.evaluation.references import load_references, match_references, mean_scores, score_summaries
+from summarizer.evaluation.rouge import score_pair
 
 
 def test_shared_spans_mark_words_another_summary_uses():

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from summarizer.datasets import Pair, deduplicate, load_pairs, load_split, repair_glued_sentences, split
+from summarizer.evaluation.datasets import Pair, deduplicate, load_pairs, load_split, repair_glued_sentences, split
 
 
 def _pairs(n):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from summarizer.cleaning import clean_text, speaker_tag_end
+from summarizer.documents.cleaning import clean_text, speaker_tag_end
 from summarizer.keyphrases import KeyphraseConfig, keyphrases
 from summarizer.nlp import MAX_SENTENCE_CHARS, Tokenizer, is_dialogue
 from summarizer.types import Document

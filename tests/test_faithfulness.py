@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from summarizer.faithfulness import check_faithfulness, extract_names, extract_numbers
+from summarizer.evaluation.faithfulness import check_faithfulness, extract_names, extract_numbers
 
 SOURCE = (
     "Gordon Brown said the deficit rose 3.5 per cent to $10 billion in 2004, and 1,000 jobs "

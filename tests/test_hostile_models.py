@@ -33,7 +33,7 @@ from runtime.errors import CondenseError, ModelFileError
 from runtime.seq2seq import ModelFolderError, Seq2SeqOnnx
 from runtime.text import INCOMPLETE_NOTE, REPLACEMENT, TextCodec, TokenizerError
 from summarizer.__main__ import main as summarizer_main
-from summarizer.abstractive import AbstractiveConfig
+from summarizer.abstractive.seq2seq import AbstractiveConfig
 from summarizer.registry import get_summarizer
 from summarizer.types import Budget, Document
 

@@ -8,15 +8,15 @@ from rouge_score import rouge_scorer
 from streamlit.testing.v1 import AppTest
 
 from summarizer.__main__ import main
-from summarizer.datasets import Pair, reference_lines
-from summarizer.evaluate import evaluate
+from summarizer.evaluation.datasets import Pair, reference_lines
+from summarizer.evaluation.evaluate import evaluate
 from summarizer.languages import (LANG_CHOICES, SUPPORTED_LANGUAGES, language_name,
                                   reference_language, stopwords)
 from summarizer.methods import sumy_methods
 from summarizer.methods.ranker import lexicon_tokens
 from summarizer.nlp import Tokenizer, detect_language, resolve_language
 from summarizer.registry import summarize
-from summarizer.rouge import SnowballTokenizer, UnicodeTokenizer, make_scorer, score_pair
+from summarizer.evaluation.rouge import SnowballTokenizer, UnicodeTokenizer, make_scorer, score_pair
 from summarizer.types import Budget
 
 # A German news article: "Dr.", "z. B.", "Prof. Dr.", a decimal comma "3,5", a date "3. Oktober".

@@ -1,5 +1,5 @@
 """Decoder-only summarizers: ``training/summary_lm.py`` (prompt format, labels on the summary
-only, the end token only when the summary fits) and ``summarizer/lm_summary.py`` (the
+only, the end token only when the summary fits) and ``summarizer/abstractive/decoder_only.py`` (the
 exported folder summarizes exactly as transformers' ``generate`` continues the same ids)."""
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from summarizer.abstractive import AbstractiveConfig, make_abstractive
+from summarizer.abstractive.seq2seq import AbstractiveConfig
+from summarizer.abstractive.factory import make_abstractive
 from summarizer.errors import CondenseError
-from summarizer.lm_summary import LMSummarizer, SummaryPrompt
+from summarizer.abstractive.decoder_only import LMSummarizer, SummaryPrompt
 from summarizer.types import Budget, Document
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
 from training.config import TrainConfig
@@ -221,7 +222,7 @@ def test_the_cli_uses_the_builtin_summarizer_without_model(llama, tmp_path, monk
 
 
 def test_what_is_left_where_decoding_stopped_on_a_repeat():
-    from summarizer.lm_summary import drop_repeats
+    from summarizer.abstractive.decoder_only import drop_repeats
 
     # the summary started over: the fragment that begins its first sentence goes
     assert drop_repeats("The dollar rose. It fell. The") == "The dollar rose. It fell."

@@ -12,14 +12,14 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfWriter
 
-import summarizer.loaders as loaders
+import summarizer.documents.loaders as loaders
 from summarizer.errors import (
     BinaryFileError, CorruptFileError, DocumentError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
 )
-from summarizer.html_text import html_to_text
+from summarizer.documents.html_text import html_to_text
 from tests.files import zip_bytes
-from summarizer.loaders import (
+from summarizer.documents.loaders import (
     SUPPORTED_EXTENSIONS, LoaderConfig, document_from_text, iter_supported_files,
     load_bytes, load_document,
 )

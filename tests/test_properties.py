@@ -5,7 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from summarizer.errors import EmptyDocumentError
-from summarizer.loaders import document_from_text
+from summarizer.documents.loaders import document_from_text
 from summarizer.nlp import tokenizer_for
 from summarizer.registry import get_summarizer
 from summarizer.types import Budget

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from summarizer.errors import CondenseError
-from summarizer.loaders import document_from_text
+from summarizer.documents.loaders import document_from_text
 from summarizer.methods.ranker import (BASE_FEATURES, FEATURES, LEXICON_TOKENS, LearnedRanker,
                                        RankerConfig, budget_fraction, lexicon_tokens, load_ranker,
                                        sentence_features, trigram_order, trigrams)
 from summarizer.nlp import tokenizer_for
-from summarizer.rouge import score_pair
+from summarizer.evaluation.rouge import score_pair
 from summarizer.types import Budget
 from training.extractive import terms_path
 from training.oracle import f1, greedy_oracle, ngrams, rouge_tokens

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from summarizer.__main__ import main
-from summarizer.batch import (
+from summarizer.batch.engine import (
     BatchConfig, journal_path, read_records, run_batch, settings_key, task_digest)
 from summarizer.types import Budget
 
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # R
 @pytest.fixture(scope="module")
 def ray_instance():
     ray = pytest.importorskip("ray")
-    from summarizer.ray_engine import connect
+    from summarizer.batch.ray_engine import connect
 
     started = connect(num_cpus=2)
     yield ray
@@ -38,7 +38,7 @@ def ray_instance():
 
 def _both(source, tmp_path, suffix):
     """Run both engines on ``source``; their outputs' bytes and the Ray run's stats."""
-    from summarizer.ray_engine import RayConfig, run_batch_ray
+    from summarizer.batch.ray_engine import RayConfig, run_batch_ray
 
     local, on_ray = tmp_path / f"local{suffix}", tmp_path / f"ray{suffix}"
     run_batch(source, local, CONFIG)

@@ -1,4 +1,4 @@
-"""Result writers: each format read back and checked; export.results never loads torch."""
+"""Result writers: each format read back and checked; summarizer.results.files never loads torch."""
 import csv
 import io
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docx
 
-from export.results import ResultRow, to_csv, to_docx, to_jsonl, to_markdown
+from summarizer.results.files import ResultRow, to_csv, to_docx, to_jsonl, to_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = [
@@ -80,7 +80,7 @@ def test_from_record():
 
 
 def test_import_does_not_load_torch():
-    code = ("import sys, export.results\n"
+    code = ("import sys, summarizer.results.files\n"
             "print(','.join(m for m in ('torch', 'transformers', 'optimum', 'streamlit')"
             " if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rouge_score import rouge_scorer
 
-from summarizer.rouge import UnicodeTokenizer, aggregate, bootstrap_interval, score_corpus, score_pair
+from summarizer.evaluation.rouge import UnicodeTokenizer, aggregate, bootstrap_interval, score_corpus, score_pair
 
 PAIRS = [
     ("The cat sat on the mat.\nIt was happy.", "The cat was sitting on a mat.\nHappy cat."),

@@ -70,7 +70,7 @@ def test_auto_takes_whole_best_sentences_while_they_fit():
 
 
 def test_auto_budget_through_a_summarizer_records_what_it_chose():
-    from summarizer.loaders import document_from_text
+    from summarizer.documents.loaders import document_from_text
     from summarizer.methods.lead import Lead
 
     text = " ".join(f"Sentence number {i} has exactly six words." for i in range(60))

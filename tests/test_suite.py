@@ -6,7 +6,7 @@ import json
 import pytest
 
 from summarizer.__main__ import main
-from summarizer.suite import BEGIN, END, run_suite, write_block
+from summarizer.evaluation.suite import BEGIN, END, run_suite, write_block
 
 
 def _write(path, rows):
@@ -80,7 +80,7 @@ def test_write_block_appends_markers_when_absent(tmp_path):
 
 
 def test_damaged_gzip_pairs_give_a_typed_error(tmp_path):
-    from summarizer.datasets import load_pairs
+    from summarizer.evaluation.datasets import load_pairs
     from summarizer.errors import DocumentError
 
     bad = tmp_path / "bad.jsonl.gz"

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from summarizer.datasets import deduplicate, load_pairs, split
+from summarizer.evaluation.datasets import deduplicate, load_pairs, split
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_seq2seq, special_ids
 from training import (
     Batch,
@@ -396,7 +396,7 @@ def test_pack_blocks_and_corpus(tmp_path):
 def test_seq2seq_end_to_end_cli_export_and_summarize(bart_dir, tmp_path, capsys):
     """python -m training seq2seq on a tiny BART, then the exported folder summarizes
     exactly as transformers' generate does with the saved best checkpoint."""
-    from summarizer.abstractive import AbstractiveConfig, AbstractiveSummarizer
+    from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer
     from summarizer.types import Budget, Document
     from training.__main__ import main
 

@@ -1,6 +1,6 @@
 """Data preparation, a step of its own: text files in, token ids and a report out.
 
-Pairs (seq2seq), through ``summarizer.datasets`` so every part of the project sees the
+Pairs (seq2seq), through ``summarizer.evaluation.datasets`` so every part of the project sees the
 same data: read, repair glued sentences in the summaries, drop duplicated articles
 (first kept), the shared split (position ``i % 10 == 0`` test, ``== 1`` validation, rest
 train), then tokenize with explicit truncation lengths and count what was cut. The test
@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
-from summarizer.datasets import (Pair, deduplicate, iter_jsonl, load_pairs,
+from summarizer.evaluation.datasets import (Pair, deduplicate, iter_jsonl, load_pairs,
                                  repair_glued_sentences, split)
 from summarizer.errors import DocumentError
-from summarizer.loaders import iter_supported_files, load_document
+from summarizer.documents.loaders import iter_supported_files, load_document
 from summarizer.nlp import resolve_language, tokenizer_for
 
 from .errors import TrainingError

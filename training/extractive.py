@@ -37,12 +37,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from summarizer.datasets import Pair, load_pairs, load_split
+from summarizer.evaluation.datasets import Pair, load_pairs, load_split
 from summarizer.errors import CondenseError
-from summarizer.loaders import document_from_text
+from summarizer.documents.loaders import document_from_text
 from summarizer.methods.ranker import LEXICON_TOKENS, FEATURES, base_features, salience
 from summarizer.nlp import tokenizer_for
-from summarizer.suite import SETS, SuiteSet
+from summarizer.evaluation.suite import SETS, SuiteSet
 from summarizer.types import Budget
 
 from .lexicon import cross_fitted, fit_lexicon

@@ -6,7 +6,7 @@ ROUGE-1 F1 + ROUGE-2 F1 of the selection against the reference, until no sentenc
 raises it or the budget is spent. The chosen sentences are labelled 1, the rest 0.
 
 The n-gram counts are computed here rather than by rouge-score (whose ``score`` would be
-called hundreds of times per document): the same tokens (``summarizer.rouge``'s
+called hundreds of times per document): the same tokens (``summarizer.evaluation.rouge``'s
 tokenizer, Porter-stemmed as rouge-score does), the same F1 of clipped n-gram overlap.
 ``tests/test_ranker.py`` checks the two agree on single sentences. Over several sentences
 the bigrams are counted within each sentence (as BertSumExt's oracle does), where
@@ -18,7 +18,7 @@ from collections import Counter
 from functools import lru_cache
 from typing import List, Optional, Sequence
 
-from summarizer.rouge import UnicodeTokenizer
+from summarizer.evaluation.rouge import UnicodeTokenizer
 
 _TOKENIZER = UnicodeTokenizer(use_stemmer=True)
 

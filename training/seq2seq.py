@@ -30,9 +30,9 @@ from torch import nn
 
 from export import ExportConfig
 from export import checkpoint as hf
-from summarizer.datasets import Pair
+from summarizer.evaluation.datasets import Pair
 from summarizer.nlp import resolve_language, tokenizer_for
-from summarizer.rouge import ROUGE_TYPES, make_scorer, score_pair
+from summarizer.evaluation.rouge import ROUGE_TYPES, make_scorer, score_pair
 
 from .config import TrainConfig
 from .data import Example, PairsData, prepare_pairs

@@ -10,7 +10,7 @@ instruction tuning: the model is not taught to write articles.
 
 The three pieces are tokenized apart and joined as ids (``prefix + article[:S] + suffix``),
 and the exported folder records them in ``condense_summary.json`` (see
-``summarizer/lm_summary.py``), so inference builds exactly the prompt trained on. Pairs go
+``summarizer/abstractive/decoder_only.py``), so inference builds exactly the prompt trained on. Pairs go
 through the same cleaning, deduplication and split as the seq2seq route (``data.py``);
 the test split is never tokenized. A summary longer than ``max_target_tokens`` is cut and
 gets no end token, so the model never learns to stop mid-sentence. Evaluation adds ROUGE
@@ -28,10 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from export import ExportConfig
-from summarizer.datasets import deduplicate, load_pairs, split
-from summarizer.lm_summary import FORMAT_FILE, SummaryPrompt
+from summarizer.evaluation.datasets import deduplicate, load_pairs, split
+from summarizer.abstractive.decoder_only import FORMAT_FILE, SummaryPrompt
 from runtime.search import cut_at_repeat
-from summarizer.rouge import make_scorer
+from summarizer.evaluation.rouge import make_scorer
 
 from .causal import load_causal
 from .config import TrainConfig

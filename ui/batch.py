@@ -10,12 +10,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import streamlit as st
 
-from export.results import ResultRow
-from summarizer.archive import ArchiveError, unpack_uploads
-from summarizer.batch import BatchConfig, Task, task_record, tasks_for_files
+from summarizer.results.files import ResultRow
+from summarizer.documents.archive import ArchiveError, unpack_uploads
+from summarizer.batch.engine import BatchConfig, Task, task_record, tasks_for_files
 from summarizer.errors import CondenseError
-from summarizer.paths import files_under, resolve_under
-from summarizer.references import load_references, mean_scores, score_summaries
+from summarizer.documents.paths import files_under, resolve_under
+from summarizer.evaluation.references import load_references, mean_scores, score_summaries
 from summarizer.registry import ABSTRACTIVE
 from summarizer.types import Budget
 

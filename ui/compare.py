@@ -6,12 +6,12 @@ from typing import Dict, List, Optional, Tuple
 
 import streamlit as st
 
-from export.results import ResultRow
-from summarizer.compare import against_reference, mean_agreement, rouge_matrix, shared_spans
-from summarizer.datasets import reference_lines
+from summarizer.results.files import ResultRow
+from summarizer.evaluation.compare import against_reference, mean_agreement, rouge_matrix, shared_spans
+from summarizer.evaluation.datasets import reference_lines
 from summarizer.nlp import stopwords
 from summarizer.registry import DEFAULT_METHOD
-from summarizer.rouge import ROUGE_TYPES
+from summarizer.evaluation.rouge import ROUGE_TYPES
 from summarizer.types import Budget, Document, Summary
 
 from .models import method_names

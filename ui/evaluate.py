@@ -8,9 +8,9 @@ from typing import List, Optional, Tuple
 
 import streamlit as st
 
-from summarizer.datasets import Pair, load_pairs
+from summarizer.evaluation.datasets import Pair, load_pairs
 from summarizer.errors import CondenseError, DocumentError
-from summarizer.evaluate import REPORTED, EvaluationReport, evaluate
+from summarizer.evaluation.evaluate import REPORTED, EvaluationReport, evaluate
 from summarizer.registry import ABSTRACTIVE, DEFAULT_METHOD
 from summarizer.types import Budget
 

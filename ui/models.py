@@ -21,7 +21,8 @@ def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summari
     """The shared summarizer. A folder that does not load raises its ``ModelFileError``
     (the pages show it with ``st.error``; nothing is cached), its fix pointing to Settings,
     where the app's user chooses the folder."""
-    from summarizer.abstractive import AbstractiveConfig, make_abstractive
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
+    from summarizer.abstractive.factory import make_abstractive
 
     try:
         config = AbstractiveConfig(model_dir=model_dir, device=device, threads=threads)

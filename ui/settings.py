@@ -13,8 +13,8 @@ from typing import List, Mapping, Optional
 
 import streamlit as st
 
-from summarizer.archive import ArchiveLimits
-from summarizer.loaders import LoaderConfig
+from summarizer.documents.archive import ArchiveLimits
+from summarizer.documents.loaders import LoaderConfig
 
 STATE_KEY = "settings"
 _ENV = {
@@ -73,7 +73,7 @@ class AppSettings:
         folder = self.abstractive_folder()
         if not folder:
             return None
-        from summarizer.abstractive import AbstractiveConfig
+        from summarizer.abstractive.seq2seq import AbstractiveConfig
 
         return AbstractiveConfig(model_dir=folder, device=self.device, threads=self.threads)
 

@@ -7,7 +7,7 @@ from typing import Tuple
 import streamlit as st
 
 from summarizer.errors import CondenseError
-from summarizer.faithfulness import FaithfulnessReport, check_faithfulness
+from summarizer.evaluation.faithfulness import FaithfulnessReport, check_faithfulness
 from summarizer.keyphrases import Keyphrase, keyphrases
 from summarizer.languages import language_name
 from summarizer.registry import ABSTRACTIVE

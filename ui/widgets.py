@@ -6,9 +6,9 @@ from typing import List, Optional, Sequence
 
 import streamlit as st
 
-from export.results import WRITERS, ResultRow
+from summarizer.results.files import WRITERS, ResultRow
 from summarizer.errors import CondenseError
-from summarizer.loaders import SUPPORTED_EXTENSIONS, document_from_text, load_bytes
+from summarizer.documents.loaders import SUPPORTED_EXTENSIONS, document_from_text, load_bytes
 from summarizer.types import Budget, Document
 
 from .settings import AppSettings

@@ -5,9 +5,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..base import RankingSummarizer
-from ..nlp import Tokenizer
-from ..types import Sentence
+from summarizer.base import RankingSummarizer
+from summarizer.nlp import Tokenizer
+from summarizer.types import Sentence
 
 
 class Lead(RankingSummarizer):

@@ -29,10 +29,10 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from ..base import RankingSummarizer
-from ..nlp import Tokenizer
-from .textrank import term_matrix
-from ..types import Sentence
+from summarizer.base import RankingSummarizer
+from summarizer.nlp import Tokenizer
+from summarizer.methods.textrank import term_matrix
+from summarizer.types import Sentence
 
 
 @dataclass(frozen=True)

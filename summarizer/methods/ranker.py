@@ -38,12 +38,12 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..base import RankingSummarizer
-from ..errors import CondenseError
-from ..cleaning import speaker_tag_end
-from ..nlp import Tokenizer, is_dialogue, stemmer
-from ..types import Budget, Document, Sentence, auto_words
-from .textrank import pagerank, similarity_of, term_matrix
+from summarizer.base import RankingSummarizer
+from summarizer.errors import CondenseError
+from summarizer.documents.cleaning import speaker_tag_end
+from summarizer.nlp import Tokenizer, is_dialogue, stemmer
+from summarizer.types import Budget, Document, Sentence, auto_words
+from summarizer.methods.textrank import pagerank, similarity_of, term_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = ROOT / "assets" / "extractive-ranker"

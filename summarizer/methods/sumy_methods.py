@@ -15,9 +15,9 @@ from typing import Dict, List, Sequence, Type
 
 import numpy as np
 
-from ..base import RankingSummarizer
-from ..nlp import Tokenizer, stemmer, stopwords
-from ..types import Sentence
+from summarizer.base import RankingSummarizer
+from summarizer.nlp import Tokenizer, stemmer, stopwords
+from summarizer.types import Sentence
 
 
 class OfflineSumyTokenizer:

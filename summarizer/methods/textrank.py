@@ -32,9 +32,9 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from ..base import RankingSummarizer
-from ..nlp import Tokenizer
-from ..types import Sentence
+from summarizer.base import RankingSummarizer
+from summarizer.nlp import Tokenizer
+from summarizer.types import Sentence
 
 
 @dataclass(frozen=True)

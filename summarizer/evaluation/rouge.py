@@ -57,7 +57,7 @@ class SnowballTokenizer:
     language's Snowball stemmer when ``use_stemmer``."""
 
     def __init__(self, lang: str, use_stemmer: bool = True) -> None:
-        from .languages import stemmer
+        from summarizer.languages import stemmer
 
         self.lang = lang
         self._stem = stemmer(lang) if use_stemmer else None

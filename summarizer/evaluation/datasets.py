@@ -16,9 +16,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, List, Optional, Tuple
 
-from .errors import DocumentError
-from .languages import reference_language
-from .nlp import resolve_language, tokenizer_for
+from summarizer.errors import DocumentError
+from summarizer.languages import reference_language
+from summarizer.nlp import resolve_language, tokenizer_for
 
 SPLITS = ("train", "validation", "test", "all")
 

@@ -6,7 +6,7 @@ import codecs
 import re
 from typing import Optional
 
-from .errors import BinaryFileError
+from summarizer.errors import BinaryFileError
 
 # UTF-32 first: its little-endian BOM starts with UTF-16's.
 _BOMS = (

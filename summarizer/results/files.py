@@ -2,11 +2,12 @@
 ``rows -> bytes``.
 
 The app's Batch and Compare pages hand these a list of :class:`ResultRow`. The module
-needs only the standard library and python-docx, and the ``export`` package imports its
-names lazily, so ``import export.results`` does not load torch.
+needs only the standard library and python-docx (imported when a DOCX is written); it lives
+with the summarizer, not in ``export/`` (ONNX export, torch), because it is what a user
+downloads, not a model.
 
 Choices, so that the files are safe to open:
-- CSV: the one results format of ``summarizer.csvfile`` (also the batch command's):
+- CSV: the one results format of ``summarizer.results.csvfile`` (also the batch command's):
   UTF-8 with a byte-order mark, and a cell that starts like a formula is prefixed with
   ``'`` so a spreadsheet shows it as text instead of running it (OWASP's advice).
 - Markdown: ``<``, ``>`` and ``&`` are written as entities so that a summary holding
@@ -22,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from summarizer.csvfile import csv_bytes
+from summarizer.results.csvfile import csv_bytes
 
 ROUGE_COLUMNS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

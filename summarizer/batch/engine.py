@@ -18,7 +18,7 @@ exists and can be written) and a lock file beside OUT (``.<OUT name>.lock``, hel
 writing the same OUT at once.
 
 The per-document work (``task_record``) and the journal (``Journal``) are shared with the
-Ray engine (``summarizer.ray_engine``), so both engines give the same records.
+Ray engine (``summarizer.batch.ray_engine``), so both engines give the same records.
 """
 from __future__ import annotations
 
@@ -42,15 +42,15 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .base import Summarizer
-from .csvfile import csv_bytes, read_csv
-from .errors import CondenseError, DocumentError
-from .loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
-from .registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
-from .types import DEFAULT_BUDGET, Budget
+from summarizer.base import Summarizer
+from summarizer.results.csvfile import csv_bytes, read_csv
+from summarizer.errors import CondenseError, DocumentError
+from summarizer.documents.loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
+from summarizer.registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
+from summarizer.types import DEFAULT_BUDGET, Budget
 
 if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive batches
-    from .abstractive import AbstractiveConfig
+    from summarizer.abstractive.seq2seq import AbstractiveConfig
 
 WORKER_FIELDS = ("id", "summary", "method", "error")  # what summarizing one document gives
 # ... and what OUT holds: those, plus what the record was made from, for reruns to check.
@@ -209,7 +209,7 @@ def settings_key(config: BatchConfig) -> str:
               else f"ratio={b.ratio!r}" if b.ratio is not None else f"words={b.words}")
     parts = [f"method={config.method}", f"budget={budget}", f"lang={config.lang or 'auto'}"]
     if config.method == "ranker":  # a retrained ranker copied into assets/ summarizes anew
-        from .methods.ranker import DEFAULT_MODEL
+        from summarizer.methods.ranker import DEFAULT_MODEL
 
         parts.append(f"model={model_fingerprint(DEFAULT_MODEL)}")
     a = config.abstractive

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .datasets import Pair, load_pairs, load_split
-from .errors import CondenseError, DocumentError
-from .evaluate import EvaluationReport, MethodResult, evaluate
-from .loaders import LoaderConfig
-from .types import Budget
+from summarizer.evaluation.datasets import Pair, load_pairs, load_split
+from summarizer.errors import CondenseError, DocumentError
+from summarizer.evaluation.evaluate import EvaluationReport, MethodResult, evaluate
+from summarizer.documents.loaders import LoaderConfig
+from summarizer.types import Budget
 
 
 @dataclass(frozen=True)

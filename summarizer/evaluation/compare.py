@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
-from .rouge import ROUGE_TYPES, make_scorer, score_pair
-from .types import Summary
+from summarizer.evaluation.rouge import ROUGE_TYPES, make_scorer, score_pair
+from summarizer.types import Summary
 
 # A CJK ideograph alone, or a run of letters/digits of any script (as in rouge.py).
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterable, List, Sequence, Tuple, Union
 
-from .errors import CondenseError
-from .loaders import SUPPORTED_EXTENSIONS
+from summarizer.errors import CondenseError
+from summarizer.documents.loaders import SUPPORTED_EXTENSIONS
 
 _CHUNK = 1 << 16
 

@@ -29,14 +29,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from .batch import (
+from summarizer.batch.engine import (
     WORKER_FIELDS, BatchConfig, BatchLock, BatchStats, Journal, Task, article_task, check_method,
     check_paths, check_unique, iter_tasks, out_path, parquet_ids, settings_key, task_digest,
     task_record, text_digest)
-from .errors import CondenseError
-from .registry import ABSTRACTIVE, get_summarizer
+from summarizer.errors import CondenseError
+from summarizer.registry import ABSTRACTIVE, get_summarizer
 
-ROOT = Path(__file__).resolve().parents[1]  # on every worker's PYTHONPATH
+ROOT = Path(__file__).resolve().parents[2]  # on every worker's PYTHONPATH
 TASK_FIELDS = ("id", "path", "text", "error")  # the columns of a task row (batch.Task)
 
 

@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 from typing import List, Tuple, Union
 
-from .errors import CondenseError
-from .loaders import iter_supported_files
+from summarizer.errors import CondenseError
+from summarizer.documents.loaders import iter_supported_files
 
 PathLike = Union[str, "os.PathLike[str]"]
 

@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 from markdown_it import MarkdownIt
 
-from .cleaning import clean_text
+from summarizer.documents.cleaning import clean_text
 
 # Elements that hold no readable text in any document.
 _NEVER_TEXT = frozenset({"script", "style", "noscript", "template", "iframe", "svg",

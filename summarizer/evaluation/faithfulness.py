@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import FrozenSet, List, Optional, Set, Tuple
 
-from .nlp import stopwords
+from summarizer.nlp import stopwords
 
 _SCALES = {
     "k": 3, "thousand": 3, "m": 6, "mn": 6, "million": 6, "bn": 9, "b": 9, "billion": 9,

@@ -26,8 +26,8 @@ from runtime.search import generate
 from runtime.session import SessionConfig
 from runtime.text import TextCodec
 
-from .abstractive import AbstractiveConfig, AbstractiveSummarizer
-from .errors import CondenseError
+from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer
+from summarizer.errors import CondenseError
 
 FORMAT_FILE = "condense_summary.json"
 

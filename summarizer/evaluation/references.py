@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .datasets import _records, reference_lines
-from .errors import DocumentError
-from .languages import detect_language
-from .rouge import ROUGE_TYPES, make_scorer, score_pair
+from summarizer.evaluation.datasets import _records, reference_lines
+from summarizer.errors import DocumentError
+from summarizer.languages import detect_language
+from summarizer.evaluation.rouge import ROUGE_TYPES, make_scorer, score_pair
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Abstractive summaries from an exported seq2seq model on ONNX Runtime (decoder-only
-summarizers: ``lm_summary.py``, which reuses the budgets and map-reduce below).
+summarizers: ``decoder_only.py``, which reuses the budgets and map-reduce below).
 
 Short documents go through the model in one pass. A document longer than the model's
 input is summarized map-reduce style: split by sentences into token-budgeted chunks that
@@ -25,10 +25,10 @@ from runtime.seq2seq import Seq2SeqOnnx, encoder_max_length
 from runtime.session import SessionConfig
 from runtime.text import TextCodec
 
-from .chunking import pack, split_long
-from .errors import CondenseError
-from .nlp import tokenizer_for
-from .types import Budget, Document, Summary, auto_words
+from summarizer.abstractive.chunking import pack, split_long
+from summarizer.errors import CondenseError
+from summarizer.nlp import tokenizer_for
+from summarizer.types import Budget, Document, Summary, auto_words
 
 MAX_REDUCE_ROUNDS = 6
 DRAFTS = ("auto", "lookup", "none")
@@ -290,15 +290,6 @@ def sentence_lines(text: str, lang: str) -> str:
     (ROUGE-Lsum reads sentences from lines)."""
     return "\n".join(s.text for s in tokenizer_for(lang).sentences(text)) if text.strip() else ""
 
-
-def make_abstractive(config: AbstractiveConfig) -> AbstractiveSummarizer:
-    """The summarizer for ``config.model_dir``: an encoder-decoder export, or a decoder-only
-    model fine-tuned to summarize (its folder has ``condense_summary.json``)."""
-    from .lm_summary import LMSummarizer, is_lm_summarizer
-
-    if is_lm_summarizer(config.model_dir):
-        return LMSummarizer(config)
-    return AbstractiveSummarizer(config)
 
 
 def _streamer(codec: TextCodec, on_text: Callable[[str], None]):

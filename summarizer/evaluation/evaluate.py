@@ -13,12 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .datasets import Pair
-from .errors import CondenseError
-from .loaders import LoaderConfig, document_from_text
-from .registry import ABSTRACTIVE, get_summarizer
-from .rouge import Interval, Score, aggregate, make_scorer, score_pair
-from .types import Budget
+from summarizer.evaluation.datasets import Pair
+from summarizer.errors import CondenseError
+from summarizer.documents.loaders import LoaderConfig, document_from_text
+from summarizer.registry import ABSTRACTIVE, get_summarizer
+from summarizer.evaluation.rouge import Interval, Score, aggregate, make_scorer, score_pair
+from summarizer.types import Budget
 
 REPORTED = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 

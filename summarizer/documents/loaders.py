@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
-from .cleaning import clean_text
-from .decoding import decode_text
-from .errors import (
+from summarizer.documents.cleaning import clean_text
+from summarizer.abstractive.decoding import decode_text
+from summarizer.errors import (
     CorruptFileError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
 )
-from .html_text import ExtractedText, declared_charset, extract_html, markdown_to_text
-from .nlp import resolve_language
-from .types import Document
+from summarizer.documents.html_text import ExtractedText, declared_charset, extract_html, markdown_to_text
+from summarizer.nlp import resolve_language
+from summarizer.types import Document
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DOCX_EXPANSION_LIMIT = 20  # a DOCX may unpack to this many times LoaderConfig.max_bytes

@@ -1,0 +1,1 @@
+"""Many documents at once: the local engine (journal, lock, resume) and the Ray engine."""

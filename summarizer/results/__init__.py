@@ -1,0 +1,1 @@
+"""Summaries as files: the one CSV writer, JSONL, Markdown and DOCX."""
