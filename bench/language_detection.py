@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.language_samples import HEADLINES, SAMPLES  # noqa: E402
+from bench.language_samples import ENGLISH_WITH_NAMES, HEADLINES, SAMPLES  # noqa: E402
 from summarizer.languages import SUPPORTED_LANGUAGES, detect_language  # noqa: E402
 
 KINDS = (("headline", 0), ("sentence", 1), ("pair", 2), ("paragraph", 5))
@@ -68,6 +68,9 @@ def table(detectors):
     n = {k: sum(len(texts_of(lang, size)) for lang in SUPPORTED_LANGUAGES) for k, size in KINDS}
     print("| all | " + " | ".join(f"{100 * totals[d, k] / n[k]:.1f}%" for d in detectors
                                   for k, _ in KINDS) + " |")
+    print("\nEnglish sentences with foreign names and places, read as English: " + ", ".join(
+        f"{d} {sum(detect(t) == 'en' for t in ENGLISH_WITH_NAMES)}/{len(ENGLISH_WITH_NAMES)}"
+        for d, detect in detectors.items()))
     for w in wrong:
         print("  wrong:", w)
 

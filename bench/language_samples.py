@@ -146,3 +146,16 @@ HEADLINES = {
            "Машинисты объявили забастовку", "Открылся музей современного искусства",
            "Цены снова выросли"],
 }
+
+# English sentences full of foreign names and places: what a short-text detector gets
+# wrong most (a German club, a Spanish parliament, a Dutch city read as their languages).
+ENGLISH_WITH_NAMES = [
+    "Pedro Sánchez won the vote in the Congreso de los Diputados. His coalition holds.",
+    "Bayern München beat Borussia Dortmund. Thomas Müller scored twice.",
+    "Real Madrid signed Kylian Mbappé from Paris Saint-Germain on Monday.",
+    "Lula returned to São Paulo to meet union leaders.",
+    "Rutte met the king in Den Haag.",
+    "Meloni spoke in Roma about the budget.",
+    "Müller said the café in São Paulo reopened.",
+    "Jürgen Klopp left Liverpool for a new job in Salzburg.",
+]

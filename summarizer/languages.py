@@ -49,7 +49,12 @@ _ENGLISH_MARKERS = frozenset(
     "the and to that with for are were this have has from by which would will been they "
     "their it's what when there".split()
 )
+# Bumped when the rules below read some text as another language, so a batch resumed
+# across the change redoes its records (batch.engine.settings_key names it with --lang auto).
+DETECTION_REVISION = 2  # 1: English or Chinese only
 MIN_CONFIDENCE = 0.5  # below it, a Latin-script guess falls back to English
+MIN_CONFIDENCE_SHORT = 0.95  # the same for a text of fewer than SHORT_WORDS words
+SHORT_WORDS = 30
 DETECT_CHARS = 5_000  # py3langid reads this much; accuracy has long saturated by then
 
 
@@ -66,11 +71,16 @@ def detect_language(text: str) -> str:
     sample = text[:DETECT_CHARS]
     if plainly_english(sample):
         return "en"
+    words = _WORD.findall(sample.lower())
+    if len(words) < SHORT_WORDS and any(w in _ENGLISH_MARKERS for w in words):
+        return "en"  # "Pedro Sánchez won the vote in the Congreso de los Diputados."
     lang, probability = _identifier().classify(sample)
     # A guess the model itself doubts ("Hello wörld. A wrapped line." is 30% German, 21%
     # English) stays English, the language the project read everything as before: stemming
-    # an English note as German costs more than the reverse on a text this short.
-    return lang if probability >= MIN_CONFIDENCE else "en"
+    # an English note as German costs more than the reverse. A short text needs more
+    # certainty: names alone ("Bayern München beat Borussia Dortmund.") sound foreign.
+    floor = MIN_CONFIDENCE if len(words) >= SHORT_WORDS else MIN_CONFIDENCE_SHORT
+    return lang if probability >= floor else "en"
 
 
 def script_language(text: str) -> Optional[str]:

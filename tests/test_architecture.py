@@ -52,3 +52,54 @@ def test_only_the_app_shell_and_ui_import_streamlit():
                 else:
                     continue
                 assert all(n.split(".")[0] != "streamlit" for n in names), f"{path} imports streamlit"
+
+
+def _imports_of(path: Path) -> set:
+    """Our modules a file imports (absolute ``from X import`` / ``import X``, top level or not)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_the_import_diagram_of_architecture_md_holds_and_there_are_no_circles():
+    """docs/ARCHITECTURE.md, "What may import what": each package imports only those below
+    it (condense and training may reach everything they drive), and no two modules import
+    each other, directly or round a longer circle."""
+    allowed = {
+        "runtime": set(), "summarizer": {"runtime"}, "generation": {"runtime", "summarizer"},
+        "export": {"summarizer"}, "training": {"export", "summarizer", "runtime"},
+        "ui": {"summarizer", "generation", "runtime"},
+        "condense": {"summarizer", "generation", "export", "training", "runtime"},
+    }
+    modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+               for pkg in allowed for p in (ROOT / pkg).rglob("*.py")}
+    graph = {}
+    for mod, path in modules.items():
+        pkg = mod.split(".")[0]
+        ours = {n for n in _imports_of(path) if n.split(".")[0] in allowed}
+        for name in ours:
+            assert name.split(".")[0] in allowed[pkg] | {pkg}, f"{mod} imports {name}"
+        graph[mod] = {n for n in ours if n in modules and n != mod}
+    # a circle: depth-first search for a back edge (packages' __init__ re-exports aside)
+    state, path = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        path.append(m)
+        for n in graph[m]:
+            if state.get(n) == "open":
+                raise AssertionError("import circle: " + " -> ".join(path[path.index(n):] + [n]))
+            if n not in state:
+                visit(n)
+        path.pop()
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)

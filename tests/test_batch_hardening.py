@@ -175,7 +175,7 @@ def test_other_settings_redo_every_record_and_say_so(tmp_path):
     stats = run_batch(src, out, config(sentences=3))
     assert (stats.summarized, stats.skipped, stats.redone) == (5, 0, 5)
     recs = read_records(out)
-    assert {r["settings"] for r in recs.values()} == {"method=lead budget=sentences=3 lang=auto"}
+    assert {r["settings"] for r in recs.values()} == {"method=lead budget=sentences=3 lang=auto:2"}
     assert all(r["summary"].count("\n") == 2 for r in recs.values())
     res = cli(src, "--out", out, "--method", "lead", "--sentences", "2", "--workers", "1")
     assert res.returncode == 0, res.stderr
@@ -210,6 +210,7 @@ def test_edited_files_in_a_folder_are_redone(tmp_path):
     stats = run_batch(src, out, config(sentences=1))
     assert (stats.redone, stats.skipped) == (1, 2)
     assert read_records(out)["doc1.txt"]["summary"] == "Fresh news leads now."
+    assert {r["lang"] for r in read_records(out).values()} == {"en"}  # the language read in
 
 
 def test_settings_key_names_the_model_and_decoding_settings(tmp_path):
@@ -221,10 +222,10 @@ def test_settings_key_names_the_model_and_decoding_settings(tmp_path):
     a = AbstractiveConfig(model_dir=str(model), num_beams=2, threads=3)
     key = settings_key(BatchConfig(method="abstractive", abstractive=a))
     assert settings_key(BatchConfig(method="lead", budget=Budget(ratio=0.1234567))) == (
-        "method=lead budget=ratio=0.1234567 lang=auto")
+        "method=lead budget=ratio=0.1234567 lang=auto:2")
     assert settings_key(BatchConfig(method="ranker")).startswith(
-        "method=ranker budget=auto lang=auto model=")  # a retrained ranker redoes its records
-    assert key.startswith("method=abstractive budget=auto lang=auto model=")
+        "method=ranker budget=auto lang=auto:2 model=")  # a retrained ranker redoes its records
+    assert key.startswith("method=abstractive budget=auto lang=auto:2 model=")
     assert "num_beams=2" in key and "threads" not in key and "device" not in key
     (model / "config.json").write_text('{"changed": 1}')
     assert settings_key(BatchConfig(method="abstractive", abstractive=a)) != key

@@ -280,3 +280,58 @@ def test_an_uncertain_guess_stays_english():
     # py3langid: 30% German, 21% English for this note; under MIN_CONFIDENCE it stays English
     assert detect_language("Hello wörld.\nA wrapped line.\n\nNext.") == "en"
     assert detect_language("Das Haus ist groß.") == "de"  # 99.9%: German even when this short
+
+
+def test_the_ranker_weighs_no_english_lexicon_on_german_words():
+    """German "die", "hat", "am" are English words too; their English weights pushed the
+    lead sentence out of a German summary. Outside en/zh the salience features are 0."""
+    from summarizer.methods.ranker import LEXICON_LANGUAGES, sentence_features
+
+    text = ("Die Stadt Köln hat am Montag einen neuen Haushalt beschlossen. Der Rat stimmte mit "
+            "großer Mehrheit für den Plan. Die Ausgaben für Schulen steigen um 3,5 Prozent. "
+            "Lehrerinnen und Lehrer begrüßten die Entscheidung. Kritiker sagten, der Rat habe "
+            "die Straßen vergessen. Die Bürgermeisterin will den Plan nächste Woche vorstellen.")
+    assert LEXICON_LANGUAGES == ("en", "zh")
+    tok = Tokenizer("de")
+    sentences = tok.sentences(text)
+    x = sentence_features(sentences, tok, Budget(sentences=2), lexicon={"die": -5.0, "^Die": -5.0})
+    assert x[:, -2:].tolist() == [[0.0, 0.0]] * 6
+    summary = summarize(text, method="ranker", budget=Budget(sentences=2))
+    assert summary.sentences[0].text == sentences[0].text  # the lead is kept
+    en = sentence_features(Tokenizer("en").sentences("Die hard. It works."), Tokenizer("en"),
+                           Budget(sentences=1), lexicon={"die": -5.0})
+    assert en[0, -2:].tolist() == [-5.0, -5.0]  # English still reads the lexicon
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "koi8_r", "iso8859_5"])
+def test_russian_files_in_single_byte_code_pages_are_read(tmp_path, encoding):
+    from summarizer.documents.loaders import load_document
+
+    text = ("Городской совет Москвы в понедельник утвердил новый бюджет. Расходы на школы "
+            "вырастут на 3,5 процента. Учителя приветствовали это решение.")
+    path = tmp_path / "news.txt"
+    path.write_bytes(text.encode(encoding))
+    doc = load_document(path)
+    assert (doc.text, doc.lang) == (text, "ru")
+
+
+@pytest.mark.parametrize("text", [
+    "Pedro Sánchez won the vote in the Congreso de los Diputados. His coalition holds.",
+    "Bayern München beat Borussia Dortmund. Thomas Müller scored twice.",
+    "Rutte met the king in Den Haag.",
+])
+def test_short_english_full_of_foreign_names_stays_english(text):
+    assert detect_language(text) == "en"
+
+
+def test_batch_references_are_scored_in_the_documents_language():
+    from summarizer.evaluation.references import Reference, score_summaries
+
+    refs = {"a": Reference("a", "Jürgen Müller, Bürgermeister of München, resigned.")}
+    summary = [("a", "Müller resigns as Bürgermeister.")]
+    # English tokens: jürgen müller bürgermeister of münchen resign / müller resign as
+    # bürgermeister: 3 shared, P 3/4, R 3/6, F1 0.6. German (Snowball, umlauts folded):
+    # jurg mull burgermeist of munch resigned / mull resign as burgermeist: 2 shared, P 2/4,
+    # R 2/6, F1 0.4. The batch record's language decides, not a guess from two short texts.
+    assert score_summaries(summary, refs, langs={"a": "en"})["a"]["rouge1"] == pytest.approx(60.0)
+    assert score_summaries(summary, refs, langs={"a": "de"})["a"]["rouge1"] == pytest.approx(40.0)

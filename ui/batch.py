@@ -169,7 +169,8 @@ def run_request(request: BatchRequest, settings: AppSettings) -> Optional[BatchO
             except CondenseError as e:
                 st.error(f"References: {e}")
             else:
-                rouge = score_summaries([(r["id"], r["summary"]) for r in records], refs)
+                rouge = score_summaries([(r["id"], r["summary"]) for r in records], refs,
+                                        langs={r["id"]: r.get("lang") for r in records})
                 if not rouge:
                     st.warning("No reference matched a document id (ids are file paths, "
                                "e.g. news/a.txt, or their stems).")

@@ -103,7 +103,7 @@ def is_lm_summarizer(folder: str | Path) -> bool:
 
 @lru_cache(maxsize=4)
 def load_lm(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[CausalOnnx, TextCodec]:
-    """As ``abstractive.load_model``: a folder's problems raise ``ModelFileError``."""
+    """As ``seq2seq.load_model``: a folder's problems raise ``ModelFileError``."""
     model = CausalOnnx.load(model_dir, SessionConfig(device=device, intra_op_threads=threads))
     eos = model.generation_config.eos_token_id
     pad = model.generation_config.pad_token_id

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tupl
 from summarizer.base import Summarizer
 from summarizer.results.csvfile import csv_bytes, read_csv
 from summarizer.errors import CondenseError, DocumentError
+from summarizer.languages import DETECTION_REVISION
 from summarizer.documents.loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
 from summarizer.registry import ABSTRACTIVE, DEFAULT_METHOD, METHODS, get_summarizer
 from summarizer.types import DEFAULT_BUDGET, Budget
@@ -52,7 +53,9 @@ from summarizer.types import DEFAULT_BUDGET, Budget
 if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive batches
     from summarizer.abstractive.seq2seq import AbstractiveConfig
 
-WORKER_FIELDS = ("id", "summary", "method", "error")  # what summarizing one document gives
+# What summarizing one document gives; ``lang`` is the language it was read in (detected
+# unless --lang said), so a reader sees it and scoring against references can use it.
+WORKER_FIELDS = ("id", "summary", "method", "error", "lang")
 # ... and what OUT holds: those, plus what the record was made from, for reruns to check.
 FIELDS = WORKER_FIELDS + ("settings", "input_sha256")
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
@@ -207,7 +210,8 @@ def settings_key(config: BatchConfig) -> str:
     b = config.budget  # repr: two ratios that differ in the 7th digit are other settings
     budget = ("auto" if b.auto else f"sentences={b.sentences}" if b.sentences is not None
               else f"ratio={b.ratio!r}" if b.ratio is not None else f"words={b.words}")
-    parts = [f"method={config.method}", f"budget={budget}", f"lang={config.lang or 'auto'}"]
+    lang = config.lang or f"auto:{DETECTION_REVISION}"  # detection rules can change
+    parts = [f"method={config.method}", f"budget={budget}", f"lang={lang}"]
     if config.method == "ranker":  # a retrained ranker copied into assets/ summarizes anew
         from summarizer.methods.ranker import DEFAULT_MODEL
 
@@ -285,7 +289,8 @@ def task_record(task: Task, config: BatchConfig, *,
     ``summarizer``: one built already (an engine's worker builds it once); default:
     built here from ``config``."""
     rid, path, text, error = task
-    record: Dict[str, Optional[str]] = {"id": rid, "summary": None, "method": config.method, "error": error}
+    record: Dict[str, Optional[str]] = {"id": rid, "summary": None, "method": config.method,
+                                        "error": error, "lang": None}
     if error is not None:
         return record
     try:
@@ -295,6 +300,7 @@ def task_record(task: Task, config: BatchConfig, *,
             doc = document_from_text(text or "", source=rid, lang=config.lang, config=config.loader)
         if summarizer is None:
             summarizer = get_summarizer(config.method, abstractive=config.abstractive)
+        record["lang"] = doc.lang
         record["summary"] = summarizer(doc, config.budget).text
     except CondenseError as e:
         record["error"] = str(e)

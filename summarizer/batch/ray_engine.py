@@ -4,13 +4,13 @@ can span a cluster.
     run_batch_ray(source, out, BatchConfig(method="textrank"), RayConfig(address=None))
 
 The input becomes a Dataset of tasks: a folder is listed and a JSONL parsed by
-``batch.iter_tasks`` in this process (the same listing rules, symlink errors and bad-line
+``engine.iter_tasks`` in this process (the same listing rules, symlink errors and bad-line
 records as the local engine); a Parquet file's row groups are read by Ray tasks. Each actor of
 a ``map_batches`` pool builds its summarizer once (for ``abstractive`` it loads the ONNX
-model once) and turns each task into a record with ``batch.task_record``, the code the local
+model once) and turns each task into a record with ``engine.task_record``, the code the local
 engine runs per document, so a bad document becomes an error record, never a failed job.
 Records stream back to this process, go to the journal as they arrive, and at the end
-``batch.Journal`` writes OUT in input order to a temporary file renamed over OUT. A
+``engine.Journal`` writes OUT in input order to a temporary file renamed over OUT. A
 rerun after a crash skips what the journal holds, as with the local engine.
 
 Where things run: the actors open a folder's files by path and Ray tasks open a Parquet
@@ -37,7 +37,7 @@ from summarizer.errors import CondenseError
 from summarizer.registry import ABSTRACTIVE, get_summarizer
 
 ROOT = Path(__file__).resolve().parents[2]  # on every worker's PYTHONPATH
-TASK_FIELDS = ("id", "path", "text", "error")  # the columns of a task row (batch.Task)
+TASK_FIELDS = ("id", "path", "text", "error")  # the columns of a task row (engine.Task)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def _per_actor(config: BatchConfig) -> tuple[BatchConfig, int]:
 
 def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = BatchConfig(),
                   ray_config: RayConfig = RayConfig()) -> BatchStats:
-    """``batch.run_batch`` on Ray; ``config.workers`` is not used (``ray_config.workers``
+    """``engine.run_batch`` on Ray; ``config.workers`` is not used (``ray_config.workers``
     sizes the pool, and a local instance gets that many CPUs)."""
     source, out = Path(source), out_path(out)
     check_paths(source, out)
@@ -150,7 +150,7 @@ def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = Bat
 
 
 def parquet_digests(source: Path) -> List[Optional[str]]:
-    """``batch.task_digest`` of each row's article, in row order, one batch of rows in
+    """``engine.task_digest`` of each row's article, in row order, one batch of rows in
     memory at a time (the articles themselves are read by Ray tasks)."""
     import pyarrow.parquet as pq
 

@@ -1,1 +1,2 @@
-"""Documents in: file loaders, HTML to text, cleaning, zip archives, paths confined to a root."""
+"""Documents in: file loaders, bytes to text (``decoding``), HTML to text, cleaning, zip
+archives, paths confined to a root."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, List, Optional, Tuple, Union
 
 from summarizer.documents.cleaning import clean_text
-from summarizer.abstractive.decoding import decode_text
+from summarizer.documents.decoding import decode_text
 from summarizer.errors import (
     CorruptFileError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,

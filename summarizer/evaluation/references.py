@@ -57,16 +57,21 @@ def match_references(ids: Sequence[str], references: Mapping[str, Reference]
 
 
 def score_summaries(summaries: Sequence[Tuple[str, Optional[str]]],
-                    references: Mapping[str, Reference]) -> Dict[str, Dict[str, float]]:
-    """ROUGE F1 x 100 per type for each (id, summary) that has a summary and a reference."""
+                    references: Mapping[str, Reference], *,
+                    langs: Optional[Mapping[str, Optional[str]]] = None) -> Dict[str, Dict[str, float]]:
+    """ROUGE F1 x 100 per type for each (id, summary) that has a summary and a reference,
+    tokenized for the language its document was read in (``langs``, by id: a batch
+    record's ``lang``), else for the language of the two texts."""
     matched = match_references([i for i, _ in summaries], references)
     scorers: Dict[str, object] = {}  # one per language: German words keep their umlauts
     out: Dict[str, Dict[str, float]] = {}
     for rid, summary in summaries:
         if summary is None or rid not in matched:
             continue
-        lang = detect_language(matched[rid].summary + "\n" + summary)
-        scorer = scorers.setdefault(lang, make_scorer(lang=lang))
+        lang = (langs or {}).get(rid) or detect_language(matched[rid].summary + "\n" + summary)
+        if lang not in scorers:
+            scorers[lang] = make_scorer(lang=lang)
+        scorer = scorers[lang]
         scores = score_pair(matched[rid].summary, summary, scorer=scorer)
         out[rid] = {k: scores[k].fmeasure for k in ROUGE_TYPES}
     return out

@@ -116,14 +116,18 @@ def salience(terms: Sequence[Sequence[str]], lexicon: Mapping[str, float]) -> np
 # What the salience lexicon is keyed by; config.json records it and loading checks it,
 # so a lexicon of other tokens is refused rather than silently matching nothing.
 LEXICON_TOKENS = "words-with-stopwords+first-word"
+# The languages the lexicon was learned on. Others get no salience (0, as a sentence of
+# unknown words would): their words only collide with English ones, and on a German
+# article "die" and "hat" weighed as English pushed the lead sentence out of the summary.
+LEXICON_LANGUAGES = ("en", "zh")
 
 
 def lexicon_tokens(text: str, tokenizer: Tokenizer, *, dialogue: bool,
                    words: Optional[List[str]] = None) -> List[str]:
     """The tokens a sentence is looked up by: every word, stop words included (stemmed,
     but for Chinese), and its first word marked ``^word``. The lexicon was learned on
-    English and Chinese, so the words of other languages mostly find no weight (salience
-    0) and the other features carry their ranking. Stop words are kept because they tell
+    English and Chinese, so other languages get no salience (``LEXICON_LANGUAGES``) and
+    the other features carry their ranking. Stop words are kept because they tell
     a quote ("i", "we", "you") or a continuation ("but", "however", "he") from a sentence
     that stands on its own; a speaker's tag is left out, as names say nothing across
     documents. ``words``: the whole sentence's words, when the caller has them (a
@@ -143,6 +147,8 @@ def sentence_features(
 ) -> np.ndarray:
     """Features of every sentence in ``FEATURES`` order, float32 of shape (n, F)."""
     base, tokens = base_features(sentences, tokenizer, budget, dialogue=dialogue)
+    if tokenizer.lang not in LEXICON_LANGUAGES:
+        lexicon = {}
     return np.concatenate([base, salience(tokens, lexicon).astype(np.float32)], axis=1)
 
 

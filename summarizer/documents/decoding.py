@@ -69,9 +69,10 @@ def _detect(data: bytes) -> Optional[str]:
     if best is None:
         return None
     # charset-normalizer ranks Baltic and Central European code pages above Windows-1252
-    # for Western text (it reads "coûte" as cp1257 "coūte"). Our languages are English
-    # and Chinese; Chinese code pages are multi-byte, and a single-byte file in English
-    # is almost always Windows-1252, so it wins whenever it is a candidate at all.
+    # for Western text (it reads "coûte" as cp1257 "coūte"). A single-byte file in a
+    # Western language is almost always Windows-1252, so it wins whenever it is a candidate
+    # at all; Chinese code pages are multi-byte, and Russian text in cp1251, KOI8-R or
+    # ISO 8859-5 never has cp1252 among its candidates (tests/test_languages.py).
     if not is_multi_byte_encoding(best.encoding) and any(
         "cp1252" in m.could_be_from_charset for m in matches
     ):
