@@ -146,33 +146,74 @@ def read_json(path: Path, *, fix: str = FIX_JSON) -> Dict[str, Any]:
     return data
 
 
+# Settings transformers' GenerationConfig has under the same name (the others are ours):
+# what GenerationConfig.from_model_config takes from config.json, with transformers'
+# defaults, against which it tells a setting the decoder part of config.json may fill.
+_TRANSFORMERS_DEFAULTS = {f.name: f.default for f in fields(GenerationConfig)
+                          if f.name not in ("stop_repeat_ngram_size", "repeat_retries")}
+_TRANSFORMERS_DEFAULTS.update(min_new_tokens=None, eos_token_id=None)
+# Where a composite config.json keeps its decoder's config (PretrainedConfig.get_text_config
+# with decoder=True), e.g. EncoderDecoderModel's "decoder".
+_DECODER_PARTS = ("decoder", "generator", "text_config")
+
+
 def read_generation_config(path: Union[str, Path], limits: DecodingLimits = DecodingLimits()
                            ) -> Tuple[GenerationConfig, Tuple[str, ...]]:
-    """``generation_config.json`` with token ids missing there taken from ``config.json``
-    (older checkpoints keep ``decoder_start_token_id`` and friends only in the latter),
-    checked; and notes for the settings lowered to ``limits``."""
+    """The folder's generation settings, taken as transformers takes them, checked; and
+    notes for the settings lowered to ``limits``.
+
+    transformers (4.57) loads ``GenerationConfig.from_pretrained(folder)`` after the model
+    and falls back to the one ``__init__`` made with ``GenerationConfig.from_model_config``
+    only when that raises ``OSError``: the file is absent (``PreTrainedModel.from_pretrained``).
+    So:
+
+    * with ``generation_config.json`` that file alone decides: a setting it leaves out has
+      transformers' default, whatever ``config.json`` says (a BART ``config.json``'s
+      ``forced_eos_token_id`` does not apply, nor its ``decoder_start_token_id``: for an
+      encoder-decoder ``generate`` then starts from ``bos_token_id``, as the summarizer does);
+    * without it, every generation setting ``config.json`` holds at its top level, then,
+      for those still at transformers' default, its decoder part's (``from_model_config``).
+
+    ``config.json`` is read in both cases for ``vocab_size``, the bound on token ids.
+    Not followed: transformers' legacy switch back to ``config.json`` when the file says
+    ``"_from_model_config": true`` and ``config.json`` holds generation settings other than
+    its model class's defaults (which only transformers knows); a file that does not parse
+    is an error here, where transformers quietly uses ``config.json``.
+    """
     path = Path(path)
-    values: Dict[str, Any] = {}
-    source: Dict[str, Path] = {}  # the file each value came from, for messages
     model_config = read_json(path / "config.json")
-    for key in _TOKEN_IDS:
-        if model_config.get(key) is not None:
-            values[key], source[key] = model_config[key], path / "config.json"
-    known = {f.name for f in fields(GenerationConfig)}
-    for key, value in read_json(path / "generation_config.json").items():
-        if key in known and value is not None:
-            values[key], source[key] = value, path / "generation_config.json"
+    if (path / "generation_config.json").is_file():
+        file = path / "generation_config.json"
+        known = {f.name for f in fields(GenerationConfig)}
+        values = {k: v for k, v in read_json(file).items() if k in known and v is not None}
+    else:
+        file = path / "config.json"
+        values = _from_model_config(model_config)
     vocab = model_config.get("vocab_size")
     vocab = vocab if isinstance(vocab, int) and not isinstance(vocab, bool) and vocab > 0 else None
     notes: List[str] = []
     for key, value in values.items():
-        values[key] = _checked(key, value, source[key], limits, vocab, notes)
+        values[key] = _checked(key, value, file, limits, vocab, notes)
     if values.get("repeat_retries") and (values.get("no_repeat_ngram_size")
                                          or values.get("repetition_penalty", 1.0) != 1.0):
-        raise ModelFileError(source["repeat_retries"], "repeat_retries does not combine with "
+        raise ModelFileError(file, "repeat_retries does not combine with "
                              "no_repeat_ngram_size or repetition_penalty",
                              "Remove repeat_retries or the other two from it")
     return GenerationConfig.from_dict(values), tuple(notes)
+
+
+def _from_model_config(model_config: Dict[str, Any]) -> Dict[str, Any]:
+    """The generation settings of a ``config.json`` (a folder without generation_config.json),
+    as ``GenerationConfig.from_model_config`` picks them: those set at the top level, then,
+    for each still at transformers' default, the decoder part's value (where the config has
+    exactly one decoder part; transformers refuses several)."""
+    values = {k: model_config[k] for k in _TRANSFORMERS_DEFAULTS if model_config.get(k) is not None}
+    parts = [model_config[name] for name in _DECODER_PARTS if model_config.get(name) is not None]
+    if len(parts) == 1 and isinstance(parts[0], dict):
+        for key, default in _TRANSFORMERS_DEFAULTS.items():
+            if parts[0].get(key) is not None and values.get(key, default) == default:
+                values[key] = parts[0][key]
+    return values
 
 
 def _checked(key: str, value: Any, file: Path, limits: DecodingLimits, vocab: Optional[int],

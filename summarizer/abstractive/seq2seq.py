@@ -123,6 +123,15 @@ def new_tokens_for(budget: Budget, input_tokens: int) -> int:
     return max(8, n)
 
 
+def start_token(config: GenerationConfig) -> Optional[int]:
+    """The token the decoder starts from: ``decoder_start_token_id``, else ``bos_token_id``,
+    as transformers' ``generate`` picks it for an encoder-decoder (``_prepare_special_tokens``);
+    None when the generation config has neither."""
+    if config.decoder_start_token_id is not None:
+        return config.decoder_start_token_id
+    return config.bos_token_id
+
+
 class AbstractiveSummarizer:
     name = "abstractive"
 
@@ -132,7 +141,7 @@ class AbstractiveSummarizer:
         if model is None or codec is None:
             model, codec = load_model(config.model_dir, config.device, config.threads)
         self.model, self.codec = model, codec
-        if model.generation_config.decoder_start_token_id is None:  # found now, not per document
+        if start_token(model.generation_config) is None:  # found now, not per document
             raise ModelFileError(
                 Path(config.model_dir) / "generation_config.json", "has no decoder_start_token_id",
                 "Add it (the checkpoint's config.json names it), or export the model again")
@@ -181,7 +190,7 @@ class AbstractiveSummarizer:
         ids, mask = self.codec.encode_batch(batch)
         hidden = self.model.encode(ids, mask)
         state = self.model.start(hidden, mask, repeat=config.num_beams)
-        start = config.decoder_start_token_id
+        start = start_token(config)
         if start is None:
             raise CondenseError(f"{self.config.model_dir}: generation config has no "
                                 "decoder_start_token_id. Add it to generation_config.json (the "
