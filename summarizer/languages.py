@@ -19,7 +19,8 @@ for the others, because sumy has none for Dutch or Russian, its French list lack
 
 Stems: NLTK's Snowball English stemmer for English (what rankings were tuned with;
 ``snowballstemmer`` 3.x implements Snowball 3.0, whose English differs on "added",
-"international", "university"...), none for Chinese, and the Snowball stemmers of
+"international", "university"...), reimplemented in :mod:`summarizer.english_stemmer` so
+that English does not import NLTK (~1 s; same stems, tests/test_english_stemmer.py), none for Chinese, and the Snowball stemmers of
 ``snowballstemmer`` (pure Python, no NLTK import) for the others.
 """
 from __future__ import annotations
@@ -29,6 +30,8 @@ import threading
 from functools import lru_cache
 from importlib import resources
 from typing import Callable, Dict, FrozenSet, Optional
+
+from summarizer.english_stemmer import stem as _english_stem
 
 SUPPORTED_LANGUAGES = ("en", "zh", "de", "fr", "es", "it", "pt", "nl", "ru")
 LANG_CHOICES = ("auto",) + SUPPORTED_LANGUAGES  # what --lang accepts
@@ -152,17 +155,8 @@ def stopwords(lang: str) -> FrozenSet[str]:
 
 
 # -- stemmers -------------------------------------------------------------------------
-@lru_cache(maxsize=None)
-def _nltk_english():
-    from nltk.stem.snowball import SnowballStemmer
-
-    return SnowballStemmer("english")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """English stem (NLTK's Snowball English)."""
-    return _nltk_english().stem(word)
+# English stem: NLTK's Snowball English, reimplemented without NLTK (cached there).
+stem: Callable[[str], str] = _english_stem
 
 
 _SNOWBALL = {"de": "german", "fr": "french", "es": "spanish", "it": "italian",
