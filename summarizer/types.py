@@ -92,6 +92,15 @@ class Budget:
 
 DEFAULT_BUDGET = Budget(auto=True)
 
+
+@dataclass(frozen=True)
+class ExtractedText:
+    """Text of a file as a loader extracts it (paragraphs separated by blank lines) and its
+    title if obvious."""
+
+    text: str
+    title: Optional[str] = None
+
 # The automatic length: about a tenth of the document's words, at least 25 and at most
 # 250. Measured on the suite's references (mean words): chats 20 and spoken dialogues 23
 # of 94 and 131 (-> 25), TL;DRs 19 of 159 (-> 25), CNN/DailyMail highlights 55 of 704

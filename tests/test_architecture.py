@@ -103,3 +103,21 @@ def test_the_import_diagram_of_architecture_md_holds_and_there_are_no_circles():
     for m in sorted(graph):
         if m not in state:
             visit(m)
+
+
+def test_summarizing_a_text_file_loads_only_what_it_needs(tmp_path):
+    """The cold start of `summarize FILE.txt` (bench/cli_start.py): no nltk (English stems are
+    ours), no HTML or Markdown parser for a .txt, no torch, no sumy summarizer (only its
+    stop-word file is read); they load when asked."""
+    doc = tmp_path / "one.txt"
+    doc.write_text("The council approved the budget. Teachers welcomed it. Critics did not.")
+    code = ("import sys\n"
+            "from summarizer.__main__ import main\n"
+            f"main(['summarize', {str(doc)!r}, '--method', 'textrank', '--sentences', '1'])\n"
+            "heavy = ('nltk', 'bs4', 'markdown_it', 'torch', 'transformers', 'onnxruntime')\n"
+            "loaded = {m.split('.')[0] for m in sys.modules} & set(heavy)\n"
+            "loaded |= {m for m in sys.modules if m.startswith('sumy.summarizers')}\n"
+            "print(','.join(sorted(loaded)))\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["The council approved the budget.", ""]

@@ -27,13 +27,13 @@ charset for the loader.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 from markdown_it import MarkdownIt
 
 from summarizer.documents.cleaning import clean_text
+from summarizer.types import ExtractedText
 
 # Elements that hold no readable text in any document.
 _NEVER_TEXT = frozenset({"script", "style", "noscript", "template", "iframe", "svg",
@@ -60,14 +60,6 @@ _BLOCKS = frozenset({
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # HTML collapses runs of ASCII whitespace only; a no-break space is content.
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
-
-
-@dataclass(frozen=True)
-class ExtractedText:
-    """Text of a document (paragraphs separated by blank lines) and its title if obvious."""
-
-    text: str
-    title: Optional[str] = None
 
 
 def html_to_text(html: str) -> str:

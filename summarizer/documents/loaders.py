@@ -26,9 +26,8 @@ from summarizer.errors import (
     CorruptFileError, EmptyDocumentError, FileTooLargeError,
     NoTextLayerError, UnreadableFileError, UnsupportedFormatError,
 )
-from summarizer.documents.html_text import ExtractedText, declared_charset, extract_html, markdown_to_text
 from summarizer.nlp import resolve_language
-from summarizer.types import Document
+from summarizer.types import Document, ExtractedText
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DOCX_EXPANSION_LIMIT = 20  # a DOCX may unpack to this many times LoaderConfig.max_bytes
@@ -155,8 +154,12 @@ def _extract(data: bytes, ext: str, source: str, config: LoaderConfig) -> Extrac
     if ext == ".txt":
         return ExtractedText(decode_text(data, source))
     if ext in (".md", ".markdown"):
+        from summarizer.documents.html_text import markdown_to_text  # bs4, markdown-it: 0.11 s
+
         return markdown_to_text(decode_text(data, source))
     if ext in (".html", ".htm"):
+        from summarizer.documents.html_text import declared_charset, extract_html
+
         return extract_html(decode_text(data, source, declared=declared_charset(data)))
     if ext == ".pdf":
         return ExtractedText(_pdf_text(data, source))
