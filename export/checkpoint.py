@@ -140,19 +140,21 @@ def load_model(source: str, task: str) -> PreTrainedModel:
 
 
 def generation_config(model: PreTrainedModel, task: str, source: str) -> GenerationConfig:
-    """The model's generation settings with the special tokens filled in from its config.
+    """The model's generation settings, as transformers' ``generate`` uses them.
 
     ``model.generation_config`` comes from generation_config.json, or from config.json when
     the checkpoint has none; an export always writes one so the runtime reads one place.
+    Special tokens the file leaves out are not filled in from config.json: ``generate``
+    does not read them there either (it starts a decoder from ``bos_token_id`` when
+    ``decoder_start_token_id`` is missing, and pads with ``eos``), and the runtime applies
+    the same fallbacks, so the export decodes as its source does.
     """
     generation = copy.deepcopy(model.generation_config)
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
-        if getattr(generation, name, None) is None:
-            setattr(generation, name, getattr(model.config, name, None))
-    if task == SEQ2SEQ and generation.decoder_start_token_id is None:
+    if task == SEQ2SEQ and generation.decoder_start_token_id is None and generation.bos_token_id is None:
         raise ExportError(
-            source, "has no decoder_start_token_id in config.json or generation_config.json",
-            "Set it to the token summaries start with (BART: </s>, T5: <pad>, BERT2BERT: [CLS])",
+            source, "has neither decoder_start_token_id nor bos_token_id in its generation config",
+            "Set decoder_start_token_id in generation_config.json to the token summaries "
+            "start with (BART: </s>, T5: <pad>, BERT2BERT: [CLS])",
         )
     return generation
 

@@ -249,9 +249,13 @@ def _run_optimum(model: PreTrainedModel, staging: Path, *, source: str, task: st
 def _sample(loaded: _Loaded, text: str) -> Sample:
     ids = loaded.tokenizer(text, truncation=True, max_length=SAMPLE_MAX_TOKENS)["input_ids"]
     eos = loaded.generation.eos_token_id
+    if eos is None:  # only for this sample: the tokenizer knows its end token
+        eos = loaded.tokenizer.eos_token_id
     if not ids:  # an empty sample still needs one token; every family has an eos
         ids = [eos if isinstance(eos, int) else eos[0]]
-    start = loaded.generation.decoder_start_token_id if loaded.task == SEQ2SEQ else None
+    generation = loaded.generation  # a missing decoder start is bos, as generate has it
+    start = ((generation.decoder_start_token_id if generation.decoder_start_token_id is not None
+              else generation.bos_token_id) if loaded.task == SEQ2SEQ else None)
     return Sample(text=text, input_ids=tuple(ids), decoder_start_token_id=start)
 
 

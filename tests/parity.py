@@ -64,7 +64,9 @@ def generate_ours(folder: Path, ids: np.ndarray, mask: np.ndarray, **settings) -
     model = Seq2SeqOnnx.load(folder)
     config = model.generation_config.override(**settings)
     state = model.start(model.encode(ids, mask), mask, repeat=config.num_beams)
-    prompt = np.full((len(ids), 1), config.decoder_start_token_id)
+    start = (config.decoder_start_token_id if config.decoder_start_token_id is not None
+             else config.bos_token_id)  # as generate (and the summarizer) starts
+    prompt = np.full((len(ids), 1), start)
     return generate(model, state, prompt, config).sequences
 
 

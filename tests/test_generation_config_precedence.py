@@ -260,3 +260,20 @@ def test_without_decoder_start_the_summarizer_starts_from_bos_as_generate_does(b
     assert expected[0, 0] == IDS["bos"]
     summary = summarizer(Document(TEXT, "en"), Budget(ratio=0.2))
     assert summary.text == sentence_lines(summarizer.codec.decode(expected[0, 1:].tolist()), "en")
+
+
+def test_the_export_keeps_a_missing_decoder_start_missing(bart, tmp_path):
+    """The export writes the checkpoint's generation config as transformers loads it: a
+    decoder_start_token_id missing there is not borrowed from config.json (2), so the
+    exported folder starts from bos (0) as ``generate`` on the checkpoint does."""
+    generation = {"bos_token_id": IDS["bos"], "eos_token_id": IDS["eos"],
+                  "pad_token_id": IDS["pad"], "min_new_tokens": NEW, "max_new_tokens": NEW}
+    ckpt = edited(bart, tmp_path / "ckpt", generation=generation)
+    folder = export_onnx(str(ckpt), out=tmp_path / "onnx", config=ExportConfig(validate=False)).folder
+    written = json.loads((folder / "generation_config.json").read_text())
+    assert written.get("decoder_start_token_id") is None and written["bos_token_id"] == IDS["bos"]
+    _, codec = load_model(str(folder))
+    ids, mask = codec.encode_batch([TEXT])
+    expected = transformers_ids(ckpt, ids, mask)
+    assert expected[0, 0] == IDS["bos"]
+    np.testing.assert_array_equal(generate_ours(folder, ids, mask), expected)
