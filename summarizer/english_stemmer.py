@@ -103,6 +103,16 @@ class _Word:
         self.r1 = self.r1[:-1] + letter if self.r1 else ""
         self.r2 = self.r2[:-1] + letter if self.r2 else ""
 
+    def apply(self, suffix: str, rule) -> None:
+        """A step 2/3 table's rule for ``suffix``: cut n letters (an int), change the last
+        letter (a str), or replace the suffix (a (replacement, short R2) pair)."""
+        if isinstance(rule, int):
+            self.cut(rule)
+        elif isinstance(rule, str):
+            self.last_to(rule)
+        else:
+            self.replace(suffix, rule[0], rule[1])
+
 
 def _first(word: str, suffixes) -> str:
     for suffix in suffixes:
@@ -190,12 +200,8 @@ def stem(word: str) -> str:
         elif suffix == "li":
             if x.w[-3] in _LI_ENDING:
                 x.cut(2)
-        elif isinstance(rule, int):
-            x.cut(rule)
-        elif isinstance(rule, str):
-            x.last_to(rule)
         else:
-            x.replace(suffix, rule[0], rule[1])
+            x.apply(suffix, rule)
 
     # step 3
     suffix = _first(x.w, _STEP3)
@@ -204,10 +210,8 @@ def stem(word: str) -> str:
         if suffix == "ative":
             if x.r2.endswith(suffix):
                 x.cut(5)
-        elif isinstance(rule, int):
-            x.cut(rule)
         else:
-            x.replace(suffix, rule[0], rule[1])
+            x.apply(suffix, rule)
 
     # step 4
     suffix = _first(x.w, _STEP4)

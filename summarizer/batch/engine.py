@@ -207,9 +207,8 @@ def settings_key(config: BatchConfig) -> str:
     """Everything in ``config`` that can change a summary, as one readable string; a record
     is reused by a rerun only when its ``settings`` equal this. Device and thread counts
     are left out: they change speed, not summaries."""
-    b = config.budget  # repr: two ratios that differ in the 7th digit are other settings
-    budget = ("auto" if b.auto else f"sentences={b.sentences}" if b.sentences is not None
-              else f"ratio={b.ratio!r}" if b.ratio is not None else f"words={b.words}")
+    b = config.budget  # describe() rounds a ratio to 6 digits; two that differ later differ here
+    budget = b.describe() if b.ratio is None else f"ratio={b.ratio!r}"
     lang = config.lang or f"auto:{DETECTION_REVISION}"  # detection rules can change
     parts = [f"method={config.method}", f"budget={budget}", f"lang={lang}"]
     if config.method == "ranker":  # a retrained ranker copied into assets/ summarizes anew

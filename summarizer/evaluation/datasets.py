@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, List, Optional, Tuple
 from summarizer.errors import DocumentError
 from summarizer.languages import reference_language
 from summarizer.nlp import resolve_language, tokenizer_for
+from summarizer.results.csvfile import allow_long_cells
 
 SPLITS = ("train", "validation", "test", "all")
 
@@ -117,9 +118,7 @@ def _csv_rows(path: Path, required: Tuple[str, ...]) -> Iterator[Tuple[int, dict
     A row with fewer cells than the header lacks the missing columns' keys; extra cells
     are ignored. Line numbers count the file's lines, so they match the row numbers a
     spreadsheet shows unless a cell holds a line break."""
-    # The default limit (131,072 characters a cell) is below a long article; raising a
-    # process-wide limit only ever upwards is safe for every other reader.
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    allow_long_cells()
     reader = csv.reader(line for _, line in _lines(path))
     try:
         header = next(reader, None)

@@ -45,12 +45,17 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Optional[str]]]) ->
     return buf.getvalue().encode("utf-8-sig")
 
 
+def allow_long_cells() -> None:
+    """Raise the csv module's process-wide cell limit (131,072 characters by default, below
+    a long article or summary) to its maximum; only ever upwards, so safe for every reader."""
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+
+
 def read_csv(path: Path) -> List[Dict[str, Optional[str]]]:
     """The rows of a file written by :func:`csv_bytes` (its byte-order mark optional, as
     when a spreadsheet saved it again), as dicts keyed by the header, cells restored by
     :func:`uncell`. Cells beyond the header are dropped, missing ones read as ``None``."""
-    # a summary may be longer than the csv module's default cell limit (131,072 characters)
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    allow_long_cells()
     with Path(path).open(encoding="utf-8-sig", newline="") as f:
         return [{uncell(k) or "": uncell(v) if isinstance(v, str) else None
                  for k, v in rec.items() if k is not None}
