@@ -1,47 +1,51 @@
-"""Condense workbench (Streamlit). A thin shell: ``main()`` picks a page from the sidebar
-and hands it this session's settings; each page lives in ``ui/`` and calls the packages.
+"""Condense workbench (Streamlit). A thin shell: ``main()`` builds the navigation, one page
+per URL (``/summarize``, ``/compare``, ...), and runs the chosen page's script from
+``ui/pages/``; each page lives in ``ui/`` and calls the packages.
 
 Start it with ``make run`` (127.0.0.1, headless, no usage statistics).
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
-from ui import batch, compare, evaluate, generate, summarize
-from ui.settings import AppSettings, get_settings, settings_ui
+from ui.settings import get_settings
+from ui.state import keep_inputs
 
-PAGES = {
-    "Summarize": summarize.page,
-    "Batch": batch.page,
-    "Compare": compare.page,
-    "Generate": generate.page,
-    "Evaluate": evaluate.page,
-}
-SETTINGS = "Settings"
-
-
-def navigation_ui() -> str:
-    """The page chosen in the sidebar."""
-    st.sidebar.title("Condense")
-    st.sidebar.caption("Local summarization and generation workbench")
-    return st.sidebar.radio("Page", [*PAGES, SETTINGS], key="nav.page")
+PAGES_DIR = Path(__file__).resolve().parent / "ui" / "pages"
+# (title, script, url path, icon); the first is the default page at "/"
+PAGES = [
+    ("Summarize", "summarize.py", "summarize", ":material/summarize:"),
+    ("Compare", "compare.py", "compare", ":material/compare:"),
+    ("Batch", "batch.py", "batch", ":material/folder_copy:"),
+    ("Generate", "generate.py", "generate", ":material/edit_note:"),
+    ("Evaluate", "evaluate.py", "evaluate", ":material/analytics:"),
+    ("Settings", "settings.py", "settings", ":material/settings:"),
+]
 
 
-def status_ui(settings: AppSettings) -> None:
+def pages() -> list:
+    return [st.Page(PAGES_DIR / script, title=title, url_path=url, icon=icon,
+                    default=(i == 0))
+            for i, (title, script, url, icon) in enumerate(PAGES)]
+
+
+def status_ui() -> None:
     """What the session is set to, in a line under the navigation."""
-    model = "abstractive on" if settings.abstractive_dir else "extractive only"
+    settings = get_settings()
+    model = "abstractive on" if settings.abstractive_folder() else "extractive only"
     st.sidebar.caption(f"Device {settings.device} · {model}")
 
 
 def main() -> None:
     st.set_page_config(page_title="Condense", page_icon=":material/summarize:", layout="wide")
-    choice = navigation_ui()
-    if choice == SETTINGS:
-        settings = settings_ui()
-    else:
-        settings = get_settings()
-        PAGES[choice](settings)
-    status_ui(settings)
+    keep_inputs()
+    st.sidebar.title("Condense")
+    st.sidebar.caption("Local summarization and generation workbench")
+    page = st.navigation(pages())
+    page.run()
+    status_ui()
 
 
 if __name__ == "__main__":

@@ -28,3 +28,10 @@ def _isolated_model_cache(tmp_path_factory):
         os.environ.pop("CONDENSE_CACHE", None)
     else:
         os.environ["CONDENSE_CACHE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings_file(tmp_path, monkeypatch):
+    """The app saves its settings to the user's data folder; a test (and every app it
+    starts) saves to a file of its own instead."""
+    monkeypatch.setenv("CONDENSE_SETTINGS", str(tmp_path / "condense-settings.json"))

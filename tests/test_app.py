@@ -28,8 +28,14 @@ def start(page: str = "Summarize", settings: AppSettings = None) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     if page != "Summarize":
-        at.sidebar.radio(key="nav.page").set_value(page).run()
-        assert not at.exception, at.exception
+        go(at, page)
+    return at
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    """Open ``page`` as its URL would (one script per page under ui/pages/)."""
+    at.switch_page(f"ui/pages/{page.lower()}.py").run()
+    assert not at.exception, at.exception
     return at
 
 
@@ -324,9 +330,9 @@ def test_settings_are_kept_and_used_by_other_pages(tmp_path):
     at.number_input(key="set.batch").set_value(7).run()
     assert at.session_state["settings"].max_batch_files == 7
     assert at.session_state["settings"].abstractive_dir == str(tmp_path)
-    at.sidebar.radio(key="nav.page").set_value("Summarize").run()
+    go(at, "Summarize")
     assert "abstractive" in at.selectbox(key="sum.method").options
-    at.sidebar.radio(key="nav.page").set_value("Settings").run()
+    go(at, "Settings")
     assert at.number_input(key="set.batch").value == 7  # shown again after leaving the page
 
 
@@ -457,3 +463,50 @@ def test_builtin_summarizer_is_offered_once_prepared(tiny_gpt2, tmp_path, monkey
     expected = LMSummarizer(AbstractiveConfig(model_dir=str(summary_model.folder())))(
         Document(text, "en"), Budget(auto=True))
     assert at.text[0].value == expected.text
+
+
+# -- pages keep what the user typed; settings survive a new session ------------------
+def test_pasted_text_and_choices_survive_switching_pages():
+    at = start()
+    at.text_area(key="sum.text").set_value(TEXT).run()
+    at.selectbox(key="sum.method").set_value("lead").run()
+    go(at, "Compare")
+    go(at, "Summarize")
+    assert at.text_area(key="sum.text").value == TEXT
+    assert at.selectbox(key="sum.method").value == "lead"
+    # lead at the automatic length (at least 25 words: the whole of this short text)
+    assert at.text[0].value == "Apple banana cherry.\nApple kiwi.\nBanana melon.\nCherry grape."
+
+
+def test_inputs_kept_are_page_inputs_only():
+    from ui.state import is_kept
+
+    assert [k for k in ("sum.text", "cmp.methods", "set.batch", "gen.news.top_k",
+                        "sum.upload", "batch.run", "sum.dl.csv", "batch.files",
+                        "settings", "nav.page", "sum.kept_upload") if is_kept(k)] == \
+        ["sum.text", "cmp.methods", "set.batch", "gen.news.top_k", "sum.kept_upload"]
+
+
+def test_settings_are_saved_and_read_by_a_new_session(tmp_path, monkeypatch):
+    path = tmp_path / "saved" / "settings.json"
+    monkeypatch.setenv("CONDENSE_SETTINGS", str(path))
+    at = start("Settings")
+    at.number_input(key="set.batch").set_value(7).run()
+    assert json.loads(path.read_text())["max_batch_files"] == 7
+    again = start("Settings")  # a reload is a new session
+    assert again.number_input(key="set.batch").value == 7
+    assert again.session_state["settings"].max_batch_files == 7
+
+
+def test_unreadable_saved_settings_fall_back_to_defaults(tmp_path, monkeypatch):
+    from ui.settings import read_saved
+
+    path = tmp_path / "settings.json"
+    path.write_text('{"max_batch_files": "seven", "threads": 3, "device": "cpu", "x": 1}')
+    assert read_saved(path) == ({"threads": 3, "device": "cpu"}, None)  # wrong types dropped
+    path.write_text("{not json")
+    monkeypatch.setenv("CONDENSE_SETTINGS", str(path))
+    at = AppTest.from_file(APP, default_timeout=60).run()  # the first page says it once
+    assert any(str(path) in w.value and "the defaults apply" in w.value for w in at.warning)
+    go(at, "Settings")
+    assert at.number_input(key="set.batch").value == AppSettings().max_batch_files

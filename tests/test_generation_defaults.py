@@ -185,7 +185,7 @@ def test_generate_page_starts_from_the_preset_over_the_model_and_says_so(folder)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["settings"] = AppSettings(generator_dir=str(folder))
     at.run()
-    at.sidebar.radio(key="nav.page").set_value("Generate").run()
+    at.switch_page("ui/pages/generate.py").run()
     assert not at.exception
     assert at.slider(key="gen.news.temperature").value == 0.7
     assert at.number_input(key="gen.news.top_k").value == 50

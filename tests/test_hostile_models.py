@@ -492,7 +492,7 @@ def test_the_generate_page_shows_the_message(copy_of):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["settings"] = AppSettings(generator_dir=str(folder))
     at.run()
-    at.sidebar.radio(key="nav.page").set_value("Generate").run()
+    at.switch_page("ui/pages/generate.py").run()
     assert not at.exception
     assert at.error[0].value.startswith(f"{folder / 'generation_config.json'}: num_beams is 'many'")
 

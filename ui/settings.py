@@ -1,15 +1,22 @@
-"""Settings: typed defaults in a dataclass, kept in ``st.session_state``, and their page.
+"""Settings: typed defaults in a dataclass, kept in ``st.session_state``, saved to a file,
+and their page.
 
 Defaults can be given to a deployment by environment variables (read once per session):
 ``CONDENSE_DEVICE``, ``CONDENSE_THREADS``, ``CONDENSE_ABSTRACTIVE_MODEL``,
-``CONDENSE_GENERATOR_MODEL`` and ``CONDENSE_BATCH_ROOT``.
+``CONDENSE_GENERATOR_MODEL`` and ``CONDENSE_BATCH_ROOT``. What the user sets on the
+Settings page is saved to ``settings.json`` in the user's data folder
+(``$XDG_DATA_HOME/condense``, or ``$CONDENSE_SETTINGS``; ``off`` saves nothing) and wins
+over those defaults, so a reload or a server restart keeps it. The app is a local
+workbench: every browser session of one server shares that file.
 """
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 import streamlit as st
 
@@ -78,10 +85,60 @@ class AppSettings:
         return AbstractiveConfig(model_dir=folder, device=self.device, threads=self.threads)
 
 
+def settings_file(env: Mapping[str, str] = os.environ) -> Optional[Path]:
+    """Where the Settings page saves, or None when ``CONDENSE_SETTINGS=off``."""
+    raw = env.get("CONDENSE_SETTINGS", "").strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    data = env.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
+    return Path(data) / "condense" / "settings.json"
+
+
+def read_saved(path: Optional[Path]) -> Tuple[dict, Optional[str]]:
+    """The saved fields that ``AppSettings`` knows with the right type, and a problem to
+    show (an unreadable file is ignored, never fatal: the defaults apply)."""
+    if path is None or not path.is_file():
+        return {}, None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        return {}, (f"{path}: saved settings could not be read ({e}); the defaults apply. "
+                    "Save on the Settings page to write a new file, or delete it.")
+    types = {f.name: (int if f.type in ("int", int) else str) for f in fields(AppSettings)}
+    kept = {k: v for k, v in raw.items()
+            if k in types and type(v) is types[k]}  # noqa: E721  (bool is not an int here)
+    return kept, None
+
+
+def save_settings(settings: AppSettings, path: Optional[Path]) -> Optional[str]:
+    """Write ``settings`` atomically (a crash never leaves half a file); a problem to show,
+    or None."""
+    if path is None:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False,
+                                         encoding="utf-8") as f:
+            json.dump(asdict(settings), f, indent=1)
+        os.replace(f.name, path)
+    except OSError as e:
+        return (f"{path}: settings could not be saved ({e.strerror or e}); they hold for "
+                "this session only. Set CONDENSE_SETTINGS to a writable file.")
+    return None
+
+
 def get_settings() -> AppSettings:
-    """This session's settings (environment defaults on first use)."""
+    """This session's settings: the saved ones over the environment's defaults, on first
+    use."""
     if STATE_KEY not in st.session_state:
-        st.session_state[STATE_KEY] = AppSettings.from_env()
+        saved, problem = read_saved(settings_file())
+        if problem:
+            st.warning(problem)
+        st.session_state[STATE_KEY] = replace(AppSettings.from_env(), **saved)
     return st.session_state[STATE_KEY]
 
 
@@ -107,8 +164,10 @@ def settings_ui() -> AppSettings:
     """The Settings page; returns (and stores) the settings the widgets now show."""
     current = get_settings()
     st.header("Settings")
-    st.caption("Kept for this browser session. Models load once per server process and are "
-               "shared by every session.")
+    where = settings_file()
+    st.caption((f"Saved to {where}, so they survive a reload and a restart. " if where else
+                "Kept for this browser session (CONDENSE_SETTINGS=off). ") +
+               "Models load once per server process and are shared by every session.")
     devices = available_devices()
     c1, c2 = st.columns(2)
     device = c1.selectbox("Device", devices, key="set.device",
@@ -148,6 +207,10 @@ def settings_ui() -> AppSettings:
                       max_upload_mb=int(max_upload_mb), max_chars=int(max_chars),
                       max_batch_files=int(max_batch_files), max_new_tokens=int(max_new_tokens),
                       batch_root=batch_root.strip())
+    if updated != current:
+        problem = save_settings(updated, settings_file())
+        if problem:
+            st.warning(problem)
     st.session_state[STATE_KEY] = updated
     with st.expander("Current settings"):
         st.json(asdict(updated))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import streamlit as st
 
@@ -23,17 +23,42 @@ def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Opt
 
     A file wins over pasted text. Problems (bad file, too long) are shown, not raised.
     """
-    upload = st.file_uploader("Upload a document", type=UPLOAD_TYPES, key=f"{prefix}.upload",
-                              max_upload_size=settings.max_upload_mb)
+    upload = upload_ui(prefix, settings)
     pasted = st.text_area("…or paste text", height=height, key=f"{prefix}.text")
     try:
         if upload is not None:
-            return load_bytes(upload.getvalue(), upload.name, config=settings.loader_config())
+            return load_bytes(upload[1], upload[0], config=settings.loader_config())
         if pasted.strip():
             return document_from_text(pasted, source="pasted text", config=settings.loader_config())
     except CondenseError as e:
         st.error(str(e))
     return None
+
+
+def upload_ui(prefix: str, settings: AppSettings, *, label: str = "Upload a document"
+              ) -> Optional[Tuple[str, bytes]]:
+    """``(name, bytes)`` of the page's uploaded file, kept across page switches.
+
+    Streamlit drops an uploader's file when its page is not drawn, and an uploader cannot
+    be given a value back, so the bytes are kept beside it. The uploader's key is absent
+    before the widget is drawn only when its page was left (or on the first visit); a key
+    holding None means the user removed the file, which forgets the kept copy too."""
+    key, kept_key = f"{prefix}.upload", f"{prefix}.kept_upload"
+    returning = key not in st.session_state
+    upload = st.file_uploader(label, type=UPLOAD_TYPES, key=key,
+                              max_upload_size=settings.max_upload_mb)
+    if upload is not None:
+        st.session_state[kept_key] = (upload.name, upload.getvalue())
+    elif not returning:
+        st.session_state.pop(kept_key, None)
+    kept = st.session_state.get(kept_key)
+    if upload is None and kept is not None:
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"Using {kept[0]}, uploaded before you left this page.")
+        if c2.button("Forget it", key=f"{prefix}.clear"):
+            st.session_state.pop(kept_key, None)
+            st.rerun()
+    return kept
 
 
 def budget_ui(prefix: str, *, default_kind: str = "auto") -> Budget:
