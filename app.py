@@ -21,6 +21,7 @@ PAGES = [
     ("Batch", "batch.py", "batch", ":material/folder_copy:"),
     ("Generate", "generate.py", "generate", ":material/edit_note:"),
     ("Evaluate", "evaluate.py", "evaluate", ":material/analytics:"),
+    ("History", "history.py", "history", ":material/history:"),
     ("Settings", "settings.py", "settings", ":material/settings:"),
 ]
 

@@ -35,3 +35,25 @@ def _isolated_settings_file(tmp_path, monkeypatch):
     """The app saves its settings to the user's data folder; a test (and every app it
     starts) saves to a file of its own instead."""
     monkeypatch.setenv("CONDENSE_SETTINGS", str(tmp_path / "condense-settings.json"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _history_off_the_home_folder(tmp_path_factory):
+    """The run history (``summarizer/results/history.py``) of anything started before a
+    test's own fixtures (a module's app server) goes to a temporary file, never to
+    ``~/.local/share/condense``."""
+    previous = os.environ.get("CONDENSE_HISTORY")
+    os.environ["CONDENSE_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.sqlite3")
+    yield
+    if previous is None:
+        os.environ.pop("CONDENSE_HISTORY", None)
+    else:
+        os.environ["CONDENSE_HISTORY"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _isolated_history(tmp_path_factory, monkeypatch):
+    """Each test starts with an empty history of its own, in a folder apart from its
+    ``tmp_path`` (tests that list their tmp_path must not find it there)."""
+    monkeypatch.setenv("CONDENSE_HISTORY",
+                       str(tmp_path_factory.mktemp("history") / "history.sqlite3"))
