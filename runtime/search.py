@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 import numpy as np
 
 from .config import GenerationConfig
+from .constraints import TokenConstraint
 from .drafting import Drafter
 from .processors import apply_processors, log_softmax
 
@@ -92,6 +93,7 @@ class _Guesses:
 def greedy_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
+    constraint: Optional[TokenConstraint] = None,
 ) -> SearchOutput:
     """``prompt``: (N, t0) decoder prompt (the start token for seq2seq).
 
@@ -103,11 +105,14 @@ def greedy_search(
     a batch keeps the guesses up to the first one that any unfinished row rejects. The
     number of guesses asked for follows how many were kept (``_next_ask``). A model whose
     ``can_extend`` is False gets no guesses.
-    With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``."""
+    With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``. A ``constraint``
+    (``runtime/constraints.py``) masks each position's scores after the processors,
+    given the tokens each unfinished row has generated; None leaves them as they are."""
     if not getattr(model, "can_extend", True):  # its cached step takes one token only
         drafter = None
     if config.stop_repeat_ngram_size:
-        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token, drafter=drafter)
+        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token,
+                                       drafter=drafter, constraint=constraint)
     ids = np.asarray(prompt, dtype=np.int64)
     t0 = ids.shape[1]
     max_length = config.total_length(t0)
@@ -121,6 +126,9 @@ def greedy_search(
         runs += 1
         for j in range(logits.shape[1]):
             scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
+            if constraint is not None:
+                generated = [ids[r, t0:] if unfinished[r] else None for r in range(len(ids))]
+                scores = constraint.mask(generated, scores, keep=1)
             nxt = scores.argmax(axis=-1).astype(np.int64)
             nxt = np.where(unfinished, nxt, pad)
             ids = np.concatenate([ids, nxt[:, None]], axis=1)
@@ -175,6 +183,7 @@ class _Row:
 def _greedy_without_repeats(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
+    constraint: Optional[TokenConstraint] = None,
 ) -> SearchOutput:
     """Greedy search that will not let a row repeat ``n = stop_repeat_ngram_size`` tokens it
     generated. When a row's newest n tokens equal n earlier ones it keeps the first of them
@@ -191,6 +200,10 @@ def _greedy_without_repeats(
     A ``drafter`` works as in ``greedy_search``; a run's guesses also end where a row
     takes tokens back (the logits after it saw them), and the cache drops the rejected
     guesses before the row's columns are hidden.
+
+    A ``constraint`` sees each row's kept tokens (not those taken back) and masks after
+    the tokens a retry bans: a banned token is picked only where every allowed one is
+    banned (then the repeat counts again, and the row ends when its retries are spent).
     """
     n = config.stop_repeat_ngram_size
     retries = config.repeat_retries
@@ -213,15 +226,20 @@ def _greedy_without_repeats(
         for j in range(logits.shape[1]):
             scores = apply_processors(ids, logits[:, j].astype(np.float32, copy=False), config, prompt_length=t0)
             nxt = np.full(len(rows), pad, dtype=np.int64)
+            free = [not r.done and r.forced is None for r in rows]  # the model picks their token
+            for row, scored, picks in zip(rows, scores, free):
+                banned = row.banned.get(len(row.kept)) if picks else None
+                if banned:
+                    scored[list(banned)] = BIG
+            if constraint is not None:
+                kept = [r.kept if picks else None for r, picks in zip(rows, free)]
+                scores = constraint.mask(kept, scores, keep=1)
             for i, row in enumerate(rows):
                 if row.done:
                     continue
                 if row.forced is not None:
                     nxt[i], row.forced = row.forced, None
                     continue
-                banned = row.banned.get(len(row.kept))
-                if banned:
-                    scores[i, list(banned)] = BIG
                 nxt[i] = int(scores[i].argmax())
             column = ids.shape[1]
             ids = np.concatenate([ids, nxt[:, None]], axis=1)
@@ -299,9 +317,12 @@ def _gather(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def beam_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
+    *, constraint: Optional[TokenConstraint] = None,
 ) -> SearchOutput:
     """``prompt``: (B, t0); ``state`` must already hold B * num_beams rows, beam-major
-    within each batch item (row b * K + k), as transformers expands its inputs."""
+    within each batch item (row b * K + k), as transformers expands its inputs. A
+    ``constraint`` masks each row's log-probabilities after the processors, as
+    transformers applies ``prefix_allowed_tokens_fn``; it keeps each row's best 2K."""
     K = config.num_beams
     B, t0 = prompt.shape
     max_length = config.total_length(t0)
@@ -327,6 +348,8 @@ def beam_search(
         flat = running[:, :, :cur].reshape(B * K, cur)
         logits, state = model.step(flat, state)
         logp = apply_processors(flat, log_softmax(logits), config, prompt_length=t0)
+        if constraint is not None:
+            logp = constraint.mask(flat[:, t0:], logp, keep=keep, group=K)
         V = logp.shape[-1]
         logp = (logp.reshape(B, K, V) + running_scores[:, :, None]).reshape(B, K * V)
 
@@ -382,9 +405,12 @@ def beam_search(
 def generate(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
+    constraint: Optional[TokenConstraint] = None,
 ) -> SearchOutput:
     """Greedy when ``num_beams == 1``, else beam search (``on_token`` and ``drafter`` are
-    greedy only: beam search knows its tokens only at the end)."""
+    greedy only: beam search knows its tokens only at the end). ``constraint``: see
+    ``runtime/constraints.py``; None (the default) decodes exactly as without it."""
     if config.num_beams == 1:
-        return greedy_search(model, state, prompt, config, on_token=on_token, drafter=drafter)
-    return beam_search(model, state, prompt, config)
+        return greedy_search(model, state, prompt, config, on_token=on_token, drafter=drafter,
+                             constraint=constraint)
+    return beam_search(model, state, prompt, config, constraint=constraint)
