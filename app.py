@@ -10,8 +10,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.models import availability
 from ui.settings import get_settings
-from ui.state import keep_inputs
+from ui.state import PREFIX_OF_PAGE, keep_inputs
 
 PAGES_DIR = Path(__file__).resolve().parent / "ui" / "pages"
 # (title, script, url path, icon); the first is the default page at "/"
@@ -33,18 +34,16 @@ def pages() -> list:
 
 
 def status_ui() -> None:
-    """What the session is set to, in a line under the navigation."""
-    settings = get_settings()
-    model = "abstractive on" if settings.abstractive_folder() else "extractive only"
-    st.sidebar.caption(f"Device {settings.device} · {model}")
+    """What is ready to use, in a line under the navigation."""
+    st.sidebar.caption(availability(get_settings()))
 
 
 def main() -> None:
     st.set_page_config(page_title="Condense", page_icon=":material/summarize:", layout="wide")
-    keep_inputs()
     st.sidebar.title("Condense")
     st.sidebar.caption("Local summarization and generation workbench")
     page = st.navigation(pages())
+    keep_inputs(PREFIX_OF_PAGE.get(page.url_path, ""))
     page.run()
     status_ui()
 

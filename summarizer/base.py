@@ -14,8 +14,8 @@ import numpy as np
 
 from summarizer.errors import EmptyDocumentError
 from summarizer.nlp import Tokenizer, tokenizer_for
-from summarizer.types import (AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document, ScoredSentence, Sentence,
-                    Summary, auto_words)
+from summarizer.types import (AUTO_FRACTION, AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document,
+                              ScoredSentence, Sentence, Summary, auto_words)
 
 
 class Summarizer(Protocol):
@@ -44,7 +44,7 @@ def select(
     if budget.sentences is not None:
         k = budget.sentences
         if k > n:
-            notes.append(f"asked for {k} sentences; the document has {n}, all kept")
+            notes.append(f"Asked for {k} sentences; the document has only {n}, so all are kept.")
         chosen = ranked[:k]
     elif budget.ratio is not None:
         chosen = ranked[: max(1, int(round(budget.ratio * n)))]
@@ -57,7 +57,8 @@ def select(
                 used += word_counts[i]
         if used > budget.words:
             notes.append(
-                f"the best sentence has {used} words, over the budget of {budget.words}; kept it"
+                f"The best sentence alone has {used} words, more than the {budget.words} asked "
+                "for; it is kept so that the summary is not empty."
             )
     return sorted(chosen), notes
 
@@ -76,10 +77,14 @@ def resolve_auto(word_counts: Sequence[int], ranked: Sequence[int]) -> Tuple[Bud
         if k and abs(used + word_counts[i] - target) >= target - used:
             break
         k, used = k + 1, used + word_counts[i]
-    bound = (" (the least)" if target == AUTO_MIN_WORDS else
-             " (the most)" if target == AUTO_MAX_WORDS else "")
-    note = (f"no length given: {k} sentence{'s' if k != 1 else ''} ({used} words), for a "
-            f"target of {target} words{bound}, about a tenth of the document's {total}")
+    if target == AUTO_MIN_WORDS and target > AUTO_FRACTION * total:
+        why = f"the shortest automatic length (the document has {total:,} words)"
+    elif target == AUTO_MAX_WORDS and target < AUTO_FRACTION * total:
+        why = f"the longest automatic length (the document has {total:,} words)"
+    else:
+        why = f"about a tenth of the document's {total:,} words"
+    note = (f"Length: {k} sentence{'s' if k != 1 else ''} ({used} words), chosen to come near "
+            f"{target} words, {why}.")
     return Budget(sentences=k), note
 
 

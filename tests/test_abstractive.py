@@ -172,22 +172,30 @@ def test_long_input_goes_through_map_reduce(models):
     summarizer = AbstractiveSummarizer(AbstractiveConfig(
         model_dir=str(folder), max_input_tokens=20, max_new_tokens=6, num_beams=1))
     doc = Document(" ".join(CORPUS * 2), "en")
-    summary = summarizer(doc, Budget(sentences=1))
+    parts = []
+    summary = summarizer(doc, Budget(sentences=1), on_progress=parts.append)
     assert summary.is_abstractive and summary.sentences == ()
-    rounds = [n for n in summary.notes if n.startswith("round ")]
-    assert rounds and "split into" in rounds[0]
-    assert summary.notes[-1].startswith("summarized the joined chunk summaries")
+    note = summary.notes[-1]
+    assert note.startswith("Long article: summarized in ")
+    # the parts the note counts are the ones reported as they were written
+    count = int(note.split("cut into ")[1].split()[0])
+    assert {(p.last, p.parts) for p in parts if p.parts} >= {(count, count)}
+    assert (f"It has {summarizer.codec.count(doc.text):,} tokens and the model reads at most "
+            f"{summarizer.input_budget} at a time") in note
     # the final pass saw text that fits the model
-    assert int(summary.notes[-1].split("(")[1].split()[0].replace(",", "")) <= summarizer.input_budget
+    assert int(note.split("parts' summaries (")[1].split()[0].replace(",", "")) <= summarizer.input_budget
 
 
 def test_short_input_is_one_pass_and_streams(models):
     _, folder = models["t5"]
     summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=8, num_beams=1))
-    pieces = []
-    summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1), on_text=pieces.append)
-    assert not [n for n in summary.notes if n.startswith("round")]
-    assert "".join(pieces).split() == summary.text.split()
+    seen = []
+    summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1), on_progress=seen.append)
+    assert not [n for n in summary.notes if n.startswith("Long article")]
+    assert all(p.parts == 0 and p.round == 0 for p in seen)  # one pass, no parts
+    texts = [p.text for p in seen]
+    assert texts[0] == "" and all(a == b[:len(a)] for a, b in zip(texts, texts[1:]))  # growing
+    assert texts[-1].split() == summary.text.split()
 
 
 def test_cli_abstractive(models, tmp_path):
@@ -246,4 +254,4 @@ def test_output_length_is_capped_at_the_decoder_positions_with_a_note(models):
     _, folder = models["bart"]  # 64 positions in the tiny config
     summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=500, num_beams=1))
     summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1))
-    assert "capped at 63 new tokens: the model's decoder has 64 positions" in summary.notes
+    assert "This model's decoder has 64 positions, so it writes at most 63 tokens." in summary.notes

@@ -84,37 +84,6 @@ def test_settings_from_env_and_limits():
 
 
 # -- Summarize -----------------------------------------------------------------------
-def test_paste_and_summarize_with_lead():
-    at = start()
-    at.selectbox(key="sum.method").set_value("lead")
-    at.radio(key="sum.kind").set_value("sentences").run()
-    at.number_input(key="sum.sentences").set_value(2)
-    at.text_area(key="sum.text").input(TEXT).run()
-    assert not at.exception
-    assert at.text[0].value == "Apple banana cherry.\nApple kiwi."
-    marked = [m.value for m in at.markdown if "<mark>" in m.value]
-    assert marked and marked[0].count("<mark>") == 2
-    scores = at.dataframe[0].value
-    assert list(scores["#"]) == [0, 1] and list(scores.columns) == ["#", "score", "sentence"]
-    assert any(s.value == "Keyphrases" for s in at.subheader)
-
-
-def test_ranker_default_and_highlight_escapes_html():
-    at = start()
-    at.radio(key="sum.kind").set_value("sentences").run()
-    at.number_input(key="sum.sentences").set_value(1)
-    text = TEXT + " <script>x</script> apple banana $5 and $6."
-    at.text_area(key="sum.text").input(text).run()
-    assert at.selectbox(key="sum.method").value == "ranker"
-    # the app shows what the library's default method writes (the ranker picks the
-    # script sentence here, which the highlight below must show as text)
-    from summarizer import summarize
-    from summarizer.types import Budget
-
-    assert at.text[0].value == summarize(text, budget=Budget(sentences=1)).text
-    page = "".join(m.value for m in at.markdown)
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "$5" not in page and "&#36;5" in page  # no LaTeX from dollar signs
 
 
 def test_empty_paste_shows_hint_not_error():
@@ -163,41 +132,6 @@ def tiny_bart(tmp_path_factory):
     root = tmp_path_factory.mktemp("app-bart")
     ckpt = make_tiny_seq2seq("bart", root / "ckpt")
     return export_onnx(str(ckpt), out=root / "onnx", config=ExportConfig(validate=False)).folder
-
-
-def test_abstractive_with_configured_model_runs_faithfulness_check(tiny_bart):
-    at = start()
-    assert "abstractive" not in at.selectbox(key="sum.method").options
-    at = start(settings=AppSettings(abstractive_dir=str(tiny_bart)))
-    at.selectbox(key="sum.method").set_value("abstractive")
-    at.radio(key="sum.kind").set_value("words").run()
-    at.number_input(key="sum.words").set_value(10)
-    at.text_area(key="sum.text").input(
-        "The council approved the new budget for the city library on Monday. "
-        "Prices of bread and milk rose again this month, the report said.").run()
-    assert not at.exception and not at.error
-    assert any(s.value == "Faithfulness check" for s in at.subheader)
-    assert at.success or at.warning  # a verdict either way
-    assert not [m for m in at.markdown if "<mark>" in m.value]  # nothing to highlight
-
-
-def test_abstractive_bad_folder_is_an_error_not_a_crash(tmp_path):
-    at = start(settings=AppSettings(abstractive_dir=str(tmp_path)))
-    at.selectbox(key="sum.method").set_value("abstractive")
-    at.text_area(key="sum.text").input(ARTICLE).run()
-    assert not at.exception
-    assert at.error and "not an exported seq2seq model" in at.error[0].value
-    assert "python -m export onnx" in at.error[0].value  # the message says how to fix it
-
-
-def test_abstractive_folder_with_broken_graphs_keeps_the_page_up(tmp_path):
-    for name in ("encoder_model.onnx", "decoder_model.onnx"):
-        (tmp_path / name).write_bytes(b"not an onnx graph")
-    at = start(settings=AppSettings(abstractive_dir=str(tmp_path)))
-    at.selectbox(key="sum.method").set_value("abstractive")
-    at.text_area(key="sum.text").input(ARTICLE).run()
-    assert not at.exception
-    assert at.error and "Check the folder in Settings" in at.error[0].value
 
 
 # -- Batch ---------------------------------------------------------------------------
@@ -274,25 +208,6 @@ def test_batch_zip_over_file_limit_refused():
     assert not at.dataframe
 
 
-# -- Compare -------------------------------------------------------------------------
-def test_compare_two_methods_matrix_reference_and_winner():
-    at = start("Compare")
-    assert at.multiselect(key="cmp.methods").value == ["ranker", "lead"]
-    at.text_area(key="cmp.text").input(ARTICLE).run()
-    assert not at.exception
-    columns = [m.value for m in at.markdown if "background:#d4f3d0" in m.value]
-    assert len(columns) == 2
-    matrix = at.dataframe[0].value
-    assert list(matrix["method"]) == ["ranker", "lead"]
-    assert matrix["ranker"][0] == 100.0 and matrix["lead"][0] == matrix["ranker"][1]
-    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")
-    at.text_area(key="cmp.reference").input("The council approved the new budget on Monday.").run()
-    versus = at.dataframe[1].value
-    assert list(versus.columns) == ["method", "rouge1", "rouge2", "rougeL", "rougeLsum"]
-    at.radio(key="cmp.winner").set_value("lead").run()
-    assert [b.label for b in at.get("download_button")] == ["Markdown", "DOCX", "JSONL", "CSV"]
-
-
 # -- Evaluate ------------------------------------------------------------------------
 def test_evaluate_pairs_file_with_slider_limit():
     pairs = [{"id": str(i), "article": ARTICLE, "summary": "The council approved the new budget."}
@@ -331,7 +246,7 @@ def test_settings_are_kept_and_used_by_other_pages(tmp_path):
     assert at.session_state["settings"].max_batch_files == 7
     assert at.session_state["settings"].abstractive_dir == str(tmp_path)
     go(at, "Summarize")
-    assert "abstractive" in at.selectbox(key="sum.method").options
+    assert at.radio(key="sum.choice").options[1].startswith("Abstractive (test_settings_are")
     go(at, "Settings")
     assert at.number_input(key="set.batch").value == 7  # shown again after leaving the page
 
@@ -369,16 +284,15 @@ def test_generate_streams_with_preset_and_controls(tiny_gpt2):
     at.slider(key="gen.news.temperature").set_value(0.0)
     at.button(key="gen.run").click().run()
     assert not at.exception and not at.error
-    streamed = [m.value for m in at.markdown if m.value.strip()]
-    assert streamed and len(streamed[-1].split()) >= 1
-    first = at.session_state["gen.output"][1]
+    first = at.session_state["gen.output"].output
+    assert at.code[0].value == first
     assert any("preset news · seed 0" in c.value for c in at.main.caption)
     assert first and len(first.split()) <= 12
     at.run()  # a rerun shows the last output, unchanged
-    assert at.text[0].value == first
+    assert at.code[0].value == first
     # greedy decoding is reproducible
     at.button(key="gen.run").click().run()
-    assert at.session_state["gen.output"][1] == first
+    assert at.session_state["gen.output"].output == first
     at.selectbox(key="gen.preset").set_value("abstract").run()
     assert at.slider(key="gen.abstract.temperature").value == 0.4
 
@@ -409,71 +323,20 @@ def test_news_preset_uses_its_own_model_once_prepared(tiny_gpt2, tmp_path, monke
     at.slider(key="gen.news.max_new").set_value(6)
     at.button(key="gen.run").click().run()
     assert not at.exception and not at.error
-    assert any(f"Model: {news_model.folder().name}" in c.value for c in at.main.caption)
-
-
-def test_an_lm_summarizer_folder_summarizes_in_the_app(tiny_gpt2, tmp_path):
-    """A decoder-only summarizer (a causal export plus condense_summary.json) set in
-    Settings: the page's summary is LMSummarizer's."""
-    import shutil
-
-    from summarizer.abstractive.seq2seq import AbstractiveConfig
-    from summarizer.abstractive.decoder_only import LMSummarizer
-    from summarizer.types import Budget, Document
-
-    folder = tmp_path / "lm-sum"
-    shutil.copytree(tiny_gpt2, folder)
-    (folder / "condense_summary.json").write_text(json.dumps(
-        {"format": "condense-summary-prompt", "format_version": 1, "prefix": "",
-         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8}))
-    at = start(settings=AppSettings(abstractive_dir=str(folder)))
-    at.selectbox(key="sum.method").set_value("abstractive")
-    text = "The council approved the new budget for the city library on Monday."
-    at.text_area(key="sum.text").input(text).run()
-    assert not at.exception and not at.error
-    expected = LMSummarizer(AbstractiveConfig(model_dir=str(folder)))(Document(text, "en"), Budget(auto=True))
-    assert at.text[0].value == expected.text
-
-
-def test_builtin_summarizer_is_offered_once_prepared(tiny_gpt2, tmp_path, monkeypatch):
-    """A stand-in for the shipped summarizer (a tiny GPT-2 export plus a prompt format in
-    its cache folder): no abstractive method until it is prepared, then its summaries."""
-    import shutil
-
-    import runtime.builtin as builtin
-    from summarizer.abstractive.seq2seq import AbstractiveConfig
-    from summarizer.abstractive.decoder_only import LMSummarizer
-    from summarizer.types import Budget, Document
-
-    monkeypatch.setenv("CONDENSE_CACHE", str(tmp_path / "cache"))
-    summary_model = builtin.BuiltinModel(name="tiny-sum")
-    monkeypatch.setattr(builtin, "SUMMARY_MODEL", summary_model)
-    at = start()
-    assert "abstractive" not in at.selectbox(key="sum.method").options
-    shutil.copytree(tiny_gpt2, summary_model.folder())
-    (summary_model.folder() / "condense_summary.json").write_text(json.dumps(
-        {"format": "condense-summary-prompt", "format_version": 2, "prefix": "",
-         "suffix": " summary :", "max_source_tokens": 40, "max_target_tokens": 8,
-         "article_whitespace": "collapse"}))
-    at = start()
-    at.selectbox(key="sum.method").set_value("abstractive")
-    text = "The council approved the new budget for the city library on Monday."
-    at.text_area(key="sum.text").input(text).run()
-    assert not at.exception and not at.error
-    expected = LMSummarizer(AbstractiveConfig(model_dir=str(summary_model.folder())))(
-        Document(text, "en"), Budget(auto=True))
-    assert at.text[0].value == expected.text
+    assert "Model: SmolLM2-135M-Instruct · fp32 · built-in" in [c.value for c in at.main.caption]
 
 
 # -- pages keep what the user typed; settings survive a new session ------------------
 def test_pasted_text_and_choices_survive_switching_pages():
     at = start()
     at.text_area(key="sum.text").set_value(TEXT).run()
-    at.selectbox(key="sum.method").set_value("lead").run()
+    at.radio(key="sum.choice").set_value("other").run()
+    at.selectbox(key="sum.other").set_value("lead").run()
     go(at, "Compare")
     go(at, "Summarize")
     assert at.text_area(key="sum.text").value == TEXT
-    assert at.selectbox(key="sum.method").value == "lead"
+    assert at.radio(key="sum.choice").value == "other"
+    assert at.selectbox(key="sum.other").value == "lead"
     # lead at the automatic length (at least 25 words: the whole of this short text)
     assert at.text[0].value == "Apple banana cherry.\nApple kiwi.\nBanana melon.\nCherry grape."
 

@@ -104,5 +104,5 @@ def test_summarize_defaults_to_the_ranker_at_the_automatic_length(tmp_path, caps
     # 420 words -> a target of 42 -> six 7-word sentences, whichever the ranker prefers
     assert out["method"] == "ranker" and out["budget"] == "sentences=6"
     assert len(out["sentences"]) == 6
-    assert ("note: no length given: 6 sentences (42 words), for a target of 42 words, about a "
-            "tenth of the document's 420") in captured.err
+    assert ("note: Length: 6 sentences (42 words), chosen to come near 42 words, about a tenth "
+            "of the document's 420 words.") in captured.err

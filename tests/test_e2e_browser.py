@@ -114,22 +114,6 @@ def test_batch_folder_under_root(page):
     assert metrics.all_inner_texts()[:2] == ["1", "0"]
 
 
-def test_compare_two_methods_and_export_winner(page):
-    go(page, "Compare")
-    type_into(page, "…or paste text", ARTICLE)
-    page.get_by_role("heading", name="Side by side").wait_for()
-    type_into(page, "Reference summary (optional)", "The council approved the new budget on Monday.")
-    page.get_by_role("heading", name="Against the reference (F1 x 100)").wait_for()
-    assert page.locator("mark").count() >= 4  # words both summaries use, highlighted
-    page.get_by_test_id("stVegaLiteChart").first.wait_for()
-    winner = page.get_by_test_id("stRadio").filter(has_text="Choose the best summary")
-    winner.get_by_text("lead", exact=True).click()
-    wait_idle(page)
-    shot(page, "compare")
-    markdown = download(page, "Markdown").decode()
-    assert "*method: lead*" in markdown and "The council approved the new budget on Monday." in markdown
-
-
 def test_generate_streams_text(page, generator_dir):
     if generator_dir is None:
         pytest.skip("no generator model could be made here (export needs torch)")
@@ -157,9 +141,9 @@ def test_generate_streams_text(page, generator_dir):
     assert values[:2] == ["16", "0.00"], values
     before = len(frames)
     page.get_by_role("button", name="Generate").click()
-    page.get_by_text("Model: onnx · preset news · seed 0").wait_for()
+    page.get_by_text("· preset news · seed 0 · 16 tokens in").wait_for()
     wait_idle(page)
-    output = page.locator(".st-key-gen-output").inner_text().strip()
+    output = page.locator(".st-key-gen-output").get_by_test_id("stCode").inner_text().strip()
     assert len(output.split()) >= 3, output
     first, whole = output.split()[0].encode(), " ".join(output.split()).encode()
     sent = [f for f in frames[before:] if first in f]

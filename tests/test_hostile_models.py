@@ -474,7 +474,7 @@ def test_app_shows_the_message_not_a_traceback(copy_of):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state["settings"] = AppSettings(abstractive_dir=str(folder))
     at.run()
-    at.selectbox(key="sum.method").set_value("abstractive")
+    at.radio(key="sum.choice").set_value("abstractive")
     at.text_area(key="sum.text").input(ARTICLE).run()
     assert not at.exception
     message = at.error[0].value

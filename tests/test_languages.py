@@ -267,7 +267,8 @@ def test_cli_lang_choices_and_auto(tmp_path, capsys):
 def test_app_shows_the_detected_language():
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
     at.run()
-    at.selectbox(key="sum.method").set_value("lead")
+    at.radio(key="sum.choice").set_value("other").run()
+    at.selectbox(key="sum.other").set_value("lead")
     at.radio(key="sum.kind").set_value("sentences").run()
     at.number_input(key="sum.sentences").set_value(1)
     at.text_area(key="sum.text").input(DE).run()

@@ -156,16 +156,16 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)
     expected = tok.decode(ids[0, len(prompt):], skip_special_tokens=True)
     assert summary.text.split() == expected.split() and len(expected.split()) >= 3
-    assert ("takes back up to 12 places where the model starts repeating itself and tries its "
-            "next-best token, then ends where the model starts repeating 10 tokens it already "
-            "wrote") in summary.notes
+    assert ("Against repetition: where the model starts repeating 10 tokens it already wrote, "
+            "it takes its next-best word instead, up to 12 times; after that, a repeat ends the "
+            "summary.") in summary.notes
     # paragraph breaks are collapsed in the prompt, as in training: the same summary
     paragraphs = summarizer(Document(f"{CORPUS[3]}\n\n {CORPUS[4]}", "en"), Budget(ratio=0.9))
     assert paragraphs.text == summary.text
     # the budget asks for at most max_target_tokens; a longer document goes through map-reduce
     assert summarizer.generation_config(500).max_new_tokens == 16
     long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
-    assert any("split into" in n for n in long.notes)
+    assert any(n.startswith("Long article: summarized in ") for n in long.notes)
     # batched: the same summaries as one by one (left padding changes nothing), long ones too.
     # By default documents go one at a time with guesses (fp32 export: exact); batches of
     # 8 when asked, without guesses.
@@ -188,7 +188,7 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     again = LMSummarizer(batched.config, model=summarizer.model, codec=summarizer.codec,
                          prompt=retrying.prompt).summarize_many(docs, Budget(ratio=0.9))
     assert [m.text for m in again] == [retrying(d, Budget(ratio=0.9)).text for d in docs]
-    assert any(n.startswith("takes back up to 2 places where the model starts repeating itself")
+    assert any(n.startswith("Against repetition: ") and "word instead, up to 2 times;" in n
                for n in again[0].notes)
 
 

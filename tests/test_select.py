@@ -17,7 +17,7 @@ def test_sentence_budget_takes_best_in_document_order_ties_to_earlier():
 def test_sentence_budget_over_length_keeps_all_with_note():
     chosen, notes = select(SCORES, WORDS, Budget(sentences=9))
     assert chosen == [0, 1, 2, 3, 4]
-    assert notes == ["asked for 9 sentences; the document has 5, all kept"]
+    assert notes == ["Asked for 9 sentences; the document has only 5, so all are kept."]
 
 
 def test_ratio_rounds_and_keeps_at_least_one():
@@ -35,7 +35,8 @@ def test_word_budget_skips_what_does_not_fit_and_fills_with_shorter():
 def test_word_budget_keeps_best_sentence_even_if_too_long():
     chosen, notes = select(SCORES, WORDS, Budget(words=5))
     assert chosen == [1]
-    assert "over the budget of 5" in notes[0]
+    assert notes == ["The best sentence alone has 30 words, more than the 5 asked for; it is "
+                     "kept so that the summary is not empty."]
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"sentences": 1, "ratio": 0.5}, {"sentences": 0},
@@ -60,8 +61,8 @@ def test_auto_takes_whole_best_sentences_while_they_fit():
     # 57 words -> target 25; the best sentence alone has 30: it is kept, nothing more
     assert resolve_auto(WORDS, [1, 3, 2, 4, 0]) == (
         Budget(sentences=1),
-        "no length given: 1 sentence (30 words), for a target of 25 words (the least), about "
-        "a tenth of the document's 57")
+        "Length: 1 sentence (30 words), chosen to come near 25 words, the shortest automatic "
+        "length (the document has 57 words).")
     # ranked 3 (8w), 2 (5w), 4 (4w): 17 words, 8 short; 0 (10w) makes 27, 2 over: nearer,
     # taken; 1 (30w) would make 57: stop
     assert resolve_auto(WORDS, [3, 2, 4, 0, 1])[0] == Budget(sentences=4)
@@ -77,8 +78,8 @@ def test_auto_budget_through_a_summarizer_records_what_it_chose():
     s = Lead()(document_from_text(text), Budget(auto=True))
     # 60 x 7 words (the "number" digit is a word) = 420 -> target 42 -> 6 sentences (42 words)
     assert s.budget == Budget(sentences=6) and len(s.sentences) == 6
-    assert s.notes[0] == ("no length given: 6 sentences (42 words), for a target of 42 words, "
-                          "about a tenth of the document's 420")
+    assert s.notes[0] == ("Length: 6 sentences (42 words), chosen to come near 42 words, about a "
+                          "tenth of the document's 420 words.")
 
 
 def test_auto_budget_alone_or_not_at_all():

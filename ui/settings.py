@@ -3,7 +3,7 @@ and their page.
 
 Defaults can be given to a deployment by environment variables (read once per session):
 ``CONDENSE_DEVICE``, ``CONDENSE_THREADS``, ``CONDENSE_ABSTRACTIVE_MODEL``,
-``CONDENSE_GENERATOR_MODEL`` and ``CONDENSE_BATCH_ROOT``. What the user sets on the
+``CONDENSE_GENERATOR_MODEL``, ``CONDENSE_MODELS_DIR`` and ``CONDENSE_BATCH_ROOT``. What the user sets on the
 Settings page is saved to ``settings.json`` in the user's data folder
 (``$XDG_DATA_HOME/condense``, or ``$CONDENSE_SETTINGS``; ``off`` saves nothing) and wins
 over those defaults, so a reload or a server restart keeps it. The app is a local
@@ -21,13 +21,14 @@ from typing import List, Mapping, Optional, Tuple
 import streamlit as st
 
 from summarizer.documents.archive import ArchiveLimits
+from .models import models_ui
 from summarizer.documents.loaders import LoaderConfig
 
 STATE_KEY = "settings"
 _ENV = {
     "device": "CONDENSE_DEVICE", "threads": "CONDENSE_THREADS",
     "abstractive_dir": "CONDENSE_ABSTRACTIVE_MODEL", "generator_dir": "CONDENSE_GENERATOR_MODEL",
-    "batch_root": "CONDENSE_BATCH_ROOT",
+    "batch_root": "CONDENSE_BATCH_ROOT", "models_dir": "CONDENSE_MODELS_DIR",
 }
 
 
@@ -42,6 +43,7 @@ class AppSettings:
     max_batch_files: int = 200  # files in one batch
     max_new_tokens: int = 512  # ceiling of the Generate page's length slider
     batch_root: str = ""  # the only folder tree the Batch page may read by name
+    models_dir: str = ""  # exported model folders under it are offered on the Settings page
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "AppSettings":
@@ -175,14 +177,8 @@ def settings_ui() -> AppSettings:
                           help="CUDA is offered when onnxruntime has its CUDA provider")
     threads = c2.number_input("Threads (0 = one per core)", 0, os.cpu_count() or 64,
                               current.threads, key="set.threads")
-    st.subheader("Model folders")
-    abstractive_dir = st.text_input("Abstractive model folder (exported summarizer; empty = "
-                                    "the built-in one once `python -m summarizer setup` ran)",
-                                    current.abstractive_dir, key="set.abstractive",
-                                    placeholder="models/bart-cnn")
-    generator_dir = st.text_input("Generator folder (exported causal LM; empty = default)",
-                                  current.generator_dir, key="set.generator",
-                                  placeholder="empty: what `python -m generation setup` prepares")
+    chosen = models_ui(current)
+    abstractive_dir, generator_dir = chosen.abstractive_dir, chosen.generator_dir
     for path in (abstractive_dir, generator_dir):
         problem = folder_problem(path) if path.strip() else None
         if problem:
@@ -199,14 +195,15 @@ def settings_ui() -> AppSettings:
                                      current.max_new_tokens, key="set.tokens")
     st.subheader("Batch folders")
     batch_root = st.text_input("Batch root folder (the Batch page reads only under it)",
-                               current.batch_root, key="set.root", placeholder="/data/documents")
+                               current.batch_root, key="set.root",
+                               placeholder="(none: the Batch page takes uploads only)")
     if batch_root.strip() and not Path(batch_root).expanduser().is_dir():
         st.warning(f"{batch_root}: no such folder")
     updated = replace(current, device=device, threads=int(threads),
                       abstractive_dir=abstractive_dir.strip(), generator_dir=generator_dir.strip(),
                       max_upload_mb=int(max_upload_mb), max_chars=int(max_chars),
                       max_batch_files=int(max_batch_files), max_new_tokens=int(max_new_tokens),
-                      batch_root=batch_root.strip())
+                      batch_root=batch_root.strip(), models_dir=chosen.models_dir)
     if updated != current:
         problem = save_settings(updated, settings_file())
         if problem:

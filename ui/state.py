@@ -18,6 +18,9 @@ from typing import Iterable, List
 import streamlit as st
 
 PAGE_PREFIXES = ("sum.", "cmp.", "batch.", "gen.", "eval.", "set.", "hist.")
+PREFIX_OF_PAGE = {"": "sum.", "summarize": "sum.",  # "": the default page
+                   "compare": "cmp.", "batch": "batch.", "generate": "gen.",
+                  "evaluate": "eval.", "settings": "set.", "history": "hist."}
 # buttons (.run .stop .go .clear .delete .prepare), uploaders (.upload .files .refs .pairs),
 # download buttons (.dl.<format>)
 NOT_KEPT = (".run", ".stop", ".go", ".clear", ".delete", ".prepare",
@@ -34,7 +37,11 @@ def kept_keys(keys: Iterable[str]) -> List[str]:
     return [k for k in keys if isinstance(k, str) and is_kept(k)]
 
 
-def keep_inputs() -> None:
-    """Call once per run, before the page draws its widgets."""
+def keep_inputs(current: str = "") -> None:
+    """Call once per run, before the page draws its widgets. ``current`` is the prefix
+    of the page about to be drawn: its widgets are drawn in this run, so nothing would
+    drop them, and writing their values back could undo a change the browser sends while
+    the run is going (a slider moved key by key lost steps that way under load)."""
     for key in kept_keys(list(st.session_state.keys())):
-        st.session_state[key] = st.session_state[key]
+        if not (current and key.startswith(current)):
+            st.session_state[key] = st.session_state[key]

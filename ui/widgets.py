@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import streamlit as st
 
@@ -11,11 +11,13 @@ from summarizer.errors import CondenseError
 from summarizer.documents.loaders import SUPPORTED_EXTENSIONS, document_from_text, load_bytes
 from summarizer.types import Budget, Document
 
+from .render import escape
 from .settings import AppSettings
 
 UPLOAD_TYPES = [e.lstrip(".") for e in SUPPORTED_EXTENSIONS]
 LENGTH_KINDS = ["auto", "sentences", "ratio", "words"]
 DOWNLOAD_LABELS = {"csv": "CSV", "jsonl": "JSONL", "md": "Markdown", "docx": "DOCX"}
+PASTED = "pasted text"  # the source of a document from the paste box
 
 
 def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Optional[Document]:
@@ -29,7 +31,7 @@ def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Opt
         if upload is not None:
             return load_bytes(upload[1], upload[0], config=settings.loader_config())
         if pasted.strip():
-            return document_from_text(pasted, source="pasted text", config=settings.loader_config())
+            return document_from_text(pasted, source=PASTED, config=settings.loader_config())
     except CondenseError as e:
         st.error(str(e))
     return None
@@ -61,15 +63,19 @@ def upload_ui(prefix: str, settings: AppSettings, *, label: str = "Upload a docu
     return kept
 
 
-def budget_ui(prefix: str, *, default_kind: str = "auto") -> Budget:
-    """Length of the summary: automatic, sentences, a ratio of the sentences, or a word
-    ceiling."""
+AUTO_CAPTION = ("Whole sentences nearest a tenth of the document's words (a target of 25 to "
+                "250); the note under the summary says what was chosen.")
+
+
+def budget_ui(prefix: str, *, default_kind: str = "auto", auto_caption: str = AUTO_CAPTION
+              ) -> Budget:
+    """Length of the summary: automatic (``auto_caption`` says what that means), sentences,
+    a ratio of the sentences, or a word ceiling."""
     c1, c2 = st.columns([1, 2])
     kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
                     horizontal=True, key=f"{prefix}.kind")
     if kind == "auto":
-        c2.caption("Whole sentences nearest a tenth of the document's words (a target of 25 "
-                   "to 250); the note under the summary says what was chosen.")
+        c2.caption(auto_caption)
         return Budget(auto=True)
     if kind == "sentences":
         count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")
@@ -83,18 +89,30 @@ def budget_ui(prefix: str, *, default_kind: str = "auto") -> Budget:
 
 def downloads_ui(rows: Sequence[ResultRow], *, prefix: str, stem: str, title: str,
                  formats: Sequence[str] = ("csv", "jsonl", "md", "docx")) -> None:
-    """One download button per format; downloading does not rerun the page."""
-    columns = st.columns(len(formats))
-    for column, fmt in zip(columns, formats):
+    """One download button per format of ``rows``; downloading does not rerun the page."""
+    files = []
+    for fmt in formats:
         writer, mime = WRITERS[fmt]
-        # A callable is run only when the button is clicked: no file is built per rerun.
         kwargs = {"title": title} if fmt in ("md", "docx") else {}
-        data = partial(writer, list(rows), **kwargs)
-        column.download_button(DOWNLOAD_LABELS[fmt], data, file_name=f"{stem}.{fmt}", mime=mime,
-                               key=f"{prefix}.dl.{fmt}", on_click="ignore",
-                               icon=":material/download:")
+        files.append((fmt, partial(writer, list(rows), **kwargs), mime))
+    file_downloads_ui(files, prefix=prefix, stem=stem)
+
+
+def file_downloads_ui(files: Sequence[Tuple[str, Callable[[], bytes], str]], *, prefix: str,
+                      stem: str) -> None:
+    """One download button per ``(format, make the bytes, mime type)``, side by side (each
+    as wide as its label, wrapping on a narrow page), keyed ``<prefix>.dl.<format>``. The
+    callables run only when a button is clicked: no file is built per rerun, and
+    downloading does not rerun the page."""
+    row = st.container(horizontal=True)
+    for fmt, data, mime in files:
+        row.download_button(DOWNLOAD_LABELS[fmt], data, file_name=f"{stem}.{fmt}", mime=mime,
+                            key=f"{prefix}.dl.{fmt}", on_click="ignore",
+                            icon=":material/download:")
 
 
 def notes_ui(notes: List[str]) -> None:
-    for note in notes:
-        st.info(note)
+    """The notes of a summary, one box, one line each (escaped: a note may quote a file
+    name)."""
+    if notes:
+        st.info("\n".join(f"- {escape(note)}" for note in notes), icon=":material/info:")

@@ -5,13 +5,17 @@ Short documents go through the model in one pass. A document longer than the mod
 input is summarized map-reduce style: split by sentences into token-budgeted chunks that
 overlap by a sentence, summarize every chunk (batched), join the chunk summaries, and
 repeat on the joined text until it fits, then summarize it once more. Nothing is cut
-silently: the summary's notes say how the document was handled.
+silently: the summary's notes say, in words a reader of the summary understands, how the
+document was handled ("Long article: summarized in 3 parts, then combined").
+
+Streaming is an optional extra on the one interface: ``summarizer(document, budget,
+on_progress=f)`` calls ``f`` with a :class:`Progress` as each part and then the summary is
+written, and returns the same ``Summary`` as ``summarizer(document, budget)``.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -26,12 +30,32 @@ from runtime.session import SessionConfig
 from runtime.text import TextCodec
 
 from summarizer.abstractive.chunking import pack, split_long
+from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
+                                          repetition_note)
 from summarizer.errors import CondenseError
 from summarizer.nlp import tokenizer_for
-from summarizer.types import Budget, Document, Summary, auto_words
+from summarizer.types import Budget, Document, Summary
 
 MAX_REDUCE_ROUNDS = 6
 DRAFTS = ("auto", "lookup", "none")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far an abstractive summary has got, for a caller that shows it as it is written.
+
+    While a long document is summarized in parts, ``parts`` is how many (in map-reduce
+    round ``round``) and parts ``part`` to ``last`` (1-based) are being written now: one,
+    or several when the model writes a batch of them together. ``parts`` is 0 while the
+    summary itself is written (``round`` is then how many rounds of parts came before).
+    ``text`` is what the model has written so far of the one part or summary being
+    written; "" when a batch of several parts is written or nothing is written yet."""
+
+    text: str = ""
+    part: int = 0
+    last: int = 0
+    parts: int = 0
+    round: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,24 +129,6 @@ def load_model(model_dir: str, device: str = "cpu", threads: int = 0) -> Tuple[S
     return model, codec
 
 
-def new_tokens_for(budget: Budget, input_tokens: int) -> int:
-    """A generation length for a budget given in sentences, ratio or words.
-
-    Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
-    1.4 subword tokens per English word and 32 tokens per sentence; ``auto`` applies
-    ``auto_words`` to the input's length.
-    """
-    if budget.words is not None:
-        n = math.ceil(budget.words * 1.4)
-    elif budget.sentences is not None:
-        n = 32 * budget.sentences
-    elif budget.auto:  # the extractive rule on the input's length in words
-        n = math.ceil(auto_words(round(input_tokens / 1.4)) * 1.4)
-    else:
-        n = math.ceil((budget.ratio or 0.2) * input_tokens)
-    return max(8, n)
-
-
 def start_token(config: GenerationConfig) -> Optional[int]:
     """The token the decoder starts from: ``decoder_start_token_id``, else ``bos_token_id``,
     as transformers' ``generate`` picks it for an encoder-decoder (``_prepare_special_tokens``);
@@ -161,8 +167,12 @@ class AbstractiveSummarizer:
             no_repeat_ngram_size=c.no_repeat_ngram_size)
 
     def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
-                       on_text: Optional[Callable[[str], None]] = None) -> List[str]:
-        """Summaries of ``texts``, each within the input budget, in batches."""
+                       on_progress: Optional[Callable[[int, int, str], None]] = None) -> List[str]:
+        """Summaries of ``texts``, each within the input budget, in batches.
+
+        ``on_progress(first, last, text)`` is told the 0-based indices of each batch's texts
+        before it is written (``text`` ""), and for a batch of one text, that text's summary
+        so far each time it grows."""
         out: List[str] = []
         too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
         if too_long:  # the chunker guarantees this; a bug must not reach the model
@@ -170,11 +180,13 @@ class AbstractiveSummarizer:
         rows = self.batch_rows(config)
         for i in range(0, len(texts), rows):
             batch = list(texts[i : i + rows])
-            single = on_text is not None and len(batch) == 1
-            texts_out = self._generate_batch(batch, config,
-                                             _streamer(self.codec, on_text) if single else None)
+            single = on_progress is not None and len(batch) == 1
+            if on_progress is not None:
+                on_progress(i, i + len(batch) - 1, "")
+            streamer = _streamer(self.codec, partial(on_progress, i, i)) if single else None
+            texts_out = self._generate_batch(batch, config, streamer)
             if single and config.num_beams > 1:
-                on_text(texts_out[0])  # beam search knows its text only at the end
+                on_progress(i, i, texts_out[0])  # beam search knows its text only at the end
             out.extend(texts_out)
         return out
 
@@ -202,21 +214,21 @@ class AbstractiveSummarizer:
 
     def _config(self, budget: Budget, total: int) -> Tuple[GenerationConfig, List[str]]:
         """Decoding settings for a document of ``total`` tokens, and the notes saying why."""
-        config = self.generation_config(new_tokens_for(budget, total))
+        asked = new_tokens_for(budget, total)
+        config = self.generation_config(asked)
         notes = list(self.model.notes)
-        if config.max_new_tokens and not self.config.max_new_tokens:
-            notes.append(f"budget {budget.describe()} -> up to {config.max_new_tokens} new tokens")
-        if config.stop_repeat_ngram_size:
-            retries = (f"takes back up to {config.repeat_retries} places where the model starts "
-                       "repeating itself and tries its next-best token, then "
-                       if config.repeat_retries else "")
-            notes.append(f"{retries}ends where the model starts repeating "
-                         f"{config.stop_repeat_ngram_size} tokens it already wrote")
-        if self.max_output_tokens and config.max_new_tokens and config.max_new_tokens > self.max_output_tokens:
-            notes.append(f"capped at {self.max_output_tokens} new tokens: the model's decoder has "
-                         f"{self.max_output_tokens + 1} positions")
+        capped = bool(self.max_output_tokens and config.max_new_tokens
+                      and config.max_new_tokens > self.max_output_tokens)
+        if capped:
             config = config.override(max_new_tokens=self.max_output_tokens,
                                      min_new_tokens=min(config.min_new_tokens, self.max_output_tokens))
+        if config.max_new_tokens and not self.config.max_new_tokens:
+            notes.append(length_note(budget, total, asked, config.max_new_tokens))
+        if config.stop_repeat_ngram_size:
+            notes.append(repetition_note(config.stop_repeat_ngram_size, config.repeat_retries))
+        if capped:
+            notes.append(f"This model's decoder has {self.max_output_tokens + 1} positions, so it "
+                         f"writes at most {self.max_output_tokens} tokens.")
         return config, notes
 
     def _summary(self, document: Document, budget: Budget, notes: List[str], final: str) -> Summary:
@@ -241,8 +253,10 @@ class AbstractiveSummarizer:
                 out[i] = self._summary(documents[i], budget, notes, final)
         return out  # type: ignore[return-value]
 
-    def __call__(self, document: Document, budget: Budget,
-                 on_text: Optional[Callable[[str], None]] = None) -> Summary:
+    def __call__(self, document: Document, budget: Budget, *,
+                 on_progress: Optional[Callable[[Progress], None]] = None) -> Summary:
+        """The summary of ``document`` within ``budget``. ``on_progress``, if given, is told
+        each step as it happens (see :class:`Progress`); it changes nothing in the result."""
         total = self.codec.count(document.text)
         config, notes = self._config(budget, total)
         # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
@@ -250,24 +264,26 @@ class AbstractiveSummarizer:
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
         if map_config.min_new_tokens > map_config.max_new_tokens:
             map_config = map_config.override(min_new_tokens=map_config.max_new_tokens)
-        text, tokens, rounds = document.text, total, 0
+        text, tokens = document.text, total
+        rounds: List[Tuple[int, int]] = []  # (tokens in, parts) per round of parts
         while tokens > self.input_budget:
-            if rounds == MAX_REDUCE_ROUNDS:
+            if len(rounds) == MAX_REDUCE_ROUNDS:
                 raise CondenseError(
                     f"{document.source or 'document'}: still {tokens} tokens after "
-                    f"{rounds} rounds of chunk summaries; lower max_new_tokens or split the document")
+                    f"{len(rounds)} rounds of chunk summaries; lower max_new_tokens or split the document")
             chunks = self._chunks(text, document.lang)
-            summaries = self.generate_texts(chunks, map_config)
-            rounds += 1
-            notes.append(
-                f"round {rounds}: {tokens:,} tokens > model input limit "
-                f"{self.input_budget:,}; split into {len(chunks)} chunks "
-                f"(overlap {self.config.overlap_sentences} sentence), summarized each")
-            text = "\n".join(summaries)
+            rounds.append((tokens, len(chunks)))
+            report = None
+            if on_progress is not None:
+                report = partial(_report_part, on_progress, len(chunks), len(rounds))
+            text = "\n".join(self.generate_texts(chunks, map_config, report))
             tokens = self.codec.count(text)
         if rounds:
-            notes.append(f"summarized the joined chunk summaries ({tokens:,} tokens)")
-        final = self.generate_texts([text], config, on_text=on_text)[0]
+            notes.append(parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences))
+        report = None
+        if on_progress is not None:
+            report = partial(_report_final, on_progress, len(rounds))
+        final = self.generate_texts([text], config, report)[0]
         return self._summary(document, budget, notes, final)
 
     def _chunks(self, text: str, lang: str) -> List[str]:
@@ -300,10 +316,20 @@ def sentence_lines(text: str, lang: str) -> str:
     return "\n".join(s.text for s in tokenizer_for(lang).sentences(text)) if text.strip() else ""
 
 
+def _report_part(on_progress: Callable[[Progress], None], parts: int, round_: int,
+                 first: int, last: int, text: str) -> None:
+    on_progress(Progress(text, first + 1, last + 1, parts, round_))
+
+
+def _report_final(on_progress: Callable[[Progress], None], rounds: int,
+                  _first: int, _last: int, text: str) -> None:
+    on_progress(Progress(text, round=rounds))
+
 
 def _streamer(codec: TextCodec, on_text: Callable[[str], None]):
-    """Token callback that emits only whole characters: decode the prefix and send the
-    new tail, holding back while the tail ends in an incomplete character (U+FFFD)."""
+    """Token callback that passes on the text so far each time it grows by whole
+    characters: decode the prefix, holding back while it ends in an incomplete character
+    (U+FFFD)."""
     ids: List[int] = []
     sent = [0]
 
@@ -313,7 +339,7 @@ def _streamer(codec: TextCodec, on_text: Callable[[str], None]):
         if text.endswith("\ufffd"):
             return
         if len(text) > sent[0]:
-            on_text(text[sent[0]:])
+            on_text(text)
             sent[0] = len(text)
 
     return on_token

@@ -12,6 +12,12 @@ Only when every document has a record is OUT written, to a temporary file that i
 renamed over OUT, so OUT is either the old complete file or the new complete file, never
 half of one.
 
+An abstractive summary's record also says whether every number and name in it is in its
+article (``faithful``, ``unsupported_numbers``, ``unsupported_names``: the screen of
+``summarizer.evaluation.faithfulness``); OUT has those columns only for abstractive runs,
+after the others, so files written before them read as they did (missing flags read as
+None: not checked).
+
 Before any work the paths are checked (OUT is not the input, not a folder, its folder
 exists and can be written) and a lock file beside OUT (``.<OUT name>.lock``, held with
 ``flock``, so the kernel releases it when its process dies) keeps a second batch from
@@ -40,10 +46,12 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from summarizer.base import Summarizer
+from summarizer.batch.progress import PartProgress, PartTracker
 from summarizer.results.csvfile import csv_bytes, read_csv
+from summarizer.results.files import FLAG_COLUMNS, cell_text, flags_from_cells, flags_of
 from summarizer.errors import CondenseError, DocumentError
 from summarizer.languages import DETECTION_REVISION
 from summarizer.documents.loaders import LoaderConfig, document_from_text, iter_supported_files, load_document
@@ -58,6 +66,8 @@ if TYPE_CHECKING:  # importing it for real would load onnxruntime for extractive
 WORKER_FIELDS = ("id", "summary", "method", "error", "lang")
 # ... and what OUT holds: those, plus what the record was made from, for reruns to check.
 FIELDS = WORKER_FIELDS + ("settings", "input_sha256")
+# ... and for abstractive runs the faithfulness flags (a bool, two lists of strings).
+FLAG_FIELDS = FLAG_COLUMNS
 OUTPUT_SUFFIXES = (".jsonl", ".csv", ".parquet")
 
 
@@ -269,27 +279,42 @@ def task_digest(task: Task, max_bytes: Optional[int] = None) -> Optional[str]:
     """16 hex digits of SHA-256 of a task's input (a file's bytes, or the article text);
     None when it has none (a bad record), is not a regular file, is over ``max_bytes`` or
     cannot be read, which never matches, so such a document is always tried again."""
+    digest = task_sha256(task, max_bytes)
+    return digest[:16] if digest is not None else None
+
+
+def task_sha256(task: Task, max_bytes: Optional[int] = None) -> Optional[str]:
+    """The whole SHA-256 (64 hex digits) that ``task_digest`` shortens, for a reader who
+    checks a file against it (the app's run history)."""
     rid, path, text, error = task
     if error is not None:
         return None
     if path is not None:
         raw = _file_sha256(Path(path), max_bytes)
-        return raw.hex()[:16] if raw is not None else None
-    return text_digest(text or "")
+        return raw.hex() if raw is not None else None
+    return text_sha256(text or "")
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return text_sha256(text)[:16]
 
 
-def task_record(task: Task, config: BatchConfig, *,
-                summarizer: Optional[Summarizer] = None) -> Dict[str, Optional[str]]:
+def task_record(task: Task, config: BatchConfig, *, summarizer: Optional[Summarizer] = None,
+                on_part: Optional[Callable[[PartProgress], None]] = None) -> dict:
     """One document's record. Never raises for a bad document: its ``error`` says why.
     ``summarizer``: one built already (an engine's worker builds it once); default:
-    built here from ``config``."""
+    built here from ``config``. ``on_part``: told each step of an abstractive summary (a
+    long document is summarized in parts, then combined; ``summarizer.batch.progress``).
+
+    An abstractive summary gets the faithfulness flags (``FLAG_FIELDS``); other records
+    have none."""
     rid, path, text, error = task
-    record: Dict[str, Optional[str]] = {"id": rid, "summary": None, "method": config.method,
-                                        "error": error, "lang": None}
+    record: dict = {"id": rid, "summary": None, "method": config.method, "error": error,
+                    "lang": None}
     if error is not None:
         return record
     try:
@@ -300,12 +325,33 @@ def task_record(task: Task, config: BatchConfig, *,
         if summarizer is None:
             summarizer = get_summarizer(config.method, abstractive=config.abstractive)
         record["lang"] = doc.lang
-        record["summary"] = summarizer(doc, config.budget).text
+        if on_part is not None and config.method == ABSTRACTIVE:
+            summary = summarizer(doc, config.budget, on_progress=PartTracker(on_part))
+        else:
+            summary = summarizer(doc, config.budget)
+        record["summary"] = summary.text
+        if summary.is_abstractive:
+            from summarizer.evaluation.faithfulness import check_faithfulness
+
+            record.update(flags_of(check_faithfulness(summary.text, doc.text, lang=doc.lang)))
     except CondenseError as e:
         record["error"] = str(e)
     except Exception as e:  # one bad document must never stop the batch
         record["error"] = f"{rid}: unexpected {type(e).__name__}: {e}. Please report this file"
-    return {k: printable(v) if isinstance(v, str) else v for k, v in record.items()}
+    return {k: _printable_value(v) for k, v in record.items()}
+
+
+def _printable_value(value):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    return value
+
+
+def fields_for(config: BatchConfig) -> Tuple[str, ...]:
+    """The columns of OUT: ``FIELDS``, and the faithfulness flags for abstractive runs."""
+    return FIELDS + FLAG_FIELDS if config.method == ABSTRACTIVE else FIELDS
 
 
 def _work(args: Tuple[Task, BatchConfig]) -> Dict[str, Optional[str]]:
@@ -341,7 +387,9 @@ def read_records(path: Path) -> Dict[str, dict]:
             except (pa.ArrowException, KeyError) as e:
                 raise ValueError(f"not a results table ({e})") from None
         if path.suffix == ".csv":
-            return {rec["id"]: rec for rec in read_csv(path) if rec.get("id") is not None}
+            # flags come back as text (true/false, "; "-joined lists): typed again here
+            return {rec["id"]: {**rec, **flags_from_cells(rec)}
+                    for rec in read_csv(path) if rec.get("id") is not None}
     except (UnicodeDecodeError, csv.Error, ValueError) as e:
         raise OutputError(str(path), f"cannot be read back as results to resume from ({e})",
                           "Move it away or delete it, then rerun: every document is done again") from None
@@ -376,18 +424,26 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _encode(out: Path, records: List[dict]) -> bytes:
-    rows = [{k: r.get(k) for k in FIELDS} for r in records]
+def arrow_schema(fields: Sequence[str]):
+    """Strings, but ``faithful`` (bool) and the unsupported numbers and names (lists)."""
+    import pyarrow as pa
+
+    types = {"faithful": pa.bool_(), "unsupported_numbers": pa.list_(pa.string()),
+             "unsupported_names": pa.list_(pa.string())}
+    return pa.schema([(k, types.get(k, pa.string())) for k in fields])
+
+
+def _encode(out: Path, records: List[dict], fields: Sequence[str] = FIELDS) -> bytes:
+    rows = [{k: r.get(k) for k in fields} for r in records]
     if out.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        schema = pa.schema([(k, pa.string()) for k in FIELDS])
         sink = pa.BufferOutputStream()
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink)
+        pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(fields)), sink)
         return sink.getvalue().to_pybytes()
     if out.suffix == ".csv":
-        return csv_bytes(FIELDS, ([r[k] for k in FIELDS] for r in rows))
+        return csv_bytes(fields, ([cell_text(r[k]) for k in fields] for r in rows))
     buf = io.StringIO()
     for r in rows:
         buf.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -401,8 +457,8 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def write_atomic(out: Path, records: List[dict]) -> None:
-    data = _encode(out, records)
+def write_atomic(out: Path, records: List[dict], fields: Sequence[str] = FIELDS) -> None:
+    data = _encode(out, records, fields)
     for stale in out.parent.glob(f".{glob.escape(out.name)}.tmp-*"):  # left by a run killed mid-write
         stale.unlink(missing_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -465,7 +521,8 @@ class Journal:
     each new one, stamped with ``settings`` and its input's digest, appended and flushed as
     it completes. ``finish`` writes OUT atomically.
 
-        journal = Journal(out, settings_key(config), {id: task_digest(task), ...})
+        journal = Journal(out, settings_key(config), {id: task_digest(task), ...},
+                          fields=fields_for(config))
         todo = [t for t in tasks if t[0] not in journal.finished]
         with journal:
             for rec in records: journal.keep(rec)
@@ -475,9 +532,12 @@ class Journal:
     ``stale``: ids that have a summary, but of another input or other settings.
     """
 
-    def __init__(self, out: Path, settings: str, digests: Dict[str, Optional[str]]) -> None:
+    def __init__(self, out: Path, settings: str, digests: Dict[str, Optional[str]], *,
+                 fields: Sequence[str] = FIELDS) -> None:
         self.out, self.path = out, journal_path(out)
-        self.settings, self.digests = settings, digests
+        self.settings, self.digests, self.fields = settings, digests, tuple(fields)
+        # what a worker's record adds to the worker fields (the flags, for abstractive runs)
+        self._worker_fields = WORKER_FIELDS + tuple(f for f in self.fields if f in FLAG_FIELDS)
         self.done: Dict[str, dict] = {**read_records(out), **read_records(self.path)}
         summaries = {i: r for i, r in self.done.items() if i in digests and r.get("error") is None}
         self.finished = {i for i, r in summaries.items() if digests[i] is not None
@@ -496,7 +556,7 @@ class Journal:
         return self
 
     def keep(self, rec: dict) -> None:
-        rec = {**{k: rec.get(k) for k in WORKER_FIELDS}, "settings": self.settings,
+        rec = {**{k: rec.get(k) for k in self._worker_fields}, "settings": self.settings,
                "input_sha256": self.digests.get(rec["id"])}
         try:
             # survives SIGKILL of this process (no buffer); fsync happens at the end
@@ -519,7 +579,7 @@ class Journal:
     def finish(self, ids: Sequence[str]) -> None:
         """Write OUT with one record per id, in this order, and drop the journal."""
         try:
-            write_atomic(self.out, [self.done[i] for i in ids])
+            write_atomic(self.out, [self.done[i] for i in ids], self.fields)
         except OSError as e:
             raise OutputError(str(self.out), f"could not write the results ({_why(e)}); every "
                               f"record is kept in {self.path.name} (and an earlier {self.out.name}, "
@@ -610,7 +670,8 @@ def _run_locked(source: Path, out: Path, config: BatchConfig) -> BatchStats:
     ids = [t[0] for t in tasks]
     check_unique(source, ids)
     journal = Journal(out, settings_key(config),
-                      {t[0]: task_digest(t, config.loader.max_bytes) for t in tasks})
+                      {t[0]: task_digest(t, config.loader.max_bytes) for t in tasks},
+                      fields=fields_for(config))
     todo = [t for t in tasks if t[0] not in journal.finished]
     from tqdm import tqdm
 

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from summarizer.batch.engine import (
-    WORKER_FIELDS, BatchConfig, BatchLock, BatchStats, Journal, Task, article_task, check_method,
-    check_paths, check_unique, iter_tasks, out_path, parquet_ids, settings_key, task_digest,
-    task_record, text_digest)
+    FLAG_FIELDS, WORKER_FIELDS, BatchConfig, BatchLock, BatchStats, Journal, Task, arrow_schema,
+    article_task, check_method, check_paths, check_unique, fields_for, iter_tasks, out_path,
+    parquet_ids, settings_key, task_digest, task_record, text_digest)
 from summarizer.errors import CondenseError
 from summarizer.registry import ABSTRACTIVE, get_summarizer
 
@@ -106,7 +106,8 @@ def read_row_groups(batch, *, skip: frozenset):
 def _table(records: List[Dict[str, Optional[str]]]):
     import pyarrow as pa
 
-    return pa.Table.from_pylist(records, schema=pa.schema([(k, pa.string()) for k in WORKER_FIELDS]))
+    # every column, the flags too: a batch mixes summaries with and without them (failures)
+    return pa.Table.from_pylist(records, schema=arrow_schema(WORKER_FIELDS + FLAG_FIELDS))
 
 
 def _task_table(tasks: List[Task]):
@@ -140,7 +141,7 @@ def run_batch_ray(source: str | Path, out: str | Path, config: BatchConfig = Bat
         check_unique(source, ids)
         digests = (dict(zip(ids, parquet_digests(source), strict=True)) if parquet
                    else {t[0]: task_digest(t, config.loader.max_bytes) for t in tasks})
-        journal = Journal(out, settings_key(config), digests)
+        journal = Journal(out, settings_key(config), digests, fields=fields_for(config))
         todo = sum(i not in journal.finished for i in ids)
         if todo:
             _summarize_on_ray(source, None if parquet else tasks, journal, todo, config, cpus, ray_config)

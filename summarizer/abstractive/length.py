@@ -1,0 +1,101 @@
+"""How long an abstractive summary may be, and the notes that tell its reader how it was
+made, in plain words.
+
+A budget (sentences, a ratio, words or automatic, ``summarizer.types.Budget``) becomes a
+limit on new tokens by rough conversions stated here. The notes keep every fact the
+summarizer used (the token limit, the model's own limits, how a long document was cut)
+but say it as a reader of the summary would: "Length: up to about 60 words (84 tokens),
+for a tenth of the article's 600 words or so.", "Long article: summarized in 3 parts,
+then combined. ..."
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence, Tuple
+
+from summarizer.types import AUTO_FRACTION, AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, auto_words
+
+TOKENS_PER_WORD = 1.4  # rough subword tokens per English word
+TOKENS_PER_SENTENCE = 32
+
+
+def new_tokens_for(budget: Budget, input_tokens: int) -> int:
+    """A generation length for a budget given in sentences, ratio or words.
+
+    Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
+    1.4 subword tokens per English word and 32 tokens per sentence; ``auto`` applies
+    ``auto_words`` to the input's length.
+    """
+    if budget.words is not None:
+        n = math.ceil(budget.words * TOKENS_PER_WORD)
+    elif budget.sentences is not None:
+        n = TOKENS_PER_SENTENCE * budget.sentences
+    elif budget.auto:  # the extractive rule on the input's length in words
+        n = math.ceil(auto_words(round(input_tokens / TOKENS_PER_WORD)) * TOKENS_PER_WORD)
+    else:
+        n = math.ceil((budget.ratio or 0.2) * input_tokens)
+    return max(8, n)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int) -> str:
+    """How long the summary may be and why: ``asked`` tokens is what ``budget`` comes to
+    (``new_tokens_for``), ``allowed`` what the model was let write (less when the model
+    writes no more)."""
+    words = round(allowed / TOKENS_PER_WORD)
+    if budget.words is not None:
+        why = "as asked"
+    elif budget.sentences is not None:
+        why = (f"{_plural(budget.sentences, 'sentence')} asked for, at about "
+               f"{TOKENS_PER_SENTENCE} tokens a sentence")
+    elif budget.auto:
+        article = round(input_tokens / TOKENS_PER_WORD)
+        target = auto_words(article)
+        if target == AUTO_MIN_WORDS and target > AUTO_FRACTION * article:
+            why = f"the shortest automatic length (the article has about {_plural(article, 'word')})"
+        elif target == AUTO_MAX_WORDS and target < AUTO_FRACTION * article:
+            why = f"the longest automatic length (the article has about {_plural(article, 'word')})"
+        else:
+            why = f"a tenth of the article, which has about {_plural(article, 'word')}"
+    else:
+        why = f"{budget.ratio:.0%} of the article's {input_tokens:,} tokens"
+    length = f"Length: up to about {_plural(words, 'word')} ({allowed:,} tokens)"
+    if allowed < asked:
+        return f"{length}, the most this model writes; {why} would be {asked:,} tokens."
+    return f"{length}, {why}." if budget.words is not None else f"{length}: {why}."
+
+
+def repetition_note(ngram: int, retries: int) -> str:
+    """What decoding does where the model starts repeating itself."""
+    if retries:
+        times = "once" if retries == 1 else f"up to {retries:,} times"
+        return (f"Against repetition: where the model starts repeating {ngram} tokens it "
+                f"already wrote, it takes its next-best word instead, {times}; after that, a "
+                "repeat ends the summary.")
+    return (f"Against repetition: the summary ends where the model starts repeating {ngram} "
+            "tokens it already wrote.")
+
+
+def parts_note(rounds: Sequence[Tuple[int, int]], final_tokens: int, limit: int,
+               overlap: int) -> str:
+    """How a document longer than the model's input was summarized: ``rounds`` holds
+    (tokens, parts) per round of part summaries; ``final_tokens`` is the length of the
+    joined part summaries that the summary was written from."""
+    shared = f", each sharing {_plural(overlap, 'sentence')} with the next" if overlap else ""
+    # A later round can be one part: joined summaries can count a few tokens more than the
+    # sentences they are packed from.
+    again = [f"their summaries again in {parts:,} parts" if parts > 1 else "their summaries once more"
+             for _, parts in rounds[1:]]
+    head = ", ".join([f"Long article: summarized in {_plural(rounds[0][1], 'part')}", *again,
+                      "then combined."])
+    detail = [f"It has {rounds[0][0]:,} tokens and the model reads at most {limit:,} at a time, "
+              f"so it was cut into {_plural(rounds[0][1], 'part')}{shared}"]
+    detail += [f"their summaries ({tokens:,} tokens) were still too long and were "
+               + (f"cut into {parts:,} parts" if parts > 1 else "summarized once more")
+               for tokens, parts in rounds[1:]]
+    detail.append(f"the summary was then written from the parts' summaries ({final_tokens:,} "
+                  "tokens together)")
+    return f"{head} {'; '.join(detail)}."

@@ -1,0 +1,70 @@
+"""Tiny abstractive summarizer folders for the Summarize tests: no downloads, built in
+seconds from ``tests/tiny_models.py``.
+
+A tiny random model mostly writes ids past its word-level tokenizer's vocabulary (the model's
+vocabulary is padded to ``VOCAB_SIZE``), which decode to nothing: an empty summary proves
+nothing about streaming. Here those ids' embedding rows (tied to the output layer) are
+zero, so their scores are 0 while the words' are spread wide (weights redrawn with std 0.3,
+``sharpen``): the model writes words.
+
+    bart = bart_summarizer(tmp / "bart")                           # encoder-decoder export
+    lm = lm_summarizer(tmp / "lm", max_source_tokens=24)           # decoder-only + prompt
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationConfig, GPT2Config, \
+    GPT2LMHeadModel
+
+from export import ExportConfig, export_onnx
+from tests.tiny_models import (MAX_POSITIONS, SEED, VOCAB_SIZE, make_tiny_causal, make_tiny_seq2seq,
+                               make_tokenizer, sharpen, special_ids)
+
+
+def _speak(checkpoint: Path, auto_class) -> Path:
+    """Zero the embedding rows of the ids the tokenizer does not have (see the module)."""
+    words = Tokenizer.from_file(str(checkpoint / "tokenizer.json")).get_vocab_size()
+    model = auto_class.from_pretrained(checkpoint).eval()
+    with torch.no_grad():
+        model.get_input_embeddings().weight[words:] = 0.0
+    model.save_pretrained(checkpoint, safe_serialization=True)
+    return checkpoint
+
+
+def bart_summarizer(root: Path) -> Path:
+    """An exported tiny BART (64 positions) that writes words."""
+    ckpt = _speak(sharpen(make_tiny_seq2seq("bart", root / "ckpt"), AutoModelForSeq2SeqLM),
+                  AutoModelForSeq2SeqLM)
+    return export_onnx(str(ckpt), out=root / "onnx", config=ExportConfig(validate=False)).folder
+
+
+def lm_summarizer(root: Path, *, max_source_tokens: int = 40, max_target_tokens: int = 8,
+                  wide: bool = False) -> Path:
+    """An exported tiny GPT-2 with a summary prompt format (``condense_summary.json``):
+    articles longer than ``max_source_tokens`` go through parts. ``wide``: 8 layers of 256,
+    slow enough per token that a browser sees the text arrive piece by piece."""
+    ckpt = root / "ckpt"
+    if wide:
+        eos = special_ids("gpt2")["eos"]
+        torch.manual_seed(SEED)
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB_SIZE, n_embd=256, n_layer=8, n_head=4,
+                                           n_positions=MAX_POSITIONS, bos_token_id=eos,
+                                           eos_token_id=eos)).eval()
+        model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos,
+                                                   max_length=MAX_POSITIONS)
+        model.save_pretrained(ckpt, safe_serialization=True)
+        make_tokenizer("gpt2", ckpt)
+    else:
+        make_tiny_causal("gpt2", ckpt)
+    _speak(sharpen(ckpt, AutoModelForCausalLM), AutoModelForCausalLM)
+    folder = export_onnx(str(ckpt), out=root / "onnx",
+                         config=ExportConfig(task="causal-lm", validate=False)).folder
+    (folder / "condense_summary.json").write_text(json.dumps(
+        {"format": "condense-summary-prompt", "format_version": 2, "prefix": "",
+         "suffix": " summary :", "max_source_tokens": max_source_tokens,
+         "max_target_tokens": max_target_tokens, "article_whitespace": "collapse"}))
+    return folder
