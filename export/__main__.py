@@ -3,10 +3,13 @@
     python -m export onnx MODEL --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4] [--task T]
         [--no-fuse]
     python -m export gguf FILE.gguf --out DIR [--quantize int8|q4] [--output-layer fp32|q8|q4]
-        [--per-channel] [--eos-token T] [--adapter DIR]
+        [--per-channel] [--eos-token T] [--adapter DIR] [--via-transformers]
 
 MODEL is a local model folder (safetensors weights + tokenizer) or a Hugging Face hub id;
-FILE.gguf a llama.cpp checkpoint, converted through transformers first (``export/gguf.py``).
+FILE.gguf a llama.cpp checkpoint: a Llama with a byte-level BPE vocabulary is written
+directly (no torch: the light install prepares the built-in models), anything else goes
+through transformers first (``export/gguf.py``). ``onnx``, and ``gguf`` through
+transformers, need requirements-train.txt; without it they exit 2 saying so.
 Exit status: 0 on success, 2 for a model or output folder that cannot be exported (the
 message says what to fix).
 """
@@ -20,7 +23,8 @@ from typing import List, Optional
 
 from summarizer.errors import CondenseError
 
-from .onnx_export import ExportConfig, export_onnx
+from .config import ExportConfig
+from .errors import require_training_packages
 
 log = logging.getLogger("export")
 
@@ -60,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     gguf.add_argument("--adapter", type=Path, default=None,
                       help="a LoRA adapter folder to merge into the weights before export "
                            "(PEFT's layout, as peft and training write, or our older one)")
+    gguf.add_argument("--via-transformers", action="store_true",
+                      help="convert through transformers and Optimum (needs torch) even "
+                           "for a Llama the direct route writes (to compare the two)")
     return parser
 
 
@@ -83,8 +90,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   per_channel=args.per_channel, validate=False,
                                   q4_output=args.output_layer)
             result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config,
-                                 adapter=args.adapter)
+                                 adapter=args.adapter, via_transformers=args.via_transformers)
         else:
+            require_training_packages(f"python -m export onnx {args.model}")
+            from .onnx_export import export_onnx
+
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize,
                                                      q4_output=args.output_layer,

@@ -26,7 +26,9 @@ Merging folds each update into its layer, ``W' = W + s B A`` with ``s = alpha / 
 LoRA (``use_rslora``, Kalajdzievski 2023) scales by ``alpha / sqrt(r)``, and a layer that
 stores its weight (in, out) (GPT-2's ``Conv1D``) gets ``(B A)^T``: peft decides that by
 the layer's type whatever ``fan_in_fan_out`` says, and so do we. The merged model has the
-base architecture and exports like any other.
+base architecture and exports like any other. ``merge_weights`` does the same on numpy
+arrays (a GGUF Llama's weights, ``export/gguf_llama.py``): reading and merging an adapter
+needs no torch, so the light install prepares the built-in models with their adapters.
 
 Refused, naming the file and the way out (merge with peft, export the merged model):
 other ``peft_type``s, LoRA variants whose update is not ``s B A`` (DoRA, QALoRA, aLoRA,
@@ -40,9 +42,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
 
 from .errors import ExportError
 
@@ -102,9 +107,10 @@ class AdapterConfig:
 # -- writing ---------------------------------------------------------------------------
 
 def write_adapter(folder: Path, tensors: Mapping[str, "object"], config: AdapterConfig) -> Path:
-    """Write ``tensors`` ("<module>.lora_A"/"lora_B" for each of ``config.modules``) and the
-    config into ``folder`` (created), in PEFT's layout; ``notes`` go in the safetensors
-    header, where peft does not look."""
+    """Write ``tensors`` ("<module>.lora_A"/"lora_B" for each of ``config.modules``, torch
+    tensors or numpy arrays) and the config into ``folder`` (created), in PEFT's layout;
+    ``notes`` go in the safetensors header, where peft does not look."""
+    import torch
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -115,7 +121,10 @@ def write_adapter(folder: Path, tensors: Mapping[str, "object"], config: Adapter
                           f"(missing {missing[:3]}, extra {extra[:3]})",
                           "Pass one lora_A and one lora_B per adapted module")
     folder.mkdir(parents=True, exist_ok=True)
-    save_file({f"{PEFT_PREFIX}{k}.weight": v.detach().float().contiguous().cpu()
+    def as_torch(v) -> "torch.Tensor":
+        return torch.from_numpy(np.array(v, np.float32)) if isinstance(v, np.ndarray) else v
+
+    save_file({f"{PEFT_PREFIX}{k}.weight": as_torch(v).detach().float().contiguous().cpu()
                for k, v in sorted(tensors.items())}, str(folder / WEIGHTS_FILE),
               metadata={"format": "pt", "condense_notes": json.dumps(config.notes)})
     (folder / LEGACY_WEIGHTS_FILE).unlink(missing_ok=True)  # an older run's, now stale
@@ -137,9 +146,9 @@ def write_adapter(folder: Path, tensors: Mapping[str, "object"], config: Adapter
 # -- reading ---------------------------------------------------------------------------
 
 def read_adapter(folder: Path) -> Tuple[AdapterConfig, Dict[str, "object"]]:
-    """The config and tensors ("<module>.lora_A" (r, in), "<module>.lora_B" (out, r)) of
-    an adapter folder in either layout; ``ExportError`` naming the file when one is
-    missing, unsupported or inconsistent."""
+    """The config and tensors ("<module>.lora_A" (r, in), "<module>.lora_B" (out, r), fp32
+    numpy arrays) of an adapter folder in either layout; ``ExportError`` naming the file
+    when one is missing, unsupported or inconsistent."""
     folder = Path(folder)
     cfg_path = folder / CONFIG_FILE
     if not cfg_path.is_file():
@@ -169,8 +178,6 @@ def read_adapter(folder: Path) -> Tuple[AdapterConfig, Dict[str, "object"]]:
 
 
 def _read_legacy(folder: Path, meta: dict) -> Tuple[AdapterConfig, Dict[str, "object"]]:
-    from safetensors.torch import load_file
-
     cfg_path, weights = folder / CONFIG_FILE, folder / LEGACY_WEIGHTS_FILE
     try:
         if meta.get("format_version") != FORMAT_VERSION:
@@ -185,12 +192,10 @@ def _read_legacy(folder: Path, meta: dict) -> Tuple[AdapterConfig, Dict[str, "ob
         raise ExportError(str(folder), f"not an adapter folder ({FORMAT} needs "
                           f"{LEGACY_WEIGHTS_FILE} beside {CONFIG_FILE})",
                           "Restore the weights file of the training run")
-    return config, load_file(str(weights))
+    return config, load_safetensors(weights)[0]
 
 
 def _read_peft(folder: Path, meta: dict) -> Tuple[AdapterConfig, Dict[str, "object"]]:
-    from safetensors import safe_open
-
     cfg_path, weights = folder / CONFIG_FILE, folder / WEIGHTS_FILE
     _refuse_unsupported(cfg_path, meta)
     if not weights.is_file():
@@ -203,9 +208,7 @@ def _read_peft(folder: Path, meta: dict) -> Tuple[AdapterConfig, Dict[str, "obje
                               f"'{WEIGHTS_FILE}') where you trust the file")
         raise ExportError(str(folder), f"not an adapter folder (needs {WEIGHTS_FILE} beside "
                           f"{CONFIG_FILE})", "Restore the weights file peft saved")
-    with safe_open(str(weights), framework="pt") as f:
-        header = f.metadata() or {}
-        raw = {k: f.get_tensor(k) for k in f.keys()}
+    raw, header = load_safetensors(weights)
     tensors: Dict[str, object] = {}
     for key, value in raw.items():
         found = _PEFT_KEY.fullmatch(key[len(PEFT_PREFIX):] if key.startswith(PEFT_PREFIX) else key)
@@ -285,6 +288,41 @@ def _pattern_value(patterns: Mapping[str, object], module: str, default):
     return default
 
 
+# safetensors dtype -> (numpy dtype of the stored bits, bits shifted into fp32 or None)
+_DTYPES = {"F32": ("<f4", None), "F16": ("<f2", None), "F64": ("<f8", None), "BF16": ("<u2", 16)}
+
+
+def load_safetensors(path: Path) -> Tuple[Dict[str, "object"], Dict[str, str]]:
+    """(name -> fp32 numpy array, the header's ``__metadata__``) of a safetensors file: an
+    8-byte little-endian header size, a JSON header (dtype, shape, byte offsets per
+    tensor), then the raw data (huggingface/safetensors, "Format").
+
+    Our own reader: ``safetensors``' numpy loader refuses bfloat16 (numpy has no such
+    type), a common adapter dtype, and its torch loader needs torch, which preparing the
+    built-in models does without. A bfloat16 is the top half of an fp32, so it is widened
+    exactly."""
+
+    data = Path(path).read_bytes()
+    try:
+        (size,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + size])
+        meta = header.pop("__metadata__", None) or {}
+        tensors = {}
+        for name, spec in header.items():
+            if spec["dtype"] not in _DTYPES:
+                raise ValueError(f"tensor {name} has dtype {spec['dtype']}, not a float")
+            stored, shift = _DTYPES[spec["dtype"]]
+            begin, end = spec["data_offsets"]
+            count = (end - begin) // np.dtype(stored).itemsize
+            raw = np.frombuffer(data, dtype=stored, count=count, offset=8 + size + begin)
+            value = (raw.astype(np.uint32) << shift).view(np.float32) if shift else raw
+            tensors[name] = value.astype(np.float32).reshape(spec["shape"])
+    except (ValueError, KeyError, TypeError, struct.error) as e:
+        raise ExportError(str(path), f"not a safetensors file of float tensors ({e})",
+                          "Restore the weights file its training run wrote") from e
+    return tensors, meta
+
+
 def _natural(name: str) -> list:
     # "layers.10" after "layers.9"
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name)]
@@ -315,8 +353,32 @@ def merge_adapter(model, folder: Path, *, base: str | None = None) -> List[str]:
                               f"({b.shape[0]} x {a.shape[1]})",
                               "Merge the adapter into the model it was trained on")
         with torch.no_grad():
-            delta = (b.to(torch.float32) @ a.to(torch.float32)) * config.scaling_of(name)
+            delta = (torch.from_numpy(b) @ torch.from_numpy(a)) * config.scaling_of(name)
             weight.add_((delta.T if transposed else delta).to(weight.dtype))
+    return list(config.modules)
+
+
+def merge_weights(weights: Dict[str, "object"], folder: Path, *, base: str | None = None
+                  ) -> List[str]:
+    """``merge_adapter`` on numpy weights: ``weights`` maps a parameter name
+    ("<module>.weight", (out, in) fp32) to its array, updated in place with the same fp32
+    products as the torch merge. Returns the merged module names."""
+
+    config, tensors = read_adapter(folder)
+    if base is not None and base != config.base:
+        raise ExportError(str(folder), f"the adapter was trained on {config.base}, not {base}",
+                          f"Merge it into {config.base}")
+    for name in config.modules:
+        a, b = tensors[f"{name}.lora_A"], tensors[f"{name}.lora_B"]  # (r, in), (out, r)
+        weight = weights.get(f"{name}.weight")
+        if weight is None:
+            raise ExportError(str(folder), f"the model has no layer {name}",
+                              "Merge the adapter into the model it was trained on")
+        if weight.shape != (b.shape[0], a.shape[1]):
+            raise ExportError(str(folder), f"layer {name} does not have the adapter's shape "
+                              f"({b.shape[0]} x {a.shape[1]})",
+                              "Merge the adapter into the model it was trained on")
+        weight += (b @ a) * np.float32(config.scaling_of(name))
     return list(config.modules)
 
 
@@ -340,13 +402,12 @@ def onnx_residuals(folder: Path) -> Dict[str, Tuple["object", "object"]]:
     exported MatMul weight is input x output), ``(U, V)`` with ``U @ V == s (B A).T``,
     numpy fp32. ``export/q4.py`` takes them off the merged weight to find the base's 4-bit
     grid again, and keeps them as a low-rank side product."""
-    import numpy as np
 
     config, tensors = read_adapter(folder)
     out = {}
     for name in config.modules:
-        a = tensors[f"{name}.lora_A"].float().numpy()  # (r, in)
-        b = tensors[f"{name}.lora_B"].float().numpy()  # (out, r)
+        a = tensors[f"{name}.lora_A"]  # (r, in)
+        b = tensors[f"{name}.lora_B"]  # (out, r)
         out[name] = (np.ascontiguousarray(a.T),
                      np.ascontiguousarray(b.T * config.scaling_of(name)))
     return out

@@ -50,7 +50,8 @@ from onnx import helper
 MANIFEST_NAME = "condense_manifest.json"
 FORMAT = "condense-onnx"
 FORMAT_VERSION = 1
-VERSIONED_PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime")
+VERSIONED_PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime",
+                      "gguf")
 
 Dim = Union[int, str]
 

@@ -37,6 +37,8 @@ from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerF
 
 from . import checkpoint
 from .checkpoint import CAUSAL_LM, SEQ2SEQ
+from .config import (DEFAULT_SAMPLE, QUANTIZE_CHOICES, SAMPLE_MAX_TOKENS,  # noqa: F401
+                     ExportConfig, ExportResult)
 from .errors import ExportError
 from .fused import fuse_folder
 from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
@@ -44,10 +46,6 @@ from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folde
 from .simplify import simplify_folder
 
 log = logging.getLogger(__name__)
-
-QUANTIZE_CHOICES = ("int8", "q4")
-DEFAULT_SAMPLE = "The city council met on Monday and approved a new budget for the public library."
-SAMPLE_MAX_TOKENS = 64
 
 # Model types Optimum exports without a cache (their decoders have no with-past ONNX config).
 NO_PAST_MODEL_TYPES = ("encoder-decoder",)
@@ -61,38 +59,6 @@ LAYOUTS: Dict[tuple, tuple] = {
         "encoder": "encoder_model.onnx", "decoder": "decoder_model.onnx"}),
     (CAUSAL_LM, True): ("text-generation-with-past", {"model": "model.onnx"}),
 }
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """``task``: "seq2seq" or "causal-lm", None to infer from the config; ``quantize``:
-    None, "int8" (dynamic) or "q4" (weight-only 4-bit blocks; see ``quantize.py``);
-    ``validate``: let Optimum compare ONNX and PyTorch outputs on dummy inputs (it warns, it
-    does not fail); ``fuse``: replace a BART-family model's decoder graphs with the fused
-    ones of ``fused.py`` when they compute the same logits; ``simplify``: fold the traced
-    shape arithmetic (``simplify.py``) after quantization, same numbers and fewer nodes;
-    ``sample_text``: what the quantization error and the fused graph are checked on;
-    ``quiet``: silence Optimum's and the tracer's chatter."""
-
-    task: Optional[str] = None
-    quantize: Optional[str] = None
-    per_channel: bool = False
-    q4_output: str = "fp32"  # with quantize="q4": the output layer's precision (q4.Q4Config)
-    opset: Optional[int] = None
-    validate: bool = True
-    fuse: bool = True
-    simplify: bool = True
-    sample_text: str = DEFAULT_SAMPLE
-    quiet: bool = True
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """The written folder, its manifest, and the int8 error report (None for fp32)."""
-
-    folder: Path
-    manifest: Manifest
-    quantization: Optional[QuantizationReport]
 
 
 def export_onnx(source: Union[str, Path], *, out: Path,

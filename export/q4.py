@@ -118,13 +118,15 @@ def _q8_matmul(node: onnx.NodeProto, weight: np.ndarray, block_size: int, accura
 
 
 def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
-                residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = {}
-                ) -> Tuple[onnx.ModelProto, Q4Report]:
+                residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = {},
+                copy: bool = True) -> Tuple[onnx.ModelProto, Q4Report]:
     """A copy of ``model`` with every eligible MatMul in 4 bits (see the module docstring);
     ``residuals``: module name -> (U, V), a low-rank part of that module's weight kept in
     fp32; the exporter names a module's MatMul ``/model/layers.0/mlp/up_proj/MatMul`` for
-    the module ``model.layers.0.mlp.up_proj``."""
-    model = onnx.ModelProto.FromString(model.SerializeToString())
+    the module ``model.layers.0.mlp.up_proj``. ``copy=False`` changes ``model`` itself
+    (a graph loaded only to be quantized: the copy of SmolLM2's weights costs seconds)."""
+    if copy:
+        model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     inits: Dict[str, onnx.TensorProto] = {t.name: t for t in graph.initializer}
     outputs = {o.name for o in graph.output}

@@ -134,7 +134,7 @@ def _q4_file(source: Path, target: Path, config: QuantizeConfig) -> bool:
     from .q4 import Q4Config, quantize_q4
 
     model, report = quantize_q4(onnx.load(str(source)), Q4Config(output=config.q4_output),
-                                residuals=config.residuals)
+                                residuals=config.residuals, copy=False)
     if any(source.parent.glob(f"{source.name}?data")):  # past 2 GB: weights in a side file
         onnx.save(model, str(target), save_as_external_data=True, location=f"{target.name}_data")
     else:
@@ -148,14 +148,24 @@ def _quantize_file(source: Path, target: Path, *, per_channel: bool) -> None:
     Graphs whose weights live in a side file (Optimum writes ``*.onnx_data`` past 2 GB)
     are written the same way, as one protobuf cannot hold them.
     """
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
+
     external = any(source.parent.glob(f"{source.name}?data"))
+    # The quantizer knows "Attention" only as onnxruntime's own (com.microsoft) kernel and
+    # would turn ONNX's standard Attention (opset 23, export/llama_graph.py) into its
+    # QAttention, which does not take a cache: that one stays fp32 (its inputs are
+    # activations; the projections around it are quantized as MatMuls).
+    nodes = onnx.load(str(source), load_external_data=False).graph.node
+    standard_attention = any(n.op_type == "Attention" and n.domain in ("", "ai.onnx")
+                             for n in nodes)
+    ops = [op for op in IntegerOpsRegistry if not (op == "Attention" and standard_attention)]
     root = logging.getLogger()
     level = root.level
     # ORT advises pre-processing on the root logger at WARNING; the result does not need it.
     root.setLevel(max(level, logging.ERROR))
     try:
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=per_channel,
-                         use_external_data_format=external)
+                         use_external_data_format=external, op_types_to_quantize=ops)
     finally:
         root.setLevel(level)
 

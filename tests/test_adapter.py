@@ -70,7 +70,8 @@ def test_merging_the_adapter_equals_trainings_merge(tiny):
     # by hand for one layer: W' = W + (alpha / r) B A
     _, t = read_adapter(tiny["adapter"])
     name = "model.layers.1.self_attn.v_proj"
-    expected = before[f"{name}.weight"] + 3.0 * t[f"{name}.lora_B"] @ t[f"{name}.lora_A"]
+    b, a = (torch.from_numpy(t[f"{name}.lora_{k}"]) for k in "BA")  # numpy: read without torch
+    expected = before[f"{name}.weight"] + 3.0 * b @ a
     torch.testing.assert_close(base.get_submodule(name).weight, expected, rtol=0, atol=1e-6)
 
 

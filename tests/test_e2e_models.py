@@ -68,9 +68,9 @@ def test_model_picker_lists_models_and_fills_the_folder(page, folders):
     box = page.get_by_label("Abstractive summarizer folder", exact=True)
     expect(box).to_have_value("")
     expect(box).to_have_attribute("placeholder", "(empty: the built-in model)")
-    pick(page, "Abstractive summarizer", "tiny-summarizer (summarizer · decoder-only · fp32 · ")
+    pick(page, "Abstractive summarizer", "tiny-summarizer — ckpt (summarizer · decoder-only · fp32 · ")
     expect(box).to_have_value(str(models / "tiny-summarizer"))
-    pick(page, "Generator", "tiny-gpt2 (generator · decoder-only · fp32 · ")
+    pick(page, "Generator", "tiny-gpt2 — ckpt (generator · decoder-only · fp32 · ")
     expect(page.get_by_label("Generator folder", exact=True)).to_have_value(str(models / "tiny-gpt2"))
     shot(page, "models-picker")
     # the choice is the setting: the Batch page now offers the abstractive method
@@ -114,7 +114,7 @@ def test_sidebar_says_what_is_available(page):
     expect(line).to_have_text("Device cpu · extractive ready · abstractive: not prepared · "
                               "generator: built-in ready")
     pick(page, "Abstractive summarizer", "tiny-summarizer")
-    expect(line).to_have_text("Device cpu · extractive ready · abstractive: tiny-summarizer · "
+    expect(line).to_have_text("Device cpu · extractive ready · abstractive: tiny-summarizer — ckpt · "
                               "generator: built-in ready")
     shot(page, "models-sidebar")
     pick(page, "Abstractive summarizer", "Built-in summarizer")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_browser import (  # noqa: E402  (skips this module without a browser)
+from tests.browser import (  # noqa: E402  (skips this module without a browser)
     CHROMIUM, LAUNCH_ARGS, ROOT, _free_port, _wait_healthy, sync_api, wait_idle,
 )
 

@@ -212,10 +212,11 @@ CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\\n' + m['cont
           "{{ '<|im_start|>assistant\\n' }}{% endif %}")
 
 
-def make_tiny_gguf(path: Path, *, q4_1: bool = False) -> Path:
+def make_tiny_gguf(path: Path, *, q4_1: bool = False, q8_0_embedding: bool = False) -> Path:
     """A 2-layer Llama in GGUF with a byte-level BPE vocabulary and SmolLM2's header quirks:
     eos = <|im_start|> (wrong: replies end with <|im_end|>), add_bos_token false, ChatML.
-    ``q4_1``: the layers' weights stored as Q4_1 blocks, as SmolLM2's are."""
+    ``q4_1``: the layers' weights stored as Q4_1 blocks, as SmolLM2's are;
+    ``q8_0_embedding``: the (tied) embedding as Q8_0 blocks, as SmolLM2's is."""
     import gguf
     import numpy as np
 
@@ -250,7 +251,12 @@ def make_tiny_gguf(path: Path, *, q4_1: bool = False) -> Path:
         return (rng.normal(size=shape) * 0.3).astype(np.float32)
 
     kv = kv_heads * hidden // heads
-    w.add_tensor("token_embd.weight", weight(len(tokens), hidden))
+    if q8_0_embedding:
+        w.add_tensor("token_embd.weight", gguf.quants.quantize(
+            weight(len(tokens), hidden), gguf.GGMLQuantizationType.Q8_0),
+            raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    else:
+        w.add_tensor("token_embd.weight", weight(len(tokens), hidden))
     w.add_tensor("output_norm.weight", np.ones(hidden, np.float32))
     for i in range(layers):
         for name, shape in (("attn_q", (hidden, hidden)), ("attn_k", (kv, hidden)),

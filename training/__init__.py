@@ -13,19 +13,25 @@ Pieces, one concept per module: ``config`` (TrainConfig, LoraConfig), ``schedule
 (pickle-free resumable state), ``report`` (metrics JSONL, curves PNG), ``lora``,
 ``seq2seq`` and ``causal`` (task glue), ``run`` (wiring, final save and export).
 
-This package may import torch and transformers; summarizer/, runtime/ and generation/
-never import it.
+This package may import torch and transformers (requirements-train.txt, not in the light
+install); summarizer/, runtime/ and generation/ never import it.
 """
-from .causal import train_causal_lm
-from .config import LoraConfig, TrainConfig, load_config
-from .errors import ConfigError, TrainingError
-from .loader import Batch, EpochBatches
-from .lora import LoRALinear, apply_lora, merge_lora
-from .optim import configure_optimizer, decay_split
-from .run import RunResult, Task, run
-from .schedule import get_lr
-from .seq2seq import MINILM2MINILM, train_seq2seq
-from .trainer import StepStats, Trainer, TrainResult
+from importlib.util import find_spec as _find_spec
+
+# Without torch and transformers (the light install: they are requirements-train.txt) the
+# package imports empty, so that `python -m training` can say what to install instead of
+# failing at the first import (training/__main__.py checks before it imports the rest).
+if _find_spec("torch") is not None and _find_spec("transformers") is not None:
+    from .causal import train_causal_lm
+    from .config import LoraConfig, TrainConfig, load_config
+    from .errors import ConfigError, TrainingError
+    from .loader import Batch, EpochBatches
+    from .lora import LoRALinear, apply_lora, merge_lora
+    from .optim import configure_optimizer, decay_split
+    from .run import RunResult, Task, run
+    from .schedule import get_lr
+    from .seq2seq import MINILM2MINILM, train_seq2seq
+    from .trainer import StepStats, Trainer, TrainResult
 
 __all__ = [
     "MINILM2MINILM",

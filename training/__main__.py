@@ -16,7 +16,9 @@ At the end DIR/onnx holds the exported best checkpoint:
 
     python -m summarizer summarize FILE --method abstractive --model DIR/onnx
 
-Exit status: 0 on success, 2 for bad settings, data or models (the message says the fix).
+Exit status: 0 on success, 2 for bad settings, data or models (the message says the fix),
+and 2 where torch and transformers are not installed (``pip install -r
+requirements-train.txt``; the light install leaves them out).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from export.errors import TRAINING_PACKAGES, require_training_packages
 from summarizer.errors import CondenseError
 
 from .config import LoraConfig, TrainConfig, load_config
@@ -148,6 +151,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
     try:
+        # torch is in requirements-train.txt, not in the light install: say so before work
+        require_training_packages(f"python -m training {args.command}",
+                                  ("torch",) if args.command == "extractive" else
+                                  TRAINING_PACKAGES)
         if args.command == "extractive":
             return _extractive(args)
         config = _config(args)

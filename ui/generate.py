@@ -128,7 +128,7 @@ def generator_folder(settings: AppSettings) -> Tuple[Optional[Path], Optional[st
     if not is_ready(folder):
         return None, (f"The default generator ({DEFAULT_MODEL.title}) is not prepared yet. "
                       f"Run `{SETUP_COMMAND}` once in the project folder (it converts the "
-                      "model, about 2 minutes), then reload this page; or set a generator folder "
+                      "model, under a minute), then reload this page; or set a generator folder "
                       "in Settings.")
     return folder, None
 

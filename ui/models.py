@@ -63,9 +63,19 @@ def _chosen(folder: str, role: str) -> str:
     info = describe(Path(folder).expanduser())
     if info is None:
         return f"{Path(folder).name or folder} (not a model folder)"
+    name = _name(info)
     if info.role != role:
-        return f"{info.title} (a {info.role}, not a {role})"
-    return info.title
+        return f"{name} (a {info.role}, not a {role})"
+    return name
+
+
+def _name(info: ModelInfo) -> str:
+    """A built-in model's title; a folder of the user's by its folder name first (two
+    exports of one checkpoint carry the same title, their folders tell them apart), with
+    the title when it says more."""
+    if info.builtin is not None or info.title == info.folder.name:
+        return info.title
+    return f"{info.folder.name} — {info.title}"
 
 
 def availability(settings: "AppSettings") -> str:
@@ -99,7 +109,7 @@ class ModelChoice:
 
 def table_ui(models: List[ModelInfo]) -> None:
     st.dataframe(
-        [{"model": m.title, "what": m.role, "architecture": m.architecture,
+        [{"model": _name(m), "what": m.role, "architecture": m.architecture,
           "precision": m.precision, "size": human_size(m.size_bytes) if m.ready else "",
           "status": ("built-in, ready" if m.builtin and m.ready else
                      "built-in, not prepared" if m.builtin else "in the models folder"),
@@ -118,7 +128,7 @@ def _options(models: List[ModelInfo], role: str, builtin_label: str) -> Dict[str
     for m in models:
         if m.role == role and m.ready and m is not standing:
             where = "built-in" if m.builtin else m.folder.parent.name or str(m.folder.parent)
-            options[str(m.folder)] = f"{m.title} ({m.describe()}; {where})"
+            options[str(m.folder)] = f"{_name(m)} ({m.describe()}; {where})"
     options[OTHER] = "Another folder (type its path below)"
     return options
 

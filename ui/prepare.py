@@ -27,8 +27,7 @@ import streamlit as st
 from runtime.catalog import ModelInfo
 
 ROOT = Path(__file__).resolve().parents[1]
-# runtime/builtin.py's own estimate: converting one model takes about 2 minutes on 2 cores.
-MINUTES_PER_MODEL = 2
+# Converting one model from the GGUF file takes 20-60 s on 2 cores (docs/BENCHMARKS.md).
 POLL_S = 0.5
 SHOWN_LINES = 12
 
@@ -191,7 +190,7 @@ def prepare_ui(models: Sequence[ModelInfo]) -> None:
                         icon=":material/download:", disabled=running or not missing)
     if missing:
         c2.caption(f"{len(missing)} of {len(steps)} built-in models not prepared: each is "
-                   f"converted once into the cache, about {MINUTES_PER_MODEL} minutes per model "
+                   f"converted once into the cache, under a minute per model "
                    "on 2 cores (what `make models` does).")
     else:
         c2.caption("Every built-in model is prepared.")
