@@ -127,8 +127,13 @@ def _streams(text: str, tok: Tokenizer, words: Callable[[str], list]) -> List[li
     return streams
 
 
+# What the word splitter leaves of English contractions ("we've" -> "we", "ve"): the one-
+# letter tails fall to the length rule, these would start phrases like "ve discussed".
+_CONTRACTION_TAILS = frozenset({"ve", "ll", "re"})
+
+
 def _candidate(word: str, stop: frozenset) -> bool:
-    if word in stop or word.isdigit():
+    if word in stop or word in _CONTRACTION_TAILS or word.isdigit():
         return False
     return len(word) >= 2 or bool(_CJK.match(word))
 

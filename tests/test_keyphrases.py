@@ -78,3 +78,13 @@ def test_chinese_dialogue_skips_speaker_tags_and_placeholders():
 
 def test_chinese_without_candidates_gives_empty_list():
     assert keyphrases(Document("我们的。2024年，3%！", "zh")) == []
+
+
+def test_contraction_tails_start_no_phrase():
+    from summarizer.documents.loaders import document_from_text
+
+    text = ("A: We’ve discussed the puppy many times.\nB: You’ll love the puppy.\n"
+            "A: We're discussing it again, we've discussed the puppy.")
+    found = [k.text for k in keyphrases(document_from_text(text, source="chat"))]
+    assert found and not [k for k in found if k.split()[0] in ("ve", "ll", "re")], found
+    assert "discussed" in found  # was "ve discussed"
