@@ -1,6 +1,8 @@
 """Condense workbench (Streamlit). A thin shell: ``main()`` builds the navigation, one page
 per URL (``/summarize``, ``/compare``, ...), and runs the chosen page's script from
-``ui/pages/``; each page lives in ``ui/`` and calls the packages.
+``ui/pages/``; each page lives in ``ui/`` and calls the packages. Every input widget is
+drawn with ``persist_state="session"``, so what the user typed is still there after a look
+at another page (an uploaded file is kept by ``ui.widgets.upload_ui``).
 
 Start it with ``make run`` (127.0.0.1, headless, no usage statistics).
 """
@@ -12,7 +14,6 @@ import streamlit as st
 
 from ui.models import availability
 from ui.settings import get_settings
-from ui.state import PREFIX_OF_PAGE, keep_inputs
 
 PAGES_DIR = Path(__file__).resolve().parent / "ui" / "pages"
 # (title, script, url path, icon); the first is the default page at "/"
@@ -43,7 +44,6 @@ def main() -> None:
     st.sidebar.title("Condense")
     st.sidebar.caption("Local summarization and generation workbench")
     page = st.navigation(pages())
-    keep_inputs(PREFIX_OF_PAGE.get(page.url_path, ""))
     page.run()
     status_ui()
 

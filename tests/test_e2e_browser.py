@@ -169,3 +169,22 @@ def test_evaluate_and_settings_pages(page, tmp_path):
     go(page, "Settings")
     page.get_by_text("Batch root folder (the Batch page reads only under it)").wait_for()
     shot(page, "settings")
+
+
+def test_each_page_has_its_url_and_inputs_survive_switching_pages(page, app_url, tmp_path):
+    type_into(page, "…or paste text", ARTICLE)
+    doc = tmp_path / "notes.txt"
+    doc.write_text("The library opens on Sundays. Families asked for weekend hours for years.")
+    upload(page, 0, str(doc))
+    go(page, "Compare")
+    assert page.url == f"{app_url}/compare"
+    go(page, "Settings")
+    assert page.url == f"{app_url}/settings"
+    go(page, "Summarize")
+    # the pasted text and the uploaded file are both still there (the file wins)
+    assert page.get_by_label("…or paste text", exact=True).input_value() == ARTICLE
+    page.get_by_text("Using notes.txt, uploaded before you left this page.").wait_for()
+    assert page.get_by_test_id("stText").first.inner_text().startswith("The library opens on Sundays.")
+    shot(page, "pages-keep-inputs")
+    page.goto(f"{app_url}/evaluate")  # an address opens its page
+    page.get_by_role("heading", name="Evaluate", exact=True).wait_for()

@@ -135,7 +135,8 @@ def reopen_ui(settings: AppSettings) -> None:
 
 def request_ui(settings: AppSettings) -> Tuple[Optional[BatchRequest], bool]:
     """The batch asked for (None until there is input) and whether Run was pressed."""
-    source = st.radio("Documents from", [UPLOADS, FOLDER], horizontal=True, key="batch.source")
+    source = st.radio("Documents from", [UPLOADS, FOLDER], horizontal=True, key="batch.source",
+                      persist_state="session")
     uploads: List[Tuple[str, bytes]] = []
     folder: Optional[str] = None
     if source == UPLOADS:
@@ -149,9 +150,10 @@ def request_ui(settings: AppSettings) -> Tuple[Optional[BatchRequest], bool]:
     else:
         st.caption(f"Batch root: {settings.batch_root}")
         folder = st.text_input("Folder, relative to the batch root (. for the root itself)",
-                               key="batch.folder").strip() or None
+                               key="batch.folder", persist_state="session").strip() or None
     c1, c2 = st.columns([1, 3])
-    method = c1.selectbox("Method", method_names(settings), key="batch.method")
+    method = c1.selectbox("Method", method_names(settings), key="batch.method",
+                          persist_state="session")
     with c2:
         budget = budget_ui("batch")
     refs = st.file_uploader("References for ROUGE (optional): a pairs file with id and summary",

@@ -118,14 +118,16 @@ def reopen_ui(settings: AppSettings) -> None:
 def options_ui(settings: AppSettings) -> Choice:
     names = method_names(settings)
     methods = st.multiselect("Methods to compare", names, default=[DEFAULT_METHOD, "lead"],
-                             key="cmp.methods")
+                             key="cmp.methods", persist_state="session")
     length = budget_ui("cmp", default_kind="words")
     c1, c2 = st.columns([3, 1])
-    reference = c1.text_area("Reference summary (optional)", height=90, key="cmp.reference")
-    rouge_type = c2.selectbox("ROUGE type", ROUGE_TYPES, key="cmp.rouge")
+    reference = c1.text_area("Reference summary (optional)", height=90, key="cmp.reference",
+                             persist_state="session")
+    rouge_type = c2.selectbox("ROUGE type", ROUGE_TYPES, key="cmp.rouge", persist_state="session")
     match = True
     if length.words is not None and reference.strip():
         match = c2.checkbox("Reference's length", value=True, key="cmp.match_reference",
+                            persist_state="session",
                             help="Give every method as many words as the reference has")
     choice = Choice(methods, length, reference.strip(), match, rouge_type)
     budget_caption(choice)
@@ -235,7 +237,7 @@ def winner_ui(document: Document, comparison: Comparison) -> None:
     st.subheader("Winner")
     summaries = comparison.summaries
     winner = st.radio("Choose the best summary", list(summaries), horizontal=True,
-                      key="cmp.winner")
+                      key="cmp.winner", persist_state="session")
     if winner is None or winner not in summaries:
         return
     rouge = next(r.rouge for r in comparison.results if r.method == winner) or {}

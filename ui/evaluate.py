@@ -118,9 +118,10 @@ def options_ui(settings: AppSettings, available: int) -> Tuple[int, List[str], B
         if kept is not None and kept > available:  # a reopened run, or a bigger file before
             st.session_state["eval.count"] = available
         count = st.slider("Pairs to evaluate (the first N)", 1, available,
-                          min(available, DEFAULT_PAIRS), key="eval.count")
+                          min(available, DEFAULT_PAIRS), key="eval.count", persist_state="session")
     names = method_names(settings)
-    methods = st.multiselect("Methods", names, default=[DEFAULT_METHOD, "lead"], key="eval.methods")
+    methods = st.multiselect("Methods", names, default=[DEFAULT_METHOD, "lead"], key="eval.methods",
+                             persist_state="session")
     budget = budget_ui("eval")
     run = st.button("Evaluate", type="primary", key="eval.run", disabled=not methods)
     return count, methods, budget, run

@@ -188,7 +188,7 @@ def save(record: GenerationRecord) -> None:
 # -- the controls --------------------------------------------------------------------
 def preset_ui() -> Preset:
     names = list(PRESETS)
-    name = st.selectbox("Domain preset", names, key="gen.preset",
+    name = st.selectbox("Domain preset", names, key="gen.preset", persist_state="session",
                         format_func=lambda n: f"{n}: {PRESETS[n].description}")
     return PRESETS[name]
 
@@ -201,13 +201,15 @@ def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
     ``base``: the widgets' first values (the preset's over the model's defaults)."""
     name = preset.name
     if own_model and preset.completion_template is not None:
-        prompt = st.text_area("Headline", key="gen.prompt", height=70,
+        prompt = st.text_area("Headline", key="gen.prompt", persist_state="session", height=70,
                               placeholder="New footbridge opens over the river")
         keywords = ""  # the completion template has no place for them
     else:
-        prompt = st.text_area("Prompt (the topic)", key="gen.prompt", height=100,
+        prompt = st.text_area("Prompt (the topic)", key="gen.prompt",
+                              persist_state="session", height=100,
                               placeholder="a new footbridge opens over the river")
-        keywords = st.text_input("Keywords (optional, comma separated)", key="gen.keywords")
+        keywords = st.text_input("Keywords (optional, comma separated)", key="gen.keywords",
+                                 persist_state="session")
     d = base or preset.decoding
     limit = min(settings.max_new_tokens, context - 1) if context else settings.max_new_tokens
     length_key = f"gen.{name}.max_new"
@@ -217,12 +219,14 @@ def request_ui(settings: AppSettings, preset: Preset, context: Optional[int], *,
     # Keys carry the preset's name, so each preset starts from its own defaults.
     c1, c2, c3, c4, c5 = st.columns(5)
     max_new = c1.slider("Max new tokens", 1, limit, min(d.max_new_tokens, limit),
-                        key=length_key)
+                        key=length_key, persist_state="session")
     temperature = c2.slider("Temperature (0 = greedy)", 0.0, 2.0, float(d.temperature), 0.05,
-                            key=f"gen.{name}.temperature")
-    top_k = c3.number_input("Top-k (0 = off)", 0, 1000, int(d.top_k), key=f"gen.{name}.top_k")
-    top_p = c4.slider("Top-p", 0.05, 1.0, float(d.top_p), 0.01, key=f"gen.{name}.top_p")
-    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key=f"gen.{name}.seed")
+                            key=f"gen.{name}.temperature", persist_state="session")
+    top_k = c3.number_input("Top-k (0 = off)", 0, 1000, int(d.top_k), key=f"gen.{name}.top_k",
+                            persist_state="session")
+    top_p = c4.slider("Top-p", 0.05, 1.0, float(d.top_p), 0.01, key=f"gen.{name}.top_p",
+                      persist_state="session")
+    seed = c5.number_input("Seed", 0, 2**31 - 1, 0, key=f"gen.{name}.seed", persist_state="session")
     run = st.button("Generate", type="primary", key="gen.run", disabled=not prompt.strip())
     words = tuple(k.strip() for k in keywords.split(",") if k.strip())
     return Request(preset, prompt.strip(), words, int(max_new), float(temperature), int(top_k),

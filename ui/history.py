@@ -121,8 +121,10 @@ def run_from_url(kind: str) -> Optional[Run]:
 # -- the page -----------------------------------------------------------------------
 def filters_ui() -> Tuple[List[str], str]:
     c1, c2 = st.columns([1, 2])
-    kinds = c1.multiselect("Kinds", KINDS, key="hist.kinds", placeholder="all kinds")
-    text = c2.text_input("Search names, methods and sources", key="hist.search")
+    kinds = c1.multiselect("Kinds", KINDS, key="hist.kinds",
+                           persist_state="session", placeholder="all kinds")
+    text = c2.text_input("Search names, methods and sources", key="hist.search",
+                         persist_state="session")
     return kinds, text.strip()
 
 
@@ -145,7 +147,8 @@ def selection_ui(rows: Sequence[RunRow]) -> List[int]:
     kept = [i for i in st.session_state.get("hist.selected", []) if i in labels]
     st.session_state["hist.selected"] = kept
     return st.multiselect("Selected runs", list(labels), format_func=labels.__getitem__,
-                          key="hist.selected", placeholder="choose runs to see, export or delete")
+                          key="hist.selected", persist_state="session",
+                          placeholder="choose runs to see, export or delete")
 
 
 def export_ui(store: History, ids: Sequence[int], what: str) -> None:

@@ -154,8 +154,9 @@ def picker_ui(label: str, options: Dict[str, str], *, key: str, current: str,
         state[pick_key] = typed if typed in options else OTHER
     state[seen_key] = typed
     st.selectbox(label, list(options), format_func=options.__getitem__, key=pick_key,
+                 persist_state="session",
                  on_change=_pick, args=(pick_key, text_key), help=help_text)
-    folder = st.text_input(f"{label} folder", key=text_key,
+    folder = st.text_input(f"{label} folder", key=text_key, persist_state="session",
                            placeholder="(empty: the built-in model)")
     return folder.strip()
 
@@ -168,6 +169,7 @@ def models_ui(current: "AppSettings") -> ModelChoice:
     st.session_state.setdefault("set.models_dir", current.models_dir)
     models_dir = st.text_input(
         "Models folder (exported model folders under it are listed here)", key="set.models_dir",
+        persist_state="session",
         placeholder="(none: only the built-in models are listed)",
         help="Each model folder written by `python -m export ...`, directly in it or one "
              "folder down. Can also be set with CONDENSE_MODELS_DIR.").strip()

@@ -172,11 +172,11 @@ def settings_ui() -> AppSettings:
                "Models load once per server process and are shared by every session.")
     devices = available_devices()
     c1, c2 = st.columns(2)
-    device = c1.selectbox("Device", devices, key="set.device",
+    device = c1.selectbox("Device", devices, key="set.device", persist_state="session",
                           index=devices.index(current.device) if current.device in devices else 0,
                           help="CUDA is offered when onnxruntime has its CUDA provider")
     threads = c2.number_input("Threads (0 = one per core)", 0, os.cpu_count() or 64,
-                              current.threads, key="set.threads")
+                              current.threads, key="set.threads", persist_state="session")
     chosen = models_ui(current)
     abstractive_dir, generator_dir = chosen.abstractive_dir, chosen.generator_dir
     for path in (abstractive_dir, generator_dir):
@@ -186,16 +186,18 @@ def settings_ui() -> AppSettings:
     st.subheader("Limits")
     c1, c2, c3, c4 = st.columns(4)
     max_upload_mb = c1.number_input("Upload size (MB)", 1, 1024, current.max_upload_mb,
-                                    key="set.upload")
+                                    key="set.upload", persist_state="session")
     max_chars = c2.number_input("Document length (characters)", 1_000, 5_000_000,
-                                current.max_chars, step=10_000, key="set.chars")
+                                current.max_chars, step=10_000, key="set.chars",
+                                persist_state="session")
     max_batch_files = c3.number_input("Batch size (files)", 1, 10_000, current.max_batch_files,
-                                      key="set.batch")
+                                      key="set.batch", persist_state="session")
     max_new_tokens = c4.number_input("Generation length (tokens)", 16, 4096,
-                                     current.max_new_tokens, key="set.tokens")
+                                     current.max_new_tokens, key="set.tokens",
+                                     persist_state="session")
     st.subheader("Batch folders")
     batch_root = st.text_input("Batch root folder (the Batch page reads only under it)",
-                               current.batch_root, key="set.root",
+                               current.batch_root, key="set.root", persist_state="session",
                                placeholder="(none: the Batch page takes uploads only)")
     if batch_root.strip() and not Path(batch_root).expanduser().is_dir():
         st.warning(f"{batch_root}: no such folder")

@@ -161,11 +161,11 @@ def method_ui(settings: AppSettings) -> str:
     c1, c2 = st.columns([3, 1])
     model = settings.abstractive_folder() or f"the {BUILTIN_LABEL}, once prepared in Settings"
     choice = c1.radio("Method", CHOICES, format_func=labels.__getitem__, captions=captions,
-                      horizontal=True, key="sum.choice",
+                      horizontal=True, key="sum.choice", persist_state="session",
                       help=f"Extractive methods choose sentences of the document; abstractive "
                            f"writes new ones with a model ({model}).")
     if choice == OTHER:
-        return c2.selectbox("Other method", OTHER_METHODS, key="sum.other")
+        return c2.selectbox("Other method", OTHER_METHODS, key="sum.other", persist_state="session")
     return DEFAULT_METHOD if choice == EXTRACTIVE else ABSTRACTIVE
 
 

@@ -26,7 +26,8 @@ def document_ui(prefix: str, settings: AppSettings, *, height: int = 200) -> Opt
     A file wins over pasted text. Problems (bad file, too long) are shown, not raised.
     """
     upload = upload_ui(prefix, settings)
-    pasted = st.text_area("…or paste text", height=height, key=f"{prefix}.text")
+    pasted = st.text_area("…or paste text", height=height, key=f"{prefix}.text",
+                          persist_state="session")
     try:
         if upload is not None:
             return load_bytes(upload[1], upload[0], config=settings.loader_config())
@@ -73,17 +74,19 @@ def budget_ui(prefix: str, *, default_kind: str = "auto", auto_caption: str = AU
     a ratio of the sentences, or a word ceiling."""
     c1, c2 = st.columns([1, 2])
     kind = c1.radio("Length", LENGTH_KINDS, index=LENGTH_KINDS.index(default_kind),
-                    horizontal=True, key=f"{prefix}.kind")
+                    horizontal=True, key=f"{prefix}.kind", persist_state="session")
     if kind == "auto":
         c2.caption(auto_caption)
         return Budget(auto=True)
     if kind == "sentences":
-        count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences")
+        count = c2.number_input("Sentences", 1, 500, 3, key=f"{prefix}.sentences",
+                                persist_state="session")
         return Budget(sentences=int(count))
     if kind == "ratio":
         return Budget(ratio=float(c2.slider("Ratio of sentences", 0.05, 1.0, 0.2, 0.05,
-                                            key=f"{prefix}.ratio")))
-    words = c2.number_input("Words", 10, 10_000, 100, step=10, key=f"{prefix}.words")
+                                            key=f"{prefix}.ratio", persist_state="session")))
+    words = c2.number_input("Words", 10, 10_000, 100, step=10, key=f"{prefix}.words",
+                            persist_state="session")
     return Budget(words=int(words))
 
 
