@@ -6,7 +6,8 @@ A step model is anything with ``step(ids, state) -> (logits, state)``, where ``i
 of the old one (beams change parents). The ONNX seq2seq and causal models implement it;
 tests substitute a fake. Greedy search with guessed tokens also needs ``extend(ids, state,
 n)`` (the logits of the last n positions, running every token the cache lacks) and
-``truncate(state, length)``; taking repeats back needs ``retract(state, row, columns)``.
+``truncate(state, length)``; taking tokens back (repeats, words a constraint refuses)
+needs ``retract(state, row, columns)``.
 
 The beam search follows transformers 4.57's vectorized ``_beam_search`` step for step
 (top-2K continuations, running beams, finished-hypothesis merge, early-stop heuristic),
@@ -36,6 +37,12 @@ class StepModel(Protocol):
 
 # Called with (row, token id) as soon as greedy search picks a token for an unfinished row.
 TokenCallback = Callable[[int, int], None]
+# Called with (row, the tokens it keeps so far) after each step of greedy search that wrote
+# to the row: where greedy search takes tokens back, the list can shrink.
+KeptCallback = Callable[[int, List[int]], None]
+# Asked with (row, the tokens it keeps so far) after each token greedy search keeps for an
+# unfinished row: True ends the row there, as an end token would (none is written).
+StopRule = Callable[[int, List[int]], bool]
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,9 @@ class SearchOutput:
     sequences: np.ndarray  # (B, T) int64, decoder prompt included, padded as transformers pads
     scores: Optional[np.ndarray] = None  # (B,) length-normalized log-prob of beam search
     model_runs: Optional[int] = None  # greedy search: how many times it ran the model
+    # (B,) tokens each row generated, its end token included: the rest of the row is
+    # padding (which can be the end token itself, so the count tells where a row stopped)
+    lengths: Optional[np.ndarray] = None
 
 
 def _pad_id(config: GenerationConfig) -> int:
@@ -90,10 +100,20 @@ class _Guesses:
                                  getattr(self.drafter, "max_tokens", None))
 
 
+def _takes_back(model: StepModel, config: GenerationConfig,
+                constraint: Optional[TokenConstraint]) -> bool:
+    """Whether greedy search may take back words that ``constraint`` refuses: it asks for
+    it (``takes_back``), the model can hide tokens (``retract``), and no logits processor
+    reads the tokens so far (they would see the ones taken back)."""
+    return (bool(getattr(constraint, "takes_back", False)) and hasattr(model, "retract")
+            and not config.no_repeat_ngram_size and config.repetition_penalty == 1.0)
+
+
 def greedy_search(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
-    constraint: Optional[TokenConstraint] = None,
+    constraint: Optional[TokenConstraint] = None, on_kept: Optional[KeptCallback] = None,
+    stop: Optional[StopRule] = None,
 ) -> SearchOutput:
     """``prompt``: (N, t0) decoder prompt (the start token for seq2seq).
 
@@ -105,20 +125,25 @@ def greedy_search(
     a batch keeps the guesses up to the first one that any unfinished row rejects. The
     number of guesses asked for follows how many were kept (``_next_ask``). A model whose
     ``can_extend`` is False gets no guesses.
-    With ``stop_repeat_ngram_size`` see ``_greedy_without_repeats``. A ``constraint``
-    (``runtime/constraints.py``) masks each position's scores after the processors,
-    given the tokens each unfinished row has generated; None leaves them as they are."""
+    With ``stop_repeat_ngram_size``, or a constraint that takes words back, see
+    ``_greedy_taking_back``. A ``constraint`` (``runtime/constraints.py``) masks each
+    position's scores after the processors, given the tokens each unfinished row has
+    generated; None leaves them as they are. ``on_kept`` and ``stop``: see
+    ``KeptCallback`` and ``StopRule``; a row that ``stop`` ends is padded like one that
+    wrote an end token."""
     if not getattr(model, "can_extend", True):  # its cached step takes one token only
         drafter = None
-    if config.stop_repeat_ngram_size:
-        return _greedy_without_repeats(model, state, prompt, config, on_token=on_token,
-                                       drafter=drafter, constraint=constraint)
+    if config.stop_repeat_ngram_size or _takes_back(model, config, constraint):
+        return _greedy_taking_back(model, state, prompt, config, on_token=on_token,
+                                   drafter=drafter, constraint=constraint, on_kept=on_kept,
+                                   stop=stop)
     ids = np.asarray(prompt, dtype=np.int64)
     t0 = ids.shape[1]
     max_length = config.total_length(t0)
     eos = np.array(config.eos_token_id, dtype=np.int64)
     pad = _pad_id(config)
     unfinished = np.ones(ids.shape[0], dtype=bool)
+    lengths = np.zeros(ids.shape[0], dtype=np.int64)
     runs, guesses = 0, _Guesses(drafter)
     while ids.shape[1] < max_length and unfinished.any():
         # guesses that fit: the run's last position yields one more token of its own
@@ -132,11 +157,20 @@ def greedy_search(
             nxt = scores.argmax(axis=-1).astype(np.int64)
             nxt = np.where(unfinished, nxt, pad)
             ids = np.concatenate([ids, nxt[:, None]], axis=1)
+            live = np.flatnonzero(unfinished)
+            lengths[live] += 1
             if on_token is not None:
-                for row in np.flatnonzero(unfinished):
+                for row in live:
                     on_token(int(row), int(nxt[row]))
             if eos.size:
                 unfinished &= ~np.isin(nxt, eos)
+            if stop is not None or on_kept is not None:
+                for row in live:
+                    tokens = ids[row, t0:].tolist()
+                    if stop is not None and unfinished[row] and stop(int(row), tokens):
+                        unfinished[row] = False
+                    if on_kept is not None:
+                        on_kept(int(row), tokens)
             # the next position's logits saw draft[:, j]: valid while every live row chose it
             if (j == draft.shape[1] or not unfinished.any()
                     or not np.array_equal(nxt[unfinished], draft[unfinished, j])):
@@ -144,24 +178,25 @@ def greedy_search(
         guesses.kept(draft, j)
         if draft.shape[1] and unfinished.any():
             state = model.truncate(state, ids.shape[1] - 1)  # the cache holds all but the newest
-    return SearchOutput(ids, model_runs=runs)
+    return SearchOutput(ids, model_runs=runs, lengths=lengths)
 
 
 @dataclass
 class _Row:
-    """One row of ``_greedy_without_repeats``: the tokens it keeps and where they sit."""
+    """One row of ``_greedy_taking_back``: the tokens it keeps and where they sit."""
 
     kept: List[int]
     columns: List[int]  # the column of ``ids`` each kept token was written to
-    banned: Dict[int, set]  # kept position -> tokens it may no longer start a repeat with
+    banned: Dict[int, set]  # kept position -> tokens it may no longer start with
     retries: int
+    anchor: int  # the column holding the prompt's last token (written again after a take-back)
     seen: set = field(default_factory=set)  # the n-grams of ``kept`` checked so far
     forced: Optional[int] = None  # written next instead of the model's choice
     done: bool = False
 
     def repeats(self, n: int) -> bool:
         """Whether the newest n kept tokens occur earlier (overlapping them or not)."""
-        if len(self.kept) < n:
+        if not n or len(self.kept) < n:
             return False
         gram = tuple(self.kept[-n:])
         if gram in self.seen:
@@ -171,30 +206,57 @@ class _Row:
 
     def would_repeat(self, token: int, n: int, eos: set) -> bool:
         """Whether keeping ``token`` next would make ``repeats`` true (without recording it)."""
-        if token in eos or len(self.kept) + 1 < n:
+        if not n or token in eos or len(self.kept) + 1 < n:
             return False
         return tuple(self.kept[len(self.kept) + 1 - n:] + [token]) in self.seen
 
     def cut(self, length: int, n: int) -> None:
         del self.kept[length:], self.columns[length:]
-        self.seen = {tuple(self.kept[j:j + n]) for j in range(len(self.kept) - n + 1)}
+        self.seen = {tuple(self.kept[j:j + n]) for j in range(len(self.kept) - n + 1)} if n else set()
+
+    def take_back(self, model: StepModel, state: Any, row: int, start: int, bans: Sequence[int],
+                  column: int, n: int) -> Any:
+        """Takes back the kept tokens from ``start`` on and bans ``bans`` there; the token
+        before them (the prompt's last when ``start`` is 0), hidden with them, has just
+        been written again at ``column``, so the next step gives position ``start``'s
+        logits."""
+        before = self.anchor if start == 0 else self.columns[start - 1]
+        state = model.retract(state, row, [before] + self.columns[start:])
+        self.banned = {k: v for k, v in self.banned.items() if k <= start}
+        self.banned.setdefault(start, set()).update(int(t) for t in bans)
+        self.cut(start, n)
+        if start == 0:
+            self.anchor = column
+        else:
+            self.columns[start - 1] = column
+        return state
 
 
-def _greedy_without_repeats(
+def _greedy_taking_back(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
-    constraint: Optional[TokenConstraint] = None,
+    constraint: Optional[TokenConstraint] = None, on_kept: Optional[KeptCallback] = None,
+    stop: Optional[StopRule] = None,
 ) -> SearchOutput:
-    """Greedy search that will not let a row repeat ``n = stop_repeat_ngram_size`` tokens it
+    """Greedy search that takes tokens back: repeats, and words a constraint refuses.
+
+    Repeats: with ``n = stop_repeat_ngram_size`` (0: off), a row may not repeat n tokens it
     generated. When a row's newest n tokens equal n earlier ones it keeps the first of them
     (often the full stop both follow) and then, while ``repeat_retries`` last, takes the
     rest back and writes its next-best token where the repeat began; after that, it ends.
+
+    Words (a ``constraint`` whose ``takes_back``, on a model with ``retract``): where
+    ``constraint.take_back`` names the position a refused word began at and the tokens
+    to ban there, the row takes the word back and writes the token before it again; that
+    token's logits are position ``start``'s, where the tokens are now banned. Where
+    nothing is taken back, the tokens are ``greedy_search``'s.
 
     Taking tokens back needs ``model.retract(state, row, columns)``, which hides those
     columns from every later step (an attention mask of 0, so positions skip them too);
     the first step after it feeds the kept token again to get that position's logits back.
     Finished rows are written out without the columns taken back. Tokens reach
-    ``on_token`` only once a row has finished, when none can be taken back any more.
+    ``on_token`` only once a row has finished, when none can be taken back any more;
+    ``on_kept`` is told a row's kept tokens after every step (they may shrink).
     ``min_new_tokens`` counts the columns written, taken back or not.
 
     A ``drafter`` works as in ``greedy_search``; a run's guesses also end where a row
@@ -202,11 +264,13 @@ def _greedy_without_repeats(
     guesses before the row's columns are hidden.
 
     A ``constraint`` sees each row's kept tokens (not those taken back) and masks after
-    the tokens a retry bans: a banned token is picked only where every allowed one is
-    banned (then the repeat counts again, and the row ends when its retries are spent).
+    the tokens a retry or a take-back bans: a banned token is picked only where every
+    allowed one is banned (then the repeat counts again, and the row ends when its retries
+    are spent).
     """
     n = config.stop_repeat_ngram_size
-    retries = config.repeat_retries
+    retries = config.repeat_retries if n else 0
+    takes_back = _takes_back(model, config, constraint)
     if retries and not hasattr(model, "retract"):
         raise ValueError(f"{type(model).__name__} cannot take tokens back: use repeat_retries=0")
     if retries and (config.no_repeat_ngram_size or config.repetition_penalty != 1.0):
@@ -217,7 +281,8 @@ def _greedy_without_repeats(
     budget = config.total_length(t0) - t0
     eos = set(config.eos_token_id)
     pad = _pad_id(config)
-    rows = [_Row(kept=[], columns=[], banned={}, retries=retries) for _ in range(ids.shape[0])]
+    rows = [_Row(kept=[], columns=[], banned={}, retries=retries, anchor=t0 - 1)
+            for _ in range(ids.shape[0])]
     runs, guesses = 0, _Guesses(drafter)
     while any(not r.done for r in rows):
         room = min(budget - len(r.kept) for r in rows if not r.done) - 1
@@ -231,25 +296,39 @@ def _greedy_without_repeats(
                 banned = row.banned.get(len(row.kept)) if picks else None
                 if banned:
                     scored[list(banned)] = BIG
+            back: List[Any] = [None] * len(rows)  # (where a refused word began, bans there)
             if constraint is not None:
                 kept = [r.kept if picks else None for r, picks in zip(rows, free)]
-                scores = constraint.mask(kept, scores, keep=1)
+                masked = constraint.mask(kept, scores, keep=1)
+                if takes_back:
+                    back = [constraint.take_back(i, r.kept, scores[i], masked[i]) if picks else None
+                            for i, (r, picks) in enumerate(zip(rows, free))]
+                scores = masked
             for i, row in enumerate(rows):
                 if row.done:
                     continue
                 if row.forced is not None:
                     nxt[i], row.forced = row.forced, None
-                    continue
-                nxt[i] = int(scores[i].argmax())
+                elif back[i] is not None:  # the token before the word, written again
+                    start = back[i][0]
+                    nxt[i] = int(prompt[i, -1]) if start == 0 else row.kept[start - 1]
+                else:
+                    nxt[i] = int(scores[i].argmax())
             column = ids.shape[1]
             ids = np.concatenate([ids, nxt[:, None]], axis=1)
             live = [i for i, row in enumerate(rows) if not row.done]
-            last = (j == draft.shape[1] or any(nxt[i] != draft[i, j] for i in live if int(nxt[i]) not in eos)
+            last = (j == draft.shape[1] or any(back[i] is not None for i in live)
+                    or any(nxt[i] != draft[i, j] for i in live if int(nxt[i]) not in eos)
                     or any(rows[i].retries and rows[i].would_repeat(int(nxt[i]), n, eos) for i in live))
             if last and draft.shape[1]:
                 state = model.truncate(state, ids.shape[1] - 1)  # before any row hides columns
             for i in live:
                 row = rows[i]
+                if back[i] is not None:
+                    state = row.take_back(model, state, i, *back[i], column, n)
+                    if on_kept is not None:
+                        on_kept(i, list(row.kept))
+                    continue
                 row.kept.append(int(nxt[i]))
                 row.columns.append(column)
                 if int(nxt[i]) in eos:
@@ -268,6 +347,10 @@ def _greedy_without_repeats(
                         row.done = True
                 if len(row.kept) >= budget and row.forced is None:
                     row.done = True
+                if not row.done and row.forced is None and stop is not None and stop(i, list(row.kept)):
+                    row.done = True
+                if on_kept is not None:
+                    on_kept(i, list(row.kept))
                 if row.done and on_token is not None:
                     for token in row.kept:
                         on_token(i, token)
@@ -279,7 +362,7 @@ def _greedy_without_repeats(
     out[:, :t0] = prompt
     for i, row in enumerate(rows):
         out[i, t0:t0 + len(row.kept)] = row.kept
-    return SearchOutput(out, model_runs=runs)
+    return SearchOutput(out, model_runs=runs, lengths=np.array([len(r.kept) for r in rows], dtype=np.int64))
 
 
 def cut_at_repeat(tokens: Sequence[int], n: int) -> List[int]:
@@ -398,19 +481,22 @@ def beam_search(
             break
 
     out_parents = parents[:, 0, :]
-    generated = int(((out_parents + 1) != 0).sum(axis=1).max())
-    return SearchOutput(sequences[:, 0, : t0 + generated], beam_scores[:, 0])
+    lengths = ((out_parents + 1) != 0).sum(axis=1).astype(np.int64)
+    generated = int(lengths.max())
+    return SearchOutput(sequences[:, 0, : t0 + generated], beam_scores[:, 0], lengths=lengths)
 
 
 def generate(
     model: StepModel, state: Any, prompt: np.ndarray, config: GenerationConfig,
     *, on_token: Optional[TokenCallback] = None, drafter: Optional[Drafter] = None,
-    constraint: Optional[TokenConstraint] = None,
+    constraint: Optional[TokenConstraint] = None, on_kept: Optional[KeptCallback] = None,
+    stop: Optional[StopRule] = None,
 ) -> SearchOutput:
-    """Greedy when ``num_beams == 1``, else beam search (``on_token`` and ``drafter`` are
-    greedy only: beam search knows its tokens only at the end). ``constraint``: see
-    ``runtime/constraints.py``; None (the default) decodes exactly as without it."""
+    """Greedy when ``num_beams == 1``, else beam search (``on_token``, ``on_kept``, ``stop``
+    and ``drafter`` are greedy only: beam search knows its tokens only at the end, and
+    stops by its own rules). ``constraint``: see ``runtime/constraints.py``; None (the
+    default) decodes exactly as without it."""
     if config.num_beams == 1:
         return greedy_search(model, state, prompt, config, on_token=on_token, drafter=drafter,
-                             constraint=constraint)
+                             constraint=constraint, on_kept=on_kept, stop=stop)
     return beam_search(model, state, prompt, config, constraint=constraint)

@@ -87,9 +87,13 @@ def source_words(text: str) -> List[str]:
 
 def number_entries(text: str) -> List[str]:
     """The source's numbers as they may be written: as in the source, with a currency sign
-    that precedes them (glued, or spaced as in the source), without thousands separators."""
+    that precedes them (glued, or spaced as in the source), without thousands separators.
+    Digits inside a word ("G7", "MP3") are that word's, not a number of their own (the
+    faithfulness check reads them so too); next to Chinese characters they are numbers."""
     out: List[str] = []
     for m in _NUMBER.finditer(text):
+        if m.start() and char_kind(text[m.start() - 1]) in (UPPER, LOWER):
+            continue
         number = m.group(0)
         forms = [number]
         if _THOUSANDS.fullmatch(number):

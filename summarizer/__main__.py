@@ -13,8 +13,8 @@
                                  [--reference FILE] [--format text|json]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
-[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none]`` on summarize,
-batch, evaluate and compare, where DIR is a folder written by ``python -m export onnx`` or
+[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none] [--no-constrain-names]``
+on summarize, batch, evaluate and compare, where DIR is a folder written by ``python -m export onnx`` or
 ``python -m training``. Without ``--model`` the built-in summarizer is used, prepared
 into the cache at first use (or ahead of time with ``python -m summarizer setup``).
 
@@ -75,6 +75,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="greedy decoding checks guesses copied from the document, several tokens "
                         "per model run, same summary (auto: unless the model is dynamic int8, "
                         "whose rounding moves when tokens run together); none: one token per run")
+    g.add_argument("--no-constrain-names", action="store_true",
+                   help="let the model write names and numbers the document does not have "
+                        "(default: once it starts a capitalised word or a number, it must be "
+                        "one of the document's)")
 
 
 def _abstractive(args: argparse.Namespace):
@@ -89,7 +93,8 @@ def _abstractive(args: argparse.Namespace):
         model = str(ensure_model(model=SUMMARY_MODEL))
     return AbstractiveConfig(
         model_dir=model, device=args.device, threads=args.threads, num_beams=args.num_beams,
-        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, draft=args.draft)
+        max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, draft=args.draft,
+        constrain_names=not args.no_constrain_names)
 
 
 def _lang(args: argparse.Namespace) -> Optional[str]:

@@ -121,7 +121,7 @@ def test_parts_are_reported_and_change_nothing(bart, batch_size):
     plain = summarizer(LONG, Budget(sentences=1))
     streamed, events = _streamed(summarizer, LONG, Budget(sentences=1))
     assert streamed == plain
-    note = plain.notes[-1]
+    note = next(n for n in plain.notes if n.startswith("Long article: summarized in "))
     parts = int(note.split("cut into ")[1].split()[0])
     assert note.startswith(f"Long article: summarized in {parts} parts")
     first_round = [e for e in events if e.parts and e.round == 1]
@@ -148,7 +148,7 @@ def test_decoder_only_summarizer_streams_the_same_summary(lm_folder, document):
     assert streamed == plain
     assert events[-1] == Progress(events[-1].text, round=events[-1].round)  # the summary, last
     if document is LONG:
-        assert plain.notes[-1].startswith("Long article: summarized in ")
+        assert any(n.startswith("Long article: summarized in ") for n in plain.notes)
         assert [e.part for e in events if e.parts and e.text == ""][:2] == [1, 2]
     else:
         assert not [e for e in events if e.parts]

@@ -157,3 +157,46 @@ def test_greedy_takes_a_repeat_back_and_tries_the_next_best_token():
         greedy_search(Cycle(), None, prompt, config.override(repeat_retries=1))
     with pytest.raises(ValueError, match="does not combine"):
         greedy_search(Loop(), None, prompt, config.override(repeat_retries=1, no_repeat_ngram_size=3))
+
+
+def test_kept_tokens_are_reported_as_they_grow_and_shrink_and_change_nothing():
+    """``on_kept`` sees each row's kept tokens after every step: they shrink where a
+    repeat is taken back. The output is the same with or without it."""
+    config = GenerationConfig(max_new_tokens=20, eos_token_id=(3,), pad_token_id=0,
+                              stop_repeat_ngram_size=2, repeat_retries=1)
+    prompt = np.array([[1], [7]])
+    plain = greedy_search(Loop(), None, prompt, config)
+    kept = {0: [], 1: []}
+    out = greedy_search(Loop(), None, prompt, config, on_kept=lambda r, t: kept[r].append(t))
+    np.testing.assert_array_equal(out.sequences, plain.sequences)
+    # row 0: 5 6 5 6 repeats "5 6": "5 6" goes back to [5, 6], 5 is written again (its
+    # logits are the next position's), then 7, its next best after "5 6 5"
+    assert kept[0] == [[5], [5, 6], [5, 6, 5], [5, 6], [5, 6, 5], [5, 6, 5, 7], [5, 6, 5, 7, 3]]
+    assert kept[1] == [[3]]
+    assert out.lengths.tolist() == [5, 1]
+    # plain greedy search reports the same way (here every step only grows)
+    seen = []
+    cfg = GenerationConfig(max_new_tokens=3, eos_token_id=(EOS,), pad_token_id=9)
+    greedy_search(Markov(), None, np.array([[START], [B]]), cfg, on_kept=lambda r, t: seen.append((r, t)))
+    assert seen == [(0, [A]), (1, [EOS]), (0, [A, EOS])]
+
+
+@pytest.mark.parametrize("repeats", [0, 3])
+def test_a_stop_rule_ends_a_row_like_an_end_token(repeats):
+    """Row 0 of ``Cycle`` loops 5 6 7 8; a rule that stops a row once it has written an 8
+    ends it there, padded, and ``lengths`` says where each row stopped."""
+    config = GenerationConfig(max_new_tokens=20, eos_token_id=(3,), pad_token_id=0,
+                              stop_repeat_ngram_size=repeats)
+    asked = []
+
+    def stop(row, tokens):
+        asked.append((row, list(tokens)))
+        return tokens[-1] == 8
+
+    out = greedy_search(Cycle(), None, np.array([[1], [9]]), config, stop=stop)
+    assert out.sequences.tolist() == [[1, 5, 6, 7, 8], [9, 8, 0, 0, 0]]
+    assert out.lengths.tolist() == [4, 1]
+    assert (1, [8]) in asked and all(t[-1] != 3 for _, t in asked)  # never after an end token
+    beams = beam_search(Markov(), None, np.array([[START]]),
+                        CFG.override(num_beams=2, early_stopping=True))
+    assert beams.lengths.tolist() == [2]  # START B EOS

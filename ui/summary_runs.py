@@ -120,8 +120,8 @@ def progress_label(p: Progress) -> str:
 def streaming_ui(place) -> Callable[[Progress], None]:
     """A callback that shows each step in ``place`` (an ``st.empty``): what is being done
     and the time so far, then the summary as it is written, or until it starts, the parts'
-    summaries so far (a model that may take back a repeat gives each text whole, when it
-    is final: the built-in summarizer shows the parts while it works)."""
+    summaries so far (a model that takes back repeats streams text that grows and, when
+    it takes some back, shrinks)."""
     started = time.perf_counter()
     parts: Dict[int, str] = {}  # the current round's part summaries so far, by part
     rounds = [0]

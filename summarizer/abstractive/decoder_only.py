@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -157,16 +157,20 @@ class LMSummarizer(AbstractiveSummarizer):
                 self.codec.tokenizer.encode_batch(articles, add_special_tokens=False)]
         return left_pad(rows, self.codec.pad_id)
 
-    def _generate_batch(self, batch: List[str], config: GenerationConfig,
-                        on_token: Optional[Callable[[int, int], None]]) -> List[str]:
-        """The continuations of one batch of prompts (what follows each prompt's ids)."""
+    def _decode(self, batch: List[str], config: GenerationConfig, *, on_kept, constraint,
+                stop) -> List[List[int]]:
+        """The tokens that follow each prompt of one batch (end token included)."""
         ids, mask = self.encode(batch)
         state = self.model.start(mask, repeat=config.num_beams)
         drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)],
                                       ids.shape[1], config)
-        result = generate(self.model, state, ids, config, on_token=on_token, drafter=drafter)
-        texts = [self.codec.decode(row) for row in result.sequences[:, ids.shape[1]:].tolist()]
-        return [drop_repeats(t) for t in texts] if config.stop_repeat_ngram_size else texts
+        result = generate(self.model, state, ids, config, drafter=drafter, constraint=constraint,
+                          on_kept=on_kept, stop=stop)
+        t0 = ids.shape[1]
+        return [row[t0:t0 + n] for row, n in zip(result.sequences.tolist(), result.lengths.tolist())]
+
+    def _tidy(self, text: str, config: GenerationConfig) -> str:
+        return drop_repeats(text) if config.stop_repeat_ngram_size else text
 
 
 _CLOSERS = ".!?\"'”’)"

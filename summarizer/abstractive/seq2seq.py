@@ -11,6 +11,12 @@ document was handled ("Long article: summarized in 3 parts, then combined").
 Streaming is an optional extra on the one interface: ``summarizer(document, budget,
 on_progress=f)`` calls ``f`` with a :class:`Progress` as each part and then the summary is
 written, and returns the same ``Summary`` as ``summarizer(document, budget)``.
+
+Two rules keep a summary trustworthy, each with a switch in :class:`AbstractiveConfig` and
+a note when it changed something: names and numbers only from the document
+(``constrain_names``, ``names.py`` over ``runtime/constraints.py``) and whole sentences
+(``whole_sentences``, ``endings.py``). Off, decoding is exactly the model's greedy or beam
+search, token for token transformers' ``generate``.
 """
 from __future__ import annotations
 
@@ -27,11 +33,13 @@ from runtime.errors import ModelFileError
 from runtime.search import generate
 from runtime.seq2seq import Seq2SeqOnnx, encoder_max_length
 from runtime.session import SessionConfig
-from runtime.text import TextCodec
+from runtime.text import TextCodec, complete_text
 
 from summarizer.abstractive.chunking import pack, split_long
+from summarizer.abstractive.endings import SentenceStop, end_whole, margin_tokens
 from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
                                           repetition_note)
+from summarizer.abstractive.names import constraint_for, names_note
 from summarizer.errors import CondenseError
 from summarizer.nlp import tokenizer_for
 from summarizer.types import Budget, Document, Summary
@@ -49,7 +57,9 @@ class Progress:
     or several when the model writes a batch of them together. ``parts`` is 0 while the
     summary itself is written (``round`` is then how many rounds of parts came before).
     ``text`` is what the model has written so far of the one part or summary being
-    written; "" when a batch of several parts is written or nothing is written yet."""
+    written; "" when a batch of several parts is written or nothing is written yet. It
+    grows token by token, and may shrink: greedy search takes back repeats and words
+    the document does not have, and the finished text is cut to whole sentences."""
 
     text: str = ""
     part: int = 0
@@ -81,6 +91,13 @@ class AbstractiveConfig:
     # accepts, and on real articles that cost more than it saved (docs/BENCHMARKS.md).
     draft: str = "auto"
     draft_tokens: int = 10
+    # Names and numbers only from the document (summarizer/abstractive/names.py): once the
+    # model starts a capitalised word or a number, it must stay a prefix of one of the
+    # document's. False: the model's own tokens (transformers' generate, token for token).
+    constrain_names: bool = True
+    # Never end inside a sentence or a number (summarizer/abstractive/endings.py): cut back
+    # to the last whole sentence, or let the first finish within a fifth more tokens.
+    whole_sentences: bool = True
 
     def __post_init__(self) -> None:
         limits = DecodingLimits()
@@ -113,6 +130,15 @@ class AbstractiveConfig:
         if len(sources) != 1 or not self.guesses(config):
             return None
         return PromptLookup(sources, skip=skip, config=LookupConfig(max_tokens=self.draft_tokens))
+
+
+@dataclass(frozen=True)
+class Written:
+    """One generated text and the notes on how it was made (names kept to the document,
+    where it was cut to whole sentences)."""
+
+    text: str
+    notes: Tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=4)
@@ -167,27 +193,47 @@ class AbstractiveSummarizer:
             no_repeat_ngram_size=c.no_repeat_ngram_size)
 
     def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
-                       on_progress: Optional[Callable[[int, int, str], None]] = None) -> List[str]:
-        """Summaries of ``texts``, each within the input budget, in batches.
+                       on_progress: Optional[Callable[[int, int, str], None]] = None, *,
+                       sources: Optional[Sequence[Tuple[str, str]]] = None,
+                       margin: bool = True) -> List[str]:
+        """Summaries of ``texts`` (see ``write``), without their notes."""
+        return [w.text for w in self.write(texts, config, on_progress, sources=sources,
+                                           margin=margin)]
+
+    def write(self, texts: Sequence[str], config: GenerationConfig,
+              on_progress: Optional[Callable[[int, int, str], None]] = None, *,
+              sources: Optional[Sequence[Tuple[str, str]]] = None,
+              margin: bool = True) -> List[Written]:
+        """Summaries of ``texts``, each within the input budget, in batches, up to
+        ``config.max_new_tokens`` (with ``whole_sentences`` and ``margin``, a fifth more to
+        finish a sentence in; without ``margin`` a text is only cut back: parts' summaries
+        must stay within their share, or map-reduce might not shrink). ``sources[i]``:
+        (text, language) of the document that text i comes from, whose names and numbers it
+        may use and whose language tells where sentences end; None: each text is its own
+        document, in English.
 
         ``on_progress(first, last, text)`` is told the 0-based indices of each batch's texts
         before it is written (``text`` ""), and for a batch of one text, that text's summary
-        so far each time it grows."""
-        out: List[str] = []
+        so far each time it changes, and the finished text when it differs."""
+        out: List[Written] = []
         too_long = [n for n in self.codec.count_many(list(texts)) if n > self.input_budget]
         if too_long:  # the chunker guarantees this; a bug must not reach the model
             raise CondenseError(f"inputs of {too_long} tokens reached a model that takes {self.input_budget}")
+        sources = list(sources) if sources is not None else [(t, "en") for t in texts]
+        if len(sources) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(sources)} sources")
         rows = self.batch_rows(config)
         for i in range(0, len(texts), rows):
             batch = list(texts[i : i + rows])
             single = on_progress is not None and len(batch) == 1
             if on_progress is not None:
                 on_progress(i, i + len(batch) - 1, "")
-            streamer = _streamer(self.codec, partial(on_progress, i, i)) if single else None
-            texts_out = self._generate_batch(batch, config, streamer)
-            if single and config.num_beams > 1:
-                on_progress(i, i, texts_out[0])  # beam search knows its text only at the end
-            out.extend(texts_out)
+            shown = [""]
+            streamer = _streamer(self.codec, partial(on_progress, i, i), shown) if single else None
+            written = self._generate_batch(batch, config, streamer, sources[i : i + rows], margin)
+            if single and written[0].text != shown[0].strip():
+                on_progress(i, i, written[0].text)  # beam search's text, or the text cut
+            out.extend(written)
         return out
 
     def batch_rows(self, config: GenerationConfig) -> int:
@@ -197,8 +243,45 @@ class AbstractiveSummarizer:
         return self.config.batch_size or 8
 
     def _generate_batch(self, batch: List[str], config: GenerationConfig,
-                        on_token: Optional[Callable[[int, int], None]]) -> List[str]:
-        """The generated texts of one batch: encode, then decode from the start token."""
+                        on_kept: Optional[Callable[[int, List[int]], None]],
+                        sources: Sequence[Tuple[str, str]], margin: bool = True) -> List[Written]:
+        """One batch: decoded with the constraint and the margin that ``self.config`` asks
+        for, each row then cut to whole sentences and tidied (``_tidy``), with its notes."""
+        budget = config.max_new_tokens
+        run, stop = config, None
+        limit = budget + margin_tokens(budget) if margin and budget else budget
+        if self.max_output_tokens and limit:
+            limit = max(budget, min(limit, self.max_output_tokens))
+        if self.config.whole_sentences and limit != budget:
+            run = config.override(max_new_tokens=limit)
+            stop = SentenceStop(self.codec.token_text, budget, [lang for _, lang in sources])
+        constraint = None
+        if self.config.constrain_names:
+            constraint = constraint_for(self.codec, sources, config.eos_token_id)
+        eos = set(config.eos_token_id)
+        out = []
+        for row, tokens in enumerate(self._decode(batch, run, on_kept=on_kept, constraint=constraint,
+                                                  stop=stop)):
+            finished = bool(tokens) and tokens[-1] in eos
+            body = tokens[:-1] if finished else tokens
+            notes: List[str] = []
+            if self.config.whole_sentences and budget:
+                ending = end_whole(body, budget=budget, limit=run.max_new_tokens, finished=finished,
+                                   decode=self.codec.token_text, lang=sources[row][1])
+                text = complete_text(ending.text)[0].rstrip()
+                notes += [ending.note()] if ending.note() else []
+            else:
+                text = self.codec.decode(body)
+            if constraint is not None:
+                said = names_note(constraint.corrections(row, tokens), constraint.taken_back(row, tokens))
+                notes += [said] if said else []
+            out.append(Written(self._tidy(text, config), tuple(notes)))
+        return out
+
+    def _decode(self, batch: List[str], config: GenerationConfig, *, on_kept, constraint,
+                stop) -> List[List[int]]:
+        """The tokens generated for each text of ``batch`` (end token included): encode,
+        then decode from the start token."""
         ids, mask = self.codec.encode_batch(batch)
         hidden = self.model.encode(ids, mask)
         state = self.model.start(hidden, mask, repeat=config.num_beams)
@@ -209,8 +292,13 @@ class AbstractiveSummarizer:
                                 "checkpoint's config.json names it), or export the model again")
         prompt = np.full((len(batch), 1), start, dtype=np.int64)
         drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)], 1, config)
-        result = generate(self.model, state, prompt, config, on_token=on_token, drafter=drafter)
-        return [self.codec.decode(row[1:]) for row in result.sequences.tolist()]
+        result = generate(self.model, state, prompt, config, drafter=drafter, constraint=constraint,
+                          on_kept=on_kept, stop=stop)
+        return [row[1:1 + n] for row, n in zip(result.sequences.tolist(), result.lengths.tolist())]
+
+    def _tidy(self, text: str, config: GenerationConfig) -> str:
+        """The text as the summary shows it (decoder-only summarizers drop repeats)."""
+        return text
 
     def _config(self, budget: Budget, total: int) -> Tuple[GenerationConfig, List[str]]:
         """Decoding settings for a document of ``total`` tokens, and the notes saying why."""
@@ -231,9 +319,11 @@ class AbstractiveSummarizer:
                          f"writes at most {self.max_output_tokens} tokens.")
         return config, notes
 
-    def _summary(self, document: Document, budget: Budget, notes: List[str], final: str) -> Summary:
-        return Summary(self.name, document, (), budget, tuple(notes),
-                       generated=sentence_lines(final, document.lang))
+    def _summary(self, document: Document, budget: Budget, notes: List[str], final: Written,
+                 last: Sequence[str] = ()) -> Summary:
+        """The summary, with the decoding notes, then the final text's, then ``last``."""
+        return Summary(self.name, document, (), budget, tuple(notes) + final.notes + tuple(last),
+                       generated=sentence_lines(final.text, document.lang))
 
     def summarize_many(self, documents: Sequence[Document], budget: Budget) -> List[Summary]:
         """What ``self(document, budget)`` gives for each document, with the documents that
@@ -248,7 +338,8 @@ class AbstractiveSummarizer:
             config, notes = self._config(budget, total)
             groups.setdefault(config, []).append((i, notes))
         for config, members in groups.items():
-            finals = self.generate_texts([documents[i].text for i, _ in members], config)
+            finals = self.write([documents[i].text for i, _ in members], config,
+                                sources=[(documents[i].text, documents[i].lang) for i, _ in members])
             for (i, notes), final in zip(members, finals, strict=True):
                 out[i] = self._summary(documents[i], budget, notes, final)
         return out  # type: ignore[return-value]
@@ -265,6 +356,7 @@ class AbstractiveSummarizer:
         if map_config.min_new_tokens > map_config.max_new_tokens:
             map_config = map_config.override(min_new_tokens=map_config.max_new_tokens)
         text, tokens = document.text, total
+        source = (document.text, document.lang)  # every part and pass keeps to the whole document
         rounds: List[Tuple[int, int]] = []  # (tokens in, parts) per round of parts
         while tokens > self.input_budget:
             if len(rounds) == MAX_REDUCE_ROUNDS:
@@ -276,15 +368,15 @@ class AbstractiveSummarizer:
             report = None
             if on_progress is not None:
                 report = partial(_report_part, on_progress, len(chunks), len(rounds))
-            text = "\n".join(self.generate_texts(chunks, map_config, report))
+            text = "\n".join(self.generate_texts(chunks, map_config, report,
+                                                 sources=[source] * len(chunks), margin=False))
             tokens = self.codec.count(text)
-        if rounds:
-            notes.append(parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences))
+        parts = [parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences)] if rounds else []
         report = None
         if on_progress is not None:
             report = partial(_report_final, on_progress, len(rounds))
-        final = self.generate_texts([text], config, report)[0]
-        return self._summary(document, budget, notes, final)
+        final = self.write([text], config, report, sources=[source])[0]
+        return self._summary(document, budget, notes, final, parts)
 
     def _chunks(self, text: str, lang: str) -> List[str]:
         split = [s.text for s in tokenizer_for(lang).sentences(text)]
@@ -326,20 +418,18 @@ def _report_final(on_progress: Callable[[Progress], None], rounds: int,
     on_progress(Progress(text, round=rounds))
 
 
-def _streamer(codec: TextCodec, on_text: Callable[[str], None]):
-    """Token callback that passes on the text so far each time it grows by whole
-    characters: decode the prefix, holding back while it ends in an incomplete character
-    (U+FFFD)."""
-    ids: List[int] = []
-    sent = [0]
+def _streamer(codec: TextCodec, on_text: Callable[[str], None], shown: List[str]):
+    """Kept-tokens callback (``runtime.search.KeptCallback``) that passes on the text so far
+    each time it changes: it grows, and shrinks where tokens are taken back. Decodes the
+    row's tokens, holding back while they end in an incomplete character (U+FFFD);
+    ``shown[0]`` is the text last passed on."""
 
-    def on_token(row: int, token: int) -> None:
-        ids.append(token)
-        text = codec.token_text(ids)
-        if text.endswith("\ufffd"):
+    def on_kept(row: int, tokens: List[int]) -> None:
+        text = codec.token_text(tokens)
+        if text.endswith("\ufffd") or text == shown[0]:
             return
-        if len(text) > sent[0]:
-            on_text(text)
-            sent[0] = len(text)
+        on_text(text)
+        shown[0] = text
 
-    return on_token
+    return on_kept
+
