@@ -15,13 +15,12 @@ given), its mean agreement with the others, and its row of the matrix (CSV colum
 from __future__ import annotations
 
 import html
-import io
 import json
 from typing import Dict, List, Sequence
 
 from summarizer.evaluation.compare import Comparison, MethodResult
 from summarizer.results.csvfile import csv_bytes
-from summarizer.results.files import ROUGE_COLUMNS, _xml_safe
+from summarizer.results.files import MIME, ROUGE_COLUMNS, docx_bytes, _xml_safe
 
 
 def _rouge_types(comparison: Comparison) -> List[str]:
@@ -151,14 +150,8 @@ def to_docx(comparison: Comparison, *, title: str = "Comparison") -> bytes:
     document.add_paragraph(SCORES_NOTE)
     document.add_heading(f"{comparison.matrix.rouge_type} F1 x 100 between summaries", level=1)
     _docx_table(document, _matrix_table(comparison))
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
+    return docx_bytes(document)
 
 
-WRITERS = {
-    "md": (to_markdown, "text/markdown"),
-    "docx": (to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    "csv": (to_csv, "text/csv"),
-    "jsonl": (to_jsonl, "application/jsonl"),
-}
+WRITERS = {fmt: (writer, MIME[fmt]) for fmt, writer in (
+    ("md", to_markdown), ("docx", to_docx), ("csv", to_csv), ("jsonl", to_jsonl))}

@@ -223,14 +223,21 @@ def to_docx(rows: Sequence[ResultRow], *, title: str = "Summaries") -> bytes:
             document.add_paragraph(_xml_safe(r.flags_line())).runs[0].italic = True
         if r.rouge:
             document.add_paragraph(", ".join(f"{k} {v:.2f}" for k, v in r.rouge.items()))
+    return docx_bytes(document)
+
+
+# Each format's MIME type, for every writer table (this module's, the comparison's,
+# one summary's, any table's).
+MIME = {"csv": "text/csv", "jsonl": "application/jsonl", "md": "text/markdown",
+        "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+
+
+def docx_bytes(document) -> bytes:
+    """A python-docx Document as the bytes of its .docx file."""
     buf = io.BytesIO()
     document.save(buf)
     return buf.getvalue()
 
 
-WRITERS = {
-    "csv": (to_csv, "text/csv"),
-    "jsonl": (to_jsonl, "application/jsonl"),
-    "md": (to_markdown, "text/markdown"),
-    "docx": (to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-}
+WRITERS = {fmt: (writer, MIME[fmt]) for fmt, writer in (
+    ("csv", to_csv), ("jsonl", to_jsonl), ("md", to_markdown), ("docx", to_docx))}

@@ -15,7 +15,6 @@ spreadsheet can filter on them.
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
@@ -24,7 +23,7 @@ from summarizer.evaluation.faithfulness import FaithfulnessReport
 from summarizer.languages import language_name
 from summarizer.nlp import tokenizer_for
 from summarizer.results.csvfile import csv_bytes
-from summarizer.results.files import _md, _xml_safe
+from summarizer.results.files import MIME, docx_bytes, _md, _xml_safe
 from summarizer.types import Budget, Summary
 
 FAITHFULNESS_COLUMNS = ("faithful", "unsupported_numbers", "unsupported_names")
@@ -141,14 +140,8 @@ def to_docx(item: SummaryFile) -> bytes:
     if item.verdict() is not None:
         document.add_heading("Faithfulness check", level=1)
         document.add_paragraph(_xml_safe(item.verdict()))
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
+    return docx_bytes(document)
 
 
-WRITERS = {
-    "md": (to_markdown, "text/markdown"),
-    "docx": (to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    "jsonl": (to_jsonl, "application/jsonl"),
-    "csv": (to_csv, "text/csv"),
-}
+WRITERS = {fmt: (writer, MIME[fmt]) for fmt, writer in (
+    ("md", to_markdown), ("docx", to_docx), ("jsonl", to_jsonl), ("csv", to_csv))}

@@ -10,13 +10,13 @@ characters XML forbids.
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Sequence
 
 from summarizer.results.csvfile import csv_bytes
+from summarizer.results.files import MIME, docx_bytes
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -82,14 +82,8 @@ def to_docx(table: Table) -> bytes:
     for row in table.rows:
         for cell, name in zip(grid.add_row().cells, table.columns):
             cell.text = _xml(row.get(name))
-    buf = io.BytesIO()
-    document.save(buf)
-    return buf.getvalue()
+    return docx_bytes(document)
 
 
-WRITERS = {
-    "csv": (to_csv, "text/csv"),
-    "jsonl": (to_jsonl, "application/jsonl"),
-    "md": (to_markdown, "text/markdown"),
-    "docx": (to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-}
+WRITERS = {fmt: (writer, MIME[fmt]) for fmt, writer in (
+    ("csv", to_csv), ("jsonl", to_jsonl), ("md", to_markdown), ("docx", to_docx))}
