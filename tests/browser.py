@@ -71,11 +71,8 @@ def generator_dir(tmp_path_factory):
 
 def _tiny_generator(folder: Path):
     try:
-        import torch
-        from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
-
         from export import ExportConfig, export_onnx
-        from tests.tiny_models import MAX_POSITIONS, SEED, VOCAB_SIZE, make_tokenizer, special_ids
+        from tests.tiny_models import make_tiny_causal
     except ImportError:
         return None
     # Wider and deeper than tests/tiny_models' GPT-2, so that each token takes a
@@ -83,15 +80,7 @@ def _tiny_generator(folder: Path):
     # Streamlit sends its first message, the text arrives whole (seen in CI twice, the
     # second time with an unsimplified graph of the smaller model), as it would for a
     # user only if the model were that fast.
-    eos = special_ids("gpt2")["eos"]
-    torch.manual_seed(SEED)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB_SIZE, n_embd=256, n_layer=8, n_head=4,
-                                       n_positions=MAX_POSITIONS, bos_token_id=eos,
-                                       eos_token_id=eos)).eval()
-    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos,
-                                               max_length=MAX_POSITIONS)
-    model.save_pretrained(folder / "ckpt", safe_serialization=True)
-    make_tokenizer("gpt2", folder / "ckpt")
+    make_tiny_causal("gpt2", folder / "ckpt", wide=True)
     return export_onnx(str(folder / "ckpt"), out=folder / "onnx",
                        config=ExportConfig(task="causal-lm", validate=False)).folder
 

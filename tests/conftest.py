@@ -1,10 +1,26 @@
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BBC = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
+
+
+@contextmanager
+def _session_env(name: str, value: str):
+    """``name=value`` in os.environ for a session fixture (monkeypatch is per test), so
+    that servers and CLIs started before a test's own fixtures inherit it; restored after."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 @pytest.fixture
@@ -21,13 +37,8 @@ def _isolated_model_cache(tmp_path_factory):
     """Built-in models prepared on this machine (``~/.cache/condense``) must not change what
     a test sees (the abstractive method appears in the app once the summarizer is ready):
     every test, and every server or CLI it starts, gets an empty cache of its own."""
-    previous = os.environ.get("CONDENSE_CACHE")
-    os.environ["CONDENSE_CACHE"] = str(tmp_path_factory.mktemp("model-cache"))
-    yield
-    if previous is None:
-        os.environ.pop("CONDENSE_CACHE", None)
-    else:
-        os.environ["CONDENSE_CACHE"] = previous
+    with _session_env("CONDENSE_CACHE", str(tmp_path_factory.mktemp("model-cache"))):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -42,13 +53,9 @@ def _history_off_the_home_folder(tmp_path_factory):
     """The run history (``summarizer/results/history.py``) of anything started before a
     test's own fixtures (a module's app server) goes to a temporary file, never to
     ``~/.local/share/condense``."""
-    previous = os.environ.get("CONDENSE_HISTORY")
-    os.environ["CONDENSE_HISTORY"] = str(tmp_path_factory.mktemp("history") / "history.sqlite3")
-    yield
-    if previous is None:
-        os.environ.pop("CONDENSE_HISTORY", None)
-    else:
-        os.environ["CONDENSE_HISTORY"] = previous
+    with _session_env("CONDENSE_HISTORY",
+                      str(tmp_path_factory.mktemp("history") / "history.sqlite3")):
+        yield
 
 
 @pytest.fixture(autouse=True)

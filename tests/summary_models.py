@@ -17,12 +17,10 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer
-from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, GenerationConfig, GPT2Config, \
-    GPT2LMHeadModel
+from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
 from export import ExportConfig, export_onnx
-from tests.tiny_models import (MAX_POSITIONS, SEED, VOCAB_SIZE, make_tiny_causal, make_tiny_seq2seq,
-                               make_tokenizer, sharpen, special_ids)
+from tests.tiny_models import make_tiny_causal, make_tiny_seq2seq, sharpen
 
 
 def _speak(checkpoint: Path, auto_class) -> Path:
@@ -48,18 +46,7 @@ def lm_summarizer(root: Path, *, max_source_tokens: int = 40, max_target_tokens:
     articles longer than ``max_source_tokens`` go through parts. ``wide``: 8 layers of 256,
     slow enough per token that a browser sees the text arrive piece by piece."""
     ckpt = root / "ckpt"
-    if wide:
-        eos = special_ids("gpt2")["eos"]
-        torch.manual_seed(SEED)
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB_SIZE, n_embd=256, n_layer=8, n_head=4,
-                                           n_positions=MAX_POSITIONS, bos_token_id=eos,
-                                           eos_token_id=eos)).eval()
-        model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos,
-                                                   max_length=MAX_POSITIONS)
-        model.save_pretrained(ckpt, safe_serialization=True)
-        make_tokenizer("gpt2", ckpt)
-    else:
-        make_tiny_causal("gpt2", ckpt)
+    make_tiny_causal("gpt2", ckpt, wide=wide)
     _speak(sharpen(ckpt, AutoModelForCausalLM), AutoModelForCausalLM)
     folder = export_onnx(str(ckpt), out=root / "onnx",
                          config=ExportConfig(task="causal-lm", validate=False)).folder

@@ -24,6 +24,7 @@ from summarizer.results.history import History, HistoryConfig
 from summarizer.types import Budget, Summary
 from tests.files import zip_bytes
 from tests.tiny_models import CORPUS
+from tests.apptest import open_page
 from ui.batch import duration, overall_text
 from ui.settings import AppSettings
 
@@ -38,14 +39,7 @@ SUMMARY = "Gordon Brown said 3.5% of 10 people came to Leeds."
 
 def start(page: str = "Batch", settings: AppSettings = None, run_id: str = None) -> AppTest:
     """A new session (a new tab) on ``page``; ``run_id`` puts ``?run=`` in its URL."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    if settings is not None:
-        at.session_state["settings"] = settings
-    if run_id is not None:
-        at.query_params["run"] = run_id
-    at.switch_page(f"ui/pages/{page.lower()}.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, settings, run_id=run_id, timeout=120)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.apptest import open_page
 
 from summarizer.documents.loaders import document_from_text
 from summarizer.evaluation.compare import compare_summaries, sentence_count, unique_spans, word_count
@@ -59,13 +60,7 @@ def start(settings: AppSettings = None) -> AppTest:
 
 def reopen(run_id: int, settings: AppSettings = None) -> AppTest:
     """A new session opening /compare?run=<id> (a reload of the tab)."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    if settings is not None:
-        at.session_state["settings"] = settings
-    at.query_params["run"] = str(run_id)
-    at.switch_page("ui/pages/compare.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("Compare", settings, run_id=run_id, timeout=120)
 
 
 def headers(at: AppTest) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.apptest import open_page
 
 from generation import PRESETS
 from generation.record import GenerationRecord, to_jsonl, to_markdown, to_text
@@ -27,14 +28,7 @@ ARTICLE = (
 
 def start(page: str, settings: AppSettings = None, run_id: str = None) -> AppTest:
     """A new session (as a new tab) on ``page``; ``run_id`` puts ``?run=`` in its URL."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    if settings is not None:
-        at.session_state["settings"] = settings
-    if run_id is not None:
-        at.query_params["run"] = run_id
-    at.switch_page(f"ui/pages/{page.lower()}.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page(page, settings, run_id=run_id)
 
 
 def stored_runs():

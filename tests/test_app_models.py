@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.apptest import open_page
 
 import runtime.builtin as builtin
 from runtime.catalog import (DECODER_ONLY, ENCODER_DECODER, GENERATOR, SUMMARIZER, all_models,
@@ -19,12 +20,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def start(settings: AppSettings = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if settings is not None:
-        at.session_state["settings"] = settings
-    at.switch_page("ui/pages/settings.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("Settings", settings)
 
 
 def model_folder(path: Path, *, task: str = None, quantization: str = None,

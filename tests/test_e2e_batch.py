@@ -35,24 +35,14 @@ def summarizer_dir(tmp_path_factory):
     (each part takes a moment, so the browser sees the progress), with sharpened weights
     (clear next-token choices: its summaries have words)."""
     try:
-        import torch
-        from transformers import AutoModelForCausalLM, GenerationConfig, GPT2Config, GPT2LMHeadModel
+        from transformers import AutoModelForCausalLM
 
         from export import ExportConfig, export_onnx
-        from tests.tiny_models import (MAX_POSITIONS, SEED, VOCAB_SIZE, make_tokenizer, sharpen,
-                                       special_ids)
+        from tests.tiny_models import make_tiny_causal, sharpen
     except ImportError:
         pytest.skip("export's dependencies (torch, transformers) are missing")
     root = tmp_path_factory.mktemp("lm-summarizer")
-    eos = special_ids("gpt2")["eos"]
-    torch.manual_seed(SEED)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB_SIZE, n_embd=256, n_layer=8, n_head=4,
-                                       n_positions=MAX_POSITIONS, bos_token_id=eos,
-                                       eos_token_id=eos)).eval()
-    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos,
-                                               max_length=MAX_POSITIONS)
-    model.save_pretrained(root / "ckpt", safe_serialization=True)
-    make_tokenizer("gpt2", root / "ckpt")
+    make_tiny_causal("gpt2", root / "ckpt", wide=True)
     sharpen(root / "ckpt", AutoModelForCausalLM)
     folder = export_onnx(str(root / "ckpt"), out=root / "tiny-summarizer",
                          config=ExportConfig(task="causal-lm", validate=False)).folder

@@ -162,16 +162,19 @@ def make_tiny_seq2seq(kind: str, path: Path) -> Path:
     return _save(model, generation, path)
 
 
-def make_tiny_causal(kind: str, path: Path) -> Path:
+def make_tiny_causal(kind: str, path: Path, *, wide: bool = False) -> Path:
     """A tiny random decoder-only model in ``path``: ``kind`` is "gpt2" or "llama" (with
-    grouped-query attention: 4 query heads, 2 key/value heads). Returns ``path``."""
+    grouped-query attention: 4 query heads, 2 key/value heads). Returns ``path``.
+    ``wide`` (gpt2): 8 layers of 256, slow enough per token that the browser tests see
+    text arrive piece by piece (with the 2 layers of 32 all of it came in one message)."""
     path = Path(path)
     torch.manual_seed(SEED)
     if kind == "gpt2":
         eos = special_ids("gpt2")["eos"]
+        width, depth = (256, 8) if wide else (32, 2)
         config = GPT2Config(
-            vocab_size=VOCAB_SIZE, n_embd=32, n_layer=2, n_head=4, n_positions=MAX_POSITIONS,
-            bos_token_id=eos, eos_token_id=eos,
+            vocab_size=VOCAB_SIZE, n_embd=width, n_layer=depth, n_head=4,
+            n_positions=MAX_POSITIONS, bos_token_id=eos, eos_token_id=eos,
         )
         model = GPT2LMHeadModel(config)
         generation = GenerationConfig(bos_token_id=eos, eos_token_id=eos, max_length=MAX_POSITIONS)

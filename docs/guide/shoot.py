@@ -80,7 +80,7 @@ try:
             pg.locator(".st-key-gen-output").get_by_test_id("stCode").wait_for(); idle(pg); shot(pg, "generate")
         if not only or "evaluate" in only:
             go(pg, "Evaluate")
-            pg.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(G / "pairs.jsonl")); idle(pg)
+            pg.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(G / "evaluate-pairs.jsonl")); idle(pg)
             pg.get_by_role("button", name="Evaluate").click()
             pg.get_by_test_id("stVegaLiteChart").first.wait_for(); idle(pg); shot(pg, "evaluate")
         if not only or "history" in only:
