@@ -15,12 +15,13 @@ of a language; "en+de+ru" over the three languages every splitter is run on, "ov
 over every case a splitter was run on (Chinese included only where it is run).
 
 Candidates (each skipped with a note when its package is missing):
-  condense   ``summarizer.nlp.Tokenizer(lang).sentences`` (pySBD per line, plus repairs)
+  condense   ``summarizer.nlp.Tokenizer(lang).sentences`` (sentencex per line, plus repairs)
   pysbd      ``pysbd.Segmenter(language=lang, clean=False).segment`` on the whole text
   nupunkt    ``nupunkt.sent_spans`` (English model, no language option)
   blingfire  ``blingfire.text_to_sentences_and_offsets`` (no language option)
   sentencex  ``sentencex.get_sentence_boundaries(lang, text)``
-  condense[X]  the Tokenizer with pySBD swapped for X: what replacing pySBD would give
+  condense[X]  the Tokenizer with sentencex swapped for X (condense[pysbd]: the Tokenizer
+             before it switched to sentencex)
 Chinese is run only with the splitters that claim it (condense, pysbd, sentencex);
 nupunkt and blingfire have no language option and are run on en, de and ru as they are.
 
@@ -95,7 +96,7 @@ def _sentencex(lang: str) -> Callable[[str], Spans]:
 
 
 class _Pieces:
-    """Stands in for a pySBD Segmenter: ``segment(block)`` gives the pieces of another
+    """Stands in for the Tokenizer's segmenter: ``segment(block)`` gives the pieces of another
     splitter, so that the Tokenizer's own steps (lines, closing quotes, repairs) run
     around it unchanged."""
 
@@ -107,7 +108,7 @@ class _Pieces:
 
 
 def _in_condense(inner: Callable[[str], Callable[[str], Spans]]):
-    """``Tokenizer(lang).sentences`` with pySBD swapped for another splitter (the module's
+    """``Tokenizer(lang).sentences`` with sentencex swapped for another splitter (the module's
     segmenter lookup is replaced during each call only)."""
 
     def factory(lang: str) -> Callable[[str], Spans]:
@@ -130,14 +131,14 @@ def _in_condense(inner: Callable[[str], Callable[[str], Spans]]):
 
 # name -> (package whose version is reported, languages run, factory)
 CANDIDATES = {
-    "condense": ("pysbd", LANGS, _condense),
+    "condense": ("sentencex", LANGS, _condense),
     "pysbd": ("pysbd", LANGS, _pysbd),
     "nupunkt": ("nupunkt", ("en", "de", "ru"), _nupunkt),
     "blingfire": ("blingfire", ("en", "de", "ru"), _blingfire),
     "sentencex": ("sentencex", LANGS, _sentencex),
     "condense[nupunkt]": ("nupunkt", ("en", "de", "ru"), _in_condense(_nupunkt)),
     "condense[blingfire]": ("blingfire", ("en", "de", "ru"), _in_condense(_blingfire)),
-    "condense[sentencex]": ("sentencex", LANGS, _in_condense(_sentencex)),
+    "condense[pysbd]": ("pysbd", LANGS, _in_condense(_pysbd)),
 }
 
 

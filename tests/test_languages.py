@@ -30,9 +30,9 @@ DE_SENTENCES = [
     "Die Regierung will am 3. Oktober über neue Hilfen für Familien beraten.",
     "Ein Sprecher sagte, die Hilfen sollten vor allem Rentnern und Familien mit Kindern nützen.",
 ]
-# A Russian one: "д-р", "т. е." and "в т. ч." inside sentences (pySBD alone ends a sentence
-# after "т. е."), "Проф.", "3,5", and "и т. д." closing a sentence before a capital (pySBD
-# alone runs on into the next).
+# A Russian one: "д-р", "т. е." and "в т. ч." inside sentences (the splitter alone ends a
+# sentence after "т. е."), "Проф.", "3,5", and "и т. д." closing a sentence before a capital (the
+# splitter alone runs on into the next).
 RU_SENTENCES = [
     "Цены на продукты в России в мае выросли на 3,5 процента.",
     "Об этом в понедельник сообщил д-р экономических наук Иван Петров.",
@@ -286,7 +286,7 @@ def test_an_uncertain_guess_stays_english():
 def test_the_ranker_weighs_no_english_lexicon_on_german_words():
     """German "die", "hat", "am" are English words too; their English weights pushed the
     lead sentence out of a German summary. Outside en/zh the salience features are 0."""
-    from summarizer.methods.ranker import LEXICON_LANGUAGES, sentence_features
+    from summarizer.methods.ranker import FEATURES, LEXICON_LANGUAGES, sentence_features
 
     text = ("Die Stadt Köln hat am Montag einen neuen Haushalt beschlossen. Der Rat stimmte mit "
             "großer Mehrheit für den Plan. Die Ausgaben für Schulen steigen um 3,5 Prozent. "
@@ -296,12 +296,13 @@ def test_the_ranker_weighs_no_english_lexicon_on_german_words():
     tok = Tokenizer("de")
     sentences = tok.sentences(text)
     x = sentence_features(sentences, tok, Budget(sentences=2), lexicon={"die": -5.0, "^Die": -5.0})
-    assert x[:, -2:].tolist() == [[0.0, 0.0]] * 6
+    sal = slice(FEATURES.index("salience_mean"), FEATURES.index("salience_max") + 1)
+    assert x[:, sal].tolist() == [[0.0, 0.0]] * 6
     summary = summarize(text, method="ranker", budget=Budget(sentences=2))
     assert summary.sentences[0].text == sentences[0].text  # the lead is kept
     en = sentence_features(Tokenizer("en").sentences("Die hard. It works."), Tokenizer("en"),
                            Budget(sentences=1), lexicon={"die": -5.0})
-    assert en[0, -2:].tolist() == [-5.0, -5.0]  # English still reads the lexicon
+    assert en[0, sal].tolist() == [-5.0, -5.0]  # English still reads the lexicon
 
 
 @pytest.mark.parametrize("encoding", ["cp1251", "koi8_r", "iso8859_5"])

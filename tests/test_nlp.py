@@ -30,6 +30,15 @@ def test_chinese_sentences_keep_closing_quote_with_their_sentence():
     assert all(ZH[s.start:s.end] == s.text for s in sents)
 
 
+def test_no_sentence_ends_before_a_lower_case_piece_without_a_space():
+    # sentencex ends a sentence at "window." before "__pwned": the pieces are joined again;
+    # a capital after the full stop still starts one (BBC's texts lose that space often)
+    text = "He said window.__pwned is set. Then he left in 2004.The firm grew."
+    assert [s.text for s in Tokenizer("en").sentences(text)] == [
+        "He said window.__pwned is set.", "Then he left in 2004.", "The firm grew."]
+    assert [s.text for s in Tokenizer("zh").sentences("你好。我很好！")] == ["你好。", "我很好！"]
+
+
 def test_line_breaks_end_sentences():
     text = "A headline without a stop\nThe body begins here. It goes on."
     assert [s.text for s in Tokenizer("en").sentences(text)] == [

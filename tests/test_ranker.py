@@ -88,8 +88,9 @@ def test_features_by_hand():
 
 @pytest.mark.parametrize("text,lang,dialogue,want", [
     ("But we said the cats ran.", "en", False, ["but", "we", "said", "the", "cat", "ran", "^but"]),
-    ("Amanda: I baked cookies", "en", True, ["i", "bake", "cooki", "^i"]),  # tag left out
-    ("张三：我们明天去北京", "zh", True, ["我们", "明天", "去", "北京", "^我们"]),
+    # the speaker's tag left out, a dialogue's tokens apart
+    ("Amanda: I baked cookies", "en", True, ["d:i", "d:bake", "d:cooki", "d:^i"]),
+    ("张三：我们明天去北京", "zh", True, ["d:我们", "d:明天", "d:去", "d:北京", "d:^我们"]),
     ("...", "en", False, []),
 ])
 def test_lexicon_tokens(text, lang, dialogue, want):
@@ -119,6 +120,11 @@ def test_trigram_blocking_moves_repeats_behind():
     grams = [trigrams(s.split()) for s in ["a b c d", "x a b c", "p q r", "c d e"]]
     # 1 shares "a b c" with 0, 3 shares "c d e"? no: 0 has (b,c,d), 3 has (c,d,e): kept
     assert trigram_order(np.array([0.9, 0.8, 0.1, 0.5]), grams) == [0, 3, 2, 1]
+    # share 0.5: 1 has 1 of its 2 trigrams, (a b c), in 0: not more than half, so kept
+    assert trigram_order(np.array([0.9, 0.8, 0.1, 0.5]), grams, share=0.5) == [0, 1, 3, 2]
+    # 2 of 2 shared is a repeat at any share below 1
+    grams = [trigrams(s.split()) for s in ["a b c d", "a b c d", "p q r"]]
+    assert trigram_order(np.array([0.9, 0.8, 0.1]), grams, share=0.5) == [0, 2, 1]
 
 
 class FakeSession:
@@ -142,9 +148,14 @@ def test_ranker_blocks_repeats_in_short_summaries_only():
     # 2 of 10 sentences: sentence 1 repeats "the cat sat" of sentence 0, so it is blocked
     assert s.text == "The cat sat on the mat.\nBirds sing."
     assert fake.seen.shape == (10, len(FEATURES))
-    # 3 of 10 is over block_below (0.25): the best scores are taken as they are
+    # 3 of 10 is over block_below (0.25): only repeats are held back; sentence 1 has 3 of
+    # its 4 trigrams in sentence 0 (over repeat_share, 0.5), so "Dogs bark loudly." comes in
     s = LearnedRanker(session=FakeSession(scores))(document_from_text(text), Budget(sentences=3))
-    assert s.text == "The cat sat on the mat.\nThe cat sat on the sofa.\nBirds sing."
+    assert s.text == "The cat sat on the mat.\nDogs bark loudly.\nBirds sing."
+    # a sentence that only reuses a phrase is no repeat: 1 of its 4 trigrams, "the cat sat"
+    text2 = text.replace("The cat sat on the sofa.", "Then the cat sat down.")
+    s = LearnedRanker(session=FakeSession(scores))(document_from_text(text2), Budget(sentences=3))
+    assert s.text == "The cat sat on the mat.\nThen the cat sat down.\nBirds sing."
     plain = LearnedRanker(RankerConfig(trigram_blocking=False), session=FakeSession(scores))
     assert plain(document_from_text(text), Budget(sentences=2)).text == (
         "The cat sat on the mat.\nThe cat sat on the sofa.")
@@ -171,7 +182,25 @@ def test_lexicon_learns_signs_and_cross_fitting_hides_a_documents_own_terms():
     rows = Rows(np.zeros((30, 0), np.float32), labels.astype(np.float32), doc,
                 np.ones(5, np.float32), only_doc0)
     sal = with_salience(rows, two)
-    assert sal[:6].tolist() == [[0.0, 0.0]] * 6  # document 0 never sees its own "zeta"
+    assert sal[:6, :2].tolist() == [[0.0, 0.0]] * 6  # document 0 never sees its own "zeta"
+    # ranks within each document, 0 for its highest: document 0's rows tie (by position)
+    assert sal[:6, 2].tolist() == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+
+
+def test_salience_ranks_are_within_one_document():
+    from training.extractive import Rows, with_salience
+
+    # two documents of three rows; "a" weighs 1, "b" 2, "c" -1
+    rows = Rows(np.zeros((6, 0), np.float32), np.zeros(6, np.float32), np.repeat([0, 1], 3),
+                np.ones(2, np.float32), ["a", "b", "c", "c", "a c", "b"])
+    sal = with_salience(rows, [{"a": 1.0, "b": 2.0, "c": -1.0}])
+    assert sal[:, 0].tolist() == [1.0, 2.0, -1.0, -1.0, 0.0, 2.0]  # mean
+    assert sal[:, 2].tolist() == [0.5, 0.0, 1.0, 1.0, 0.5, 0.0]  # its rank, per document
+    assert sal[:, 3].tolist() == [0.5, 0.0, 1.0, 1.0, 0.5, 0.0]  # max: a c -> 1
+    # the same numbers as the summarizer computes for one document
+    from summarizer.methods.ranker import salience, salience_ranks
+    one = salience([["c"], ["a", "c"], ["b"]], {"a": 1.0, "b": 2.0, "c": -1.0})
+    assert salience_ranks(one).tolist() == sal[3:, 2:].tolist()
 
 
 # -- training and export -------------------------------------------------------------------
@@ -296,7 +325,7 @@ def test_broken_or_mismatched_model_files_give_typed_errors(tmp_path):
                        [[(np.ones((3, 1), np.float32), np.zeros(1, np.float32))]], {},
                        [0], [0.0], [0.0], [[]])
     to_onnx(narrow, tmp_path / "model.onnx")
-    with pytest.raises(CondenseError, match=r"not \(n, 24\)"):
+    with pytest.raises(CondenseError, match=r"not \(n, 26\)"):
         load_ranker(str(tmp_path), 2)
 
 
@@ -312,7 +341,7 @@ def test_shipped_lexicon_scores_real_words():
 
 
 def test_dialogue_flag_is_the_documents_not_the_units():
-    # one prose line that pySBD splits into three "Word: ..." units is still prose
+    # one prose line that the splitter cuts into three "Word: ..." units is still prose
     fake = FakeSession([0.3, 0.2, 0.1])
     LearnedRanker(session=fake)(document_from_text("Update: rain. Note: cold. Source: radio."),
                                 Budget(sentences=1))

@@ -1,12 +1,17 @@
 """The quality suite on a tiny fixture: sets found by path, each at its own budget,
-the table's values, the markers in the Markdown file, missing sets named."""
+the table's values, the markers in the Markdown file, missing sets named, and the words,
+flagged and cut summaries each method wrote."""
 import gzip
 import json
 
 import pytest
 
 from summarizer.__main__ import main
+from summarizer.errors import CondenseError
+from summarizer.evaluation.evaluate import REPORTED, MethodResult, is_truncated
+from summarizer.evaluation.rouge import Interval
 from summarizer.evaluation.suite import BEGIN, END, run_suite, write_block
+from summarizer.types import Summary
 
 
 def _write(path, rows):
@@ -92,3 +97,82 @@ def test_damaged_gzip_pairs_give_a_typed_error(tmp_path):
     good.write_bytes(good.read_bytes()[:-30])  # cut the end off
     with pytest.raises(DocumentError, match="cut.jsonl.gz.*cannot be read"):
         load_pairs(good)
+
+
+# -- what each method wrote: words, flagged and cut summaries per 100 documents --------
+
+class Scripted:
+    """A stand-in abstractive summarizer: the text it "generates" for each pair id, or
+    None to fail on that pair as a summarizer does (a CondenseError)."""
+
+    name = "abstractive"
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def __call__(self, document, budget):
+        text = self.texts[document.source]
+        if text is None:
+            raise CondenseError(f"cannot summarize {document.source}")
+        return Summary("abstractive", document, (), budget, generated=text)
+
+
+SCRIPT = {
+    "n1": "Alpha beta met 7 times.",  # 5 words; 7 is in no article: flagged
+    "d1": "Anna asks Ben to bring",  # 5 words; stops inside a sentence: cut
+    "d2": None,  # failed: no words to count, but one of the 2 documents per 100
+}
+
+
+def test_suite_counts_words_flags_and_cuts(data):
+    report = run_suite(data, ["lead", "abstractive"], summarizers={"abstractive": Scripted(SCRIPT)})
+    (cnn_lead, cnn_abs), (sam_lead, sam_abs) = (r.report.results for r in report.results)
+    # lead: "alpha beta . / gamma delta . / epsilon zeta ." is 6 words; the turns
+    # "Anna: Cake tonight? Bring milk." (5, speaker included) and "Cleo: red green" (3)
+    assert cnn_lead.words == pytest.approx(6.0) and sam_lead.words == pytest.approx(4.0)
+    # extractive: never cut (None), and nothing it copies can be unsupported
+    assert (cnn_lead.flagged_per_100, cnn_lead.truncated_per_100) == (0.0, None)
+    assert (sam_lead.flagged_per_100, sam_lead.truncated_per_100) == (0.0, None)
+    assert (cnn_abs.words, cnn_abs.flagged_per_100, cnn_abs.truncated_per_100) == (5.0, 100.0, 0.0)
+    # d2 failed: out of the mean words (5, not 2.5), in the denominators (1 cut of 2)
+    assert (sam_abs.failures, sam_abs.words) == (1, 5.0)
+    assert (sam_abs.flagged_per_100, sam_abs.truncated_per_100) == (0.0, 50.0)
+
+    md = report.markdown()
+    table = ("ROUGE-1 / ROUGE-2 / ROUGE-Lsum F1 x 100. Best by mean ROUGE-1: **lead**.\n\n"
+             "| set | lead | abstractive |\n"
+             "|---|---:|---:|\n"
+             "| cnndm | 6 w · 0 flagged | 5 w · 100 flagged · 0 cut |\n"
+             "| samsum | 4 w · 0 flagged | 5 w · 0 flagged · 50 cut |\n\n"
+             "w: mean words per summary (documents a method failed on left out); per 100 "
+             "documents, summaries with a number or name the article lacks (flagged) and "
+             "generated summaries that stop inside a sentence (cut).\n\n"
+             "Sets not found, left out:")
+    assert table in md
+    # the ROUGE table above it is as before
+    assert "| cnndm (sentences=3, 1) | **100.00** / 100.00 / 100.00 | " in md
+
+    sets = json.loads(report.to_json())["sets"]
+    assert [(r["method"], r["words"], r["flagged_per_100"], r["truncated_per_100"])
+            for r in sets[1]["report"]["results"]] == [("lead", 4.0, 0.0, None),
+                                                       ("abstractive", 5.0, 0.0, 50.0)]
+
+
+def test_extractive_only_table_shows_words_alone(data):
+    md = run_suite(data, ["lead"]).markdown()
+    assert "| set | lead |\n|---|---:|\n| cnndm | 6 w |\n| samsum | 4 w |\n\n" in md
+    assert "flagged" not in md and "cut" not in md
+
+
+def test_results_saved_before_the_new_fields_still_load():
+    old = MethodResult("lead", 3, 0, {k: Interval(1.0, 0.5, 1.5) for k in REPORTED}, 0.2)
+    assert (old.words, old.flagged_per_100, old.truncated_per_100) == (0.0, 0.0, None)
+
+
+@pytest.mark.parametrize("text, cut", [
+    ("He left.", False), ('She said "no."', False), ("(see above.)", False),
+    ("Really?!  \n", False), ("And then…", False), ("他走了。", False), ("「好！」", False),
+    ("He left", True), ("He left,", True), ("他走了", True), ("", False), ("  ", False),
+])
+def test_is_truncated(text, cut):
+    assert is_truncated(text) is cut

@@ -40,7 +40,8 @@ import numpy as np
 from summarizer.evaluation.datasets import Pair, load_pairs, load_split
 from summarizer.errors import CondenseError
 from summarizer.documents.loaders import document_from_text
-from summarizer.methods.ranker import LEXICON_TOKENS, FEATURES, base_features, salience
+from summarizer.methods.ranker import (LEXICON_TOKENS, FEATURES, base_features, salience,
+                                       salience_ranks)
 from summarizer.nlp import tokenizer_for
 from summarizer.evaluation.suite import SETS, SuiteSet
 from summarizer.types import Budget
@@ -196,8 +197,9 @@ def load_rows(paths: Sequence[Path], set_weights: Mapping[str, float] = {}) -> R
 
 
 def with_salience(rows: Rows, lexicons: Sequence[Dict[str, float]]) -> np.ndarray:
-    """Full features: base plus salience, row r scored with ``lexicons[pick(r)]`` where
-    one lexicon serves all rows, or two (cross-fitted) serve by document parity."""
+    """Full features: base plus salience and its ranks within each document, row r scored
+    with ``lexicons[pick(r)]`` where one lexicon serves all rows, or two (cross-fitted)
+    serve by document parity."""
     sal = np.zeros((len(rows.y), 2), dtype=np.float32)
     split = [line.split() for line in rows.terms]
     if len(lexicons) == 1:
@@ -206,7 +208,11 @@ def with_salience(rows: Rows, lexicons: Sequence[Dict[str, float]]) -> np.ndarra
         for parity in (0, 1):
             idx = np.flatnonzero(rows.doc % 2 == parity)
             sal[idx] = salience([split[i] for i in idx], lexicons[1 - parity])
-    return np.concatenate([rows.x, sal], axis=1)
+    ranks = np.zeros_like(sal)
+    starts = np.flatnonzero(np.r_[True, rows.doc[1:] != rows.doc[:-1], True])
+    for a, b in zip(starts[:-1], starts[1:]):
+        ranks[a:b] = salience_ranks(sal[a:b])
+    return np.concatenate([rows.x, sal, ranks], axis=1)
 
 
 def listwise_loss(scores, labels, seg, n_docs, doc_weight):

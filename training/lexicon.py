@@ -2,11 +2,12 @@
 
 A logistic regression of "the oracle picked this sentence" on the sentence's distinct
 tokens (``ranker.lexicon_tokens``: every word, stop words included, and the first word
-marked ``^word``; binary bag of words, L2-regularized, documents weighted as in the ranker's loss),
-fitted with L-BFGS (scipy). The ranker reads the mean and max weight of a sentence's
-terms: words that highlights keep ("killed", "announced", a speaker's request) weigh more
-than words they drop ("said", "added"). It is the cheapest stand-in for the content that
-BertSumExt reads with BERT; the suite table says what it buys.
+marked ``^word``, a dialogue's apart with a ``d:`` prefix; binary bag of words,
+L2-regularized, documents weighted as in the ranker's loss), fitted with L-BFGS (scipy).
+The ranker reads the mean and max weight of a sentence's terms, and their ranks within
+the document: words that highlights keep ("killed", "announced", a speaker's request)
+weigh more than words they drop ("said", "added"). It is the cheapest stand-in for the
+content that BertSumExt reads with BERT; the suite table says what it buys.
 
 Stacking: a feature learned from the same labels the MLP then trains on would look better
 in training than it is on new text, so ``cross_fitted`` gives each training row the

@@ -15,7 +15,7 @@ The same cut applies where decoding stopped short of the budget inside a sentenc
 repeat rule ends a summary where it starts over ("...from $1"). A text the model ended
 with its end token is whole as it is, full stop or not (a chat summary may end without).
 
-Sentences are the project's (``summarizer/nlp.py``, pySBD), so "Mr." and "1.5" end none;
+Sentences are the project's (``summarizer/nlp.py``, sentencex), so "Mr." and "1.5" end none;
 and a sentence counts as ended only once the text goes on after it (or the model ended
 it), since "$1." may be going on to "$1.29". Each result says what was done, and
 ``Ending.note`` says it in plain words for the summary's notes.

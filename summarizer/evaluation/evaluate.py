@@ -3,22 +3,31 @@
 Every method summarizes every article under the same budget; a document a method
 cannot summarize scores 0 for it (and is counted in ``failures``), so methods are
 always compared on the same documents.
+
+Next to ROUGE, each method's summaries are described by their mean length in words, how
+many per 100 documents hold a number or name the article lacks (``check_faithfulness``)
+and, for an abstractive method, how many per 100 stop inside a sentence: so that a
+method is judged at the length it actually wrote, and not only by its overlap.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from summarizer.base import Summarizer
+from summarizer.evaluation.compare import word_count
 from summarizer.evaluation.datasets import Pair
+from summarizer.evaluation.faithfulness import check_faithfulness
 from summarizer.errors import CondenseError
 from summarizer.documents.loaders import LoaderConfig, document_from_text
 from summarizer.registry import ABSTRACTIVE, get_summarizer
 from summarizer.evaluation.rouge import Interval, Score, aggregate, make_scorer, score_pair
-from summarizer.types import Budget
+from summarizer.types import Budget, Summary
 
 REPORTED = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -30,6 +39,12 @@ class MethodResult:
     failures: int
     scores: Dict[str, Interval]  # rouge type -> F1 mean and 95% interval, x 100
     seconds: float = 0.0  # summarizing time summed over documents (not scoring, not loading)
+    # Defaults, so that results saved before these existed still load.
+    words: float = 0.0  # mean words per summary, over the documents that did not fail
+    flagged_per_100: float = 0.0  # summaries per 100 documents that check_faithfulness flags
+    # summaries per 100 documents that stop inside a sentence; None for extractive
+    # methods, whose summaries are whole units of the document
+    truncated_per_100: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -60,28 +75,71 @@ class EvaluationReport:
 
 _ZERO = {k: Score(0.0, 0.0, 0.0) for k in REPORTED}
 
+# A sentence's end: terminal punctuation, then any closing quotes or brackets (the rule of
+# abstractive/endings.py, whose ``sentence_ends`` is no use here: for "punctuated" it
+# counts "founded in 2019." as unfinished, since decoding may have been writing "2019.5").
+_ENDS_SENTENCE = re.compile(
+    r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]\u300d\u300f\uff09\u3011\u300b]*$")
 
-def _score_one(args) -> Tuple[List[Optional[Dict[str, Score]]], List[float]]:
-    """Worker: every method's ROUGE on one pair (None where the method failed) and the
-    seconds each method took to summarize it."""
-    pair, methods, budget, abstractive, loader = args
+
+def is_truncated(text: str) -> bool:
+    """Whether ``text`` is non-empty and does not end a sentence."""
+    text = text.rstrip()
+    return bool(text) and not _ENDS_SENTENCE.search(text)
+
+
+class Facts(NamedTuple):
+    """What one summary is besides its ROUGE: its words, whether check_faithfulness
+    flags it, and whether it stops inside a sentence (None: an extractive summary)."""
+
+    words: int
+    flagged: bool
+    truncated: Optional[bool]
+
+
+def summary_facts(summary: Summary, article: str, lang: str) -> Facts:
+    """``summary``'s facts, checked against the ``article`` it summarizes."""
+    # Only generated text can stop mid-sentence: an extractive summary is whole units,
+    # and a chat turn often ends without punctuation, which would read as truncated.
+    truncated = is_truncated(summary.text) if summary.is_abstractive else None
+    flagged = not check_faithfulness(summary.text, article, lang=lang).ok
+    return Facts(word_count(summary.text, lang), flagged, truncated)
+
+
+Row = Tuple[List[Optional[Dict[str, Score]]], List[float], List[Optional[Facts]]]
+
+
+def _score_one(args) -> Row:
+    """Worker: every method's ROUGE on one pair (None where the method failed), the
+    seconds each method took to summarize it, and each summary's facts (None where the
+    method failed)."""
+    pair, methods, budget, abstractive, loader, given = args
     out: List[Optional[Dict[str, Score]]] = []
     times: List[float] = []
+    facts: List[Optional[Facts]] = []
     try:
         doc = document_from_text(pair.article, source=pair.id, config=loader)
     except CondenseError:
-        return [None] * len(methods), [0.0] * len(methods)
+        return [None] * len(methods), [0.0] * len(methods), [None] * len(methods)
     scorer = make_scorer(lang=doc.lang)  # the reference is in the article's language
     for m in methods:
         t0 = time.perf_counter()
         try:
-            summary = get_summarizer(m, abstractive=abstractive)(doc, budget)
+            summarize = given.get(m) or get_summarizer(m, abstractive=abstractive)
+            summary = summarize(doc, budget)
         except CondenseError:
+            times.append(time.perf_counter() - t0)
             out.append(None)
-        else:
-            out.append(score_pair(pair.reference, summary.text, scorer=scorer))
-        times.append(time.perf_counter() - t0)
-    return out, times
+            facts.append(None)
+            continue
+        times.append(time.perf_counter() - t0)  # summarizing only, not the checks below
+        out.append(score_pair(pair.reference, summary.text, scorer=scorer))
+        facts.append(summary_facts(summary, pair.article, doc.lang))
+    return out, times, facts
+
+
+def _per_100(count: int, documents: int) -> float:
+    return 100.0 * count / documents if documents else 0.0
 
 
 def evaluate(
@@ -95,17 +153,21 @@ def evaluate(
     abstractive=None,
     loader: LoaderConfig = LoaderConfig(),
     on_progress: Optional[Callable[[int, int], None]] = None,
+    summarizers: Optional[Mapping[str, Summarizer]] = None,
 ) -> EvaluationReport:
     """``abstractive``: an AbstractiveConfig when "abstractive" is among the methods.
     The model then runs in this process (onnxruntime uses every core itself).
     ``on_progress(done, total)`` is called after each pair when running in one process
-    (``workers=1``), for callers that show progress."""
+    (``workers=1``), for callers that show progress. ``summarizers``: name -> summarizer
+    to use instead of the registry's for that name (also run in this process)."""
+    given = dict(summarizers or {})
     for m in methods:
-        get_summarizer(m, abstractive=abstractive)  # fail fast, before any work
-    if ABSTRACTIVE in methods:
-        workers = 1
+        if m not in given:
+            get_summarizer(m, abstractive=abstractive)  # fail fast, before any work
+    if ABSTRACTIVE in methods or given:
+        workers = 1  # the model, or a given summarizer, need not survive pickling
     workers = workers or os.cpu_count() or 1
-    jobs = [(p, tuple(methods), budget, abstractive, loader) for p in pairs]
+    jobs = [(p, tuple(methods), budget, abstractive, loader, given) for p in pairs]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(workers) as pool:
             rows = list(pool.map(_score_one, jobs, chunksize=8))
@@ -117,9 +179,19 @@ def evaluate(
                 on_progress(len(rows), len(jobs))
     results = []
     for j, m in enumerate(methods):
-        column = [row[j] for row, _ in rows]
+        column = [row[j] for row, _, _ in rows]
         failures = sum(c is None for c in column)
         filled = [c if c is not None else _ZERO for c in column]
-        seconds = sum(times[j] for _, times in rows)
-        results.append(MethodResult(m, len(column), failures, aggregate(filled, seed=seed), seconds))
+        seconds = sum(times[j] for _, times, _ in rows)
+        facts = [f[j] for _, _, f in rows if f[j] is not None]
+        n = len(column)
+        # A failed document wrote nothing: it is left out of the mean length (a 0 there
+        # would make a method that fails often look short), but it stays in the per-100
+        # denominators, as it does in ROUGE, so methods are counted over the same documents.
+        words = sum(f.words for f in facts) / len(facts) if facts else 0.0
+        flagged = _per_100(sum(f.flagged for f in facts), n)
+        cut = [f.truncated for f in facts if f.truncated is not None]
+        truncated = _per_100(sum(cut), n) if cut or m == ABSTRACTIVE else None
+        results.append(MethodResult(m, n, failures, aggregate(filled, seed=seed), seconds,
+                                    words, flagged, truncated))
     return EvaluationReport(split, budget.describe(), results)

@@ -21,8 +21,9 @@ import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
+from summarizer.base import Summarizer
 from summarizer.evaluation.datasets import Pair, load_pairs, load_split
 from summarizer.errors import CondenseError, DocumentError
 from summarizer.evaluation.evaluate import EvaluationReport, MethodResult, evaluate
@@ -93,8 +94,9 @@ class SuiteReport:
         }, indent=2)
 
     def markdown(self, *, title: str = "") -> str:
-        """The suite table (R1 / R2 / RLsum per cell, best R1 in bold), the mean row, then
-        every cell with its 95% interval and the summarizing time."""
+        """The suite table (R1 / R2 / RLsum per cell, best R1 in bold), the mean row, the
+        words each method wrote per set, then every cell with its 95% interval and the
+        summarizing time."""
         ms = self.methods
         lines = [title] if title else []
         lines += [
@@ -118,6 +120,7 @@ class SuiteReport:
             f"{sum(_cell(r, m).seconds for r in self.results):.1f}" for m in ms) + " |")
         lines += ["", "ROUGE-1 / ROUGE-2 / ROUGE-Lsum F1 x 100. Best by mean ROUGE-1: "
                   f"**{self.best()}**.", ""]
+        lines += self._lengths()
         if self.missing:
             lines += [f"Sets not found, left out: {', '.join(self.missing)}.", ""]
         lines += ["<details><summary>95% bootstrap intervals</summary>", "",
@@ -131,9 +134,39 @@ class SuiteReport:
         lines += ["", "</details>"]
         return "\n".join(lines)
 
+    def _lengths(self) -> List[str]:
+        """What each method wrote, per set: mean words and, once some summary was flagged
+        or a method is abstractive, flagged and cut summaries per 100 documents. ROUGE
+        rewards length, so methods compare only at the lengths they actually wrote."""
+        ms = self.methods
+        cells = [_cell(r, m) for r in self.results for m in ms]
+        checks = any(c.truncated_per_100 is not None or c.flagged_per_100 > 0 for c in cells)
+        lines = ["| set | " + " | ".join(ms) + " |", "|---|" + "---:|" * len(ms)]
+        for r in self.results:
+            row = []
+            for m in ms:
+                c = _cell(r, m)
+                text = f"{c.words:.0f} w"
+                if checks:
+                    text += f" · {_count(c.flagged_per_100)} flagged"
+                if checks and c.truncated_per_100 is not None:
+                    text += f" · {_count(c.truncated_per_100)} cut"
+                row.append(text)
+            lines.append(f"| {r.set.name} | " + " | ".join(row) + " |")
+        what = "w: mean words per summary (documents a method failed on left out)"
+        if checks:
+            what += ("; per 100 documents, summaries with a number or name the article lacks "
+                     "(flagged) and generated summaries that stop inside a sentence (cut)")
+        return lines + ["", what + ".", ""]
+
 
 def _cell(result: SuiteResult, method: str) -> MethodResult:
     return next(x for x in result.report.results if x.method == method)
+
+
+def _count(per_100: float) -> str:
+    """A rate per 100 documents, to one decimal, without a trailing ".0"."""
+    return f"{per_100:.1f}".removesuffix(".0")
 
 
 def load_set(root: Path, s: SuiteSet) -> List[Pair]:
@@ -162,12 +195,14 @@ def run_suite(
     abstractive=None,
     loader: Optional[LoaderConfig] = None,
     on_set: Optional[Callable[[SuiteSet, EvaluationReport], None]] = None,
+    summarizers: Optional[Mapping[str, Summarizer]] = None,
 ) -> SuiteReport:
     """Score ``methods`` on every set found under ``root`` (or the named ``sets``).
 
     ``abstractive`` (an AbstractiveConfig) is needed when "abstractive" is among the
     methods. ``limit`` keeps the first N pairs of each set (for quick looks; the recorded table
-    uses every pair). ``on_set`` is called after each set, for progress."""
+    uses every pair). ``on_set`` is called after each set, for progress. ``summarizers``:
+    as for ``evaluate``."""
     root = Path(root)
     chosen = [s for s in SETS if sets is None or s.name in sets]
     unknown = sorted(set(sets or ()) - set(SET_NAMES))
@@ -182,7 +217,7 @@ def run_suite(
         pairs = load_set(root, s)[:limit] if limit else load_set(root, s)
         report = evaluate(pairs, methods, s.budget, split=f"{s.name}/validation",
                           workers=workers, seed=seed, abstractive=abstractive,
-                          loader=loader or LoaderConfig())
+                          loader=loader or LoaderConfig(), summarizers=summarizers)
         results.append(SuiteResult(s, report))
         if on_set is not None:
             on_set(s, report)
