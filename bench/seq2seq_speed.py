@@ -1,5 +1,5 @@
-"""Seq2seq generation speed: torch ``generate``, Optimum's ORTModelForSeq2SeqLM, ours fp32
-and ours int8, side by side in one run.
+"""Seq2seq generation speed: torch ``generate``, Optimum's ORTModelForSeq2SeqLM, CTranslate2
+fp32 and int8, ours fp32 and ours int8, side by side in one run.
 
     python bench/seq2seq_speed.py                      # CPU, bart-small config
     python bench/seq2seq_speed.py --device cuda        # same comparison on a GPU machine
@@ -10,18 +10,26 @@ times with our export command: fp32 and dynamic int8 as ours runs them (the expo
 defaults: the decoder graphs fused by ``export/fused.py``, the encoder simplified by
 ``export/simplify.py``), fp32 as Optimum's own export writes it (``fuse=False,
 simplify=False``), which Optimum's ``ORTModelForSeq2SeqLM`` loads, and fp32 simplified
-but unfused (the ``ours-fp32-unfused`` engine, run on request with ``--engines``). Inputs
-are random token ids, 512 per document; every engine generates exactly ``--new-tokens`` tokens greedily
-(min = max new tokens), for batch 1 and 8. Each engine runs in its own process, so its
+but unfused (the ``ours-fp32-unfused`` engine, run on request with ``--engines``). The
+same checkpoint is converted twice by CTranslate2's ``TransformersConverter`` (float32 and
+int8 weights), which its ``Translator`` runs on 2 intra threads (``ct2-fp32``,
+``ct2-int8``; skipped with a note where ``ctranslate2`` does not import:
+``bench/requirements-peers.txt``). Inputs are random token ids, 512 per document; every
+engine generates exactly ``--new-tokens`` tokens greedily (min = max new tokens), for
+batch 1 and 8. Each engine runs in its own process, so its
 load time and peak resident memory are its own. The processes stay loaded and take turns:
 repeat r runs every engine once before repeat r + 1 starts, so a machine that slows down
 or speeds up during the run (shared cloud CPUs do) moves all engines alike and the ratios
 stay fair. Timings are medians of ``--repeats`` runs after one warm-up. The import time
-of each inference path is measured in fresh interpreters.
+of each inference path is measured in fresh interpreters. The warm-up's token ids of every
+engine are compared with ours fp32's (``ct2-fp32`` against ``ours-fp32`` is the check that
+both run the same model; CTranslate2 has no forced end token, so where the checkpoint's
+``forced_eos_token_id`` makes the others write it last, CTranslate2 writes its own choice).
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import statistics
@@ -33,7 +41,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = ("torch", "optimum", "ours-fp32", "ours-int8")
+ENGINES = ("torch", "optimum", "ct2-fp32", "ct2-int8", "ours-fp32", "ours-int8")
+# The peers outside the product's requirements (bench/requirements-peers.txt): engine ->
+# the module it needs. Without it the engine is skipped with a note, so the benchmark still
+# runs on a plain install.
+PEERS = {"ct2-fp32": "ctranslate2", "ct2-int8": "ctranslate2"}
+# CTranslate2's folders and the compute type each runs in: the int8 folder stores int8
+# weights, so loading it does not quantize again.
+CT2 = {"ct2-fp32": ("ct2-fp32", None, "float32"), "ct2-int8": ("ct2-int8", "int8", "int8")}
 # On request (--engines ...): ours fp32 without the fused decoders, to show what they buy;
 # ours fp32 checking prompt-lookup guesses (runtime/drafting.py), as the summarizer does by
 # default. The random model repeats one token, so every guess is right here: its time is
@@ -64,11 +79,69 @@ IMPORTS = {
     "ours": "import summarizer.abstractive.seq2seq",
     "torch+transformers": "import torch, transformers; from transformers import BartForConditionalGeneration",
     "optimum": "from optimum.onnxruntime import ORTModelForSeq2SeqLM",
+    "ctranslate2": "import ctranslate2",
 }
 
 
-def build(work: Path) -> None:
-    """Save the random bart-small checkpoint and its two exports (skipped if present)."""
+def installed(module: str) -> bool:
+    """Whether ``module`` imports (a peer present but broken is skipped too)."""
+    try:
+        importlib.import_module(module)
+    except Exception:
+        return False
+    return True
+
+
+def ct2_convert(ckpt: Path, out: Path, quantization) -> None:
+    """CTranslate2's conversion of the benchmark checkpoint, with two gaps of this random
+    checkpoint filled (neither changes a weight):
+
+    * its BART loader reads ``config.normalize_before``, a key that configs written by
+      older transformers carried and ``BartConfig()`` no longer sets; BART is post-norm
+      (transformers' BartEncoderLayer normalizes after the residual), so it is False;
+    * the checkpoint's tokenizer is a tiny word-level one (the benchmark feeds token ids),
+      while CTranslate2 wants one vocabulary entry per embedding row: the ids it lacks get
+      placeholder names, and ``ct2_vocabulary`` maps ids to names and back.
+    """
+    from ctranslate2.converters import TransformersConverter
+
+    class Padded:
+        """The tokenizer with its vocabulary padded to ``size`` entries."""
+
+        def __init__(self, tokenizer, size: int) -> None:
+            known = {i: t for t, i in tokenizer.get_vocab().items()}
+            self.tokenizer = tokenizer
+            self.tokens = [known.get(i, f"<id{i}>") for i in range(size)]
+
+        def get_vocab(self) -> dict:
+            return {t: i for i, t in enumerate(self.tokens)}
+
+        def __getattr__(self, name):  # special tokens, convert_ids_to_tokens: the real ones
+            return getattr(self.tokenizer, name)
+
+    class Converter(TransformersConverter):
+        def load_model(self, model_class, path, **kwargs):
+            model = super().load_model(model_class, path, **kwargs)
+            model.config.normalize_before = False
+            self.vocab_size = model.config.vocab_size
+            return model
+
+        def load_tokenizer(self, tokenizer_class, path, **kwargs):
+            # called after load_model, which sets vocab_size
+            tokenizer = super().load_tokenizer(tokenizer_class, path, **kwargs)
+            return Padded(tokenizer, self.vocab_size)
+
+    Converter(str(ckpt)).convert(str(out), quantization=quantization, force=True)
+
+
+def ct2_vocabulary(folder: Path) -> list:
+    """Token names by id, as ``ct2_convert`` wrote them (the Translator takes names)."""
+    return json.loads((folder / "shared_vocabulary.json").read_text())
+
+
+def build(work: Path, ct2: bool = False) -> None:
+    """Save the random bart-small checkpoint and its exports (skipped if present); with
+    ``ct2``, CTranslate2's two conversions too."""
     import torch
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizerFast  # noqa: F401
 
@@ -90,6 +163,10 @@ def build(work: Path) -> None:
         if not (work / name / "encoder_model.onnx").is_file():
             export_onnx(str(ckpt), out=work / name,
                         config=ExportConfig(quantize=quant, fuse=fuse, simplify=simplify))
+    if ct2:
+        for name, quant, _ in CT2.values():
+            if not (work / name / "model.bin").is_file():
+                ct2_convert(ckpt, work / name, quant)
 
 
 def inputs(batch: int, length: int) -> np.ndarray:
@@ -122,6 +199,25 @@ def load_engine(engine: str, work: Path, device: str, new: int):
             t = torch.tensor(ids)
             return model.generate(input_ids=t, attention_mask=torch.ones_like(t), num_beams=1,
                                   do_sample=False, max_new_tokens=new, min_new_tokens=new).numpy()
+    elif engine in CT2:
+        import ctranslate2
+
+        folder, _, compute_type = CT2[engine]  # the same types on a GPU: fp32 stays fp32
+        # intra_threads=2 as ours (SessionConfig's default is every core: 2 here), one
+        # batch at a time as the other engines
+        model = ctranslate2.Translator(str(work / folder), device=device, compute_type=compute_type,
+                                       intra_threads=2, inter_threads=1)
+        names = ct2_vocabulary(work / folder)
+        ids_of = {name: i for i, name in enumerate(names)}
+        start_id = 2  # decoder_start_token_id of the checkpoint ("</s>"), as ours puts first
+
+        def gen(ids):
+            # min = max decoding length: exactly ``new`` tokens, the end token banned before
+            # (CTranslate2 counts the tokens it writes, not the start token)
+            res = model.translate_batch([[names[i] for i in row] for row in ids.tolist()],
+                                        beam_size=1, max_decoding_length=new,
+                                        min_decoding_length=new)
+            return np.asarray([[start_id] + [ids_of[t] for t in r.hypotheses[0]] for r in res])
     else:
         sys.path.insert(0, str(ROOT))
         from runtime.drafting import PromptLookup
@@ -159,10 +255,12 @@ def serve(engine: str, work: Path, device: str, batch_sizes, length: int, new: i
     then answer each line "B" on stdin with the seconds one generation of batch B took,
     and "quit" with the peak resident memory. One JSON object per line on stdout."""
     load_s, gen = load_engine(engine, work, device, new)
+    tokens = {}  # the warm-up's ids, compared across engines by the parent
     for b in batch_sizes:
         out = gen(inputs(b, length))
         assert out.shape == (b, new + 1), out.shape
-    print(json.dumps({"load_s": load_s}), flush=True)
+        tokens[str(b)] = np.asarray(out).tolist()
+    print(json.dumps({"load_s": load_s, "tokens": tokens}), flush=True)
     for line in sys.stdin:
         if line.strip() == "quit":
             break
@@ -207,7 +305,9 @@ def run_all(args: argparse.Namespace, work: Path) -> list:
     for engine in args.engines:
         worker = Worker(engine, args, work)
         try:
-            results[engine] = {"engine": engine, "load_s": worker.answer()["load_s"],
+            loaded = worker.answer()
+            results[engine] = {"engine": engine, "load_s": loaded["load_s"],
+                               "tokens": loaded["tokens"],
                                "batches": {str(b): {"times_s": []} for b in args.batch}}
             workers.append(worker)
         except RuntimeError as err:
@@ -228,7 +328,7 @@ def run_all(args: argparse.Namespace, work: Path) -> list:
         for b, cell in res["batches"].items():
             cell["median_s"] = statistics.median(cell["times_s"])
             cell["tokens_per_s"] = int(b) * args.new_tokens / cell["median_s"]
-        print(json.dumps(res), flush=True)
+        print(json.dumps({k: v for k, v in res.items() if k != "tokens"}), flush=True)
     return [results[w.engine] for w in workers]
 
 
@@ -239,6 +339,34 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def same_tokens(results: list, reference: str = "ours-fp32") -> None:
+    """Print, per engine and batch, whether its warm-up ids equal ``reference``'s (the same
+    random inputs), else the first position that differs and in how many rows; stored in
+    each batch's results as ``same_tokens_as_<reference>`` and
+    ``first_difference_vs_<reference>``."""
+    ref = next((r for r in results if r["engine"] == reference), None)
+    if ref is None:
+        return
+    for r in results:
+        if r is ref:
+            continue
+        for b, rows in r["tokens"].items():
+            mine, theirs = np.asarray(rows), np.asarray(ref["tokens"][b])
+            differ = mine != theirs
+            rows_differ = int(differ.any(axis=1).sum())
+            # the earliest differing position over all rows, and the row it is in
+            at = np.where(differ.any(axis=1), differ.argmax(axis=1), mine.shape[1])
+            row = int(at.argmin())
+            first = int(at[row]) if rows_differ else None
+            r["batches"][b][f"same_tokens_as_{reference}"] = first is None
+            r["batches"][b][f"first_difference_vs_{reference}"] = first
+            print(f"{r['engine']} vs {reference}, batch {b}: " + (
+                "the same token ids" if first is None else
+                f"{rows_differ} of {len(mine)} rows differ, the first at position {first} "
+                f"(of {mine.shape[1]}, the start token at 0; row {row}): "
+                f"{mine[row, first]} against {theirs[row, first]}"))
 
 
 def import_time(statement: str, repeats: int = 5) -> float:
@@ -263,10 +391,16 @@ def main() -> None:
     if args.engine:
         serve(args.engine, work, args.device, args.batch, args.length, args.new_tokens)
         return
+    for engine, module in PEERS.items():
+        if engine in args.engines and not installed(module):
+            print(f"skipping {engine}: {module} does not import "
+                  "(pip install -r bench/requirements-peers.txt)", file=sys.stderr)
+    args.engines = [e for e in args.engines if e not in PEERS or installed(PEERS[e])]
     work.mkdir(parents=True, exist_ok=True)
-    build(work)
+    build(work, ct2=any(e in CT2 for e in args.engines))
     results = run_all(args, work)
-    imports = {name: import_time(stmt) for name, stmt in IMPORTS.items()}
+    imports = {name: import_time(stmt) for name, stmt in IMPORTS.items()
+               if name not in PEERS.values() or installed(name)}
     print(json.dumps({"import_s": imports}))
     base = {r["engine"]: r for r in results}
     print("\n| engine | load (s) | peak RSS (MB) | " + " | ".join(
@@ -285,13 +419,16 @@ def main() -> None:
             if "model_runs" in cell:
                 print(f"{r['engine']}, batch {b}: {cell['model_runs']} decoder runs for "
                       f"{args.new_tokens} tokens")
+    same_tokens(results)
     # Repeat r of every engine ran back to back, so ratios within a repeat share the
     # machine's state; their spread shows how much the ratio itself moves.
-    for ref in ("torch", "optimum"):
+    # CTranslate2 as the reference only for ours (the pairs that answer "are we as fast as
+    # CTranslate2 at the same precision"), to keep the list short
+    for ref in ("torch", "optimum", "ct2-fp32", "ct2-int8"):
         if ref not in base:
             continue
         for r in results:
-            if r["engine"] == ref:
+            if r["engine"] == ref or (ref.startswith("ct2") and not r["engine"].startswith("ours")):
                 continue
             for b in map(str, args.batch):
                 pairs = [t / o for t, o in zip(base[ref]["batches"][b]["times_s"], r["batches"][b]["times_s"])]
