@@ -276,7 +276,7 @@ def main() -> None:
         label, texts = speed_corpus(args.data, args.articles, cases)
         words = sum(len(t.split()) for t in texts)
         print(f"\nSpeed: {label}, {words:,} words, median of {args.repeats} runs\n")
-        print("| splitter | time (s) | sentences | vs condense |")
+        print("| splitter | time (s) | sentences | time / condense's |")
         print("|---|---:|---:|---:|")
         for name in results:
             fn = CANDIDATES[name][2]("en")
@@ -284,8 +284,8 @@ def main() -> None:
             speed[name] = {"seconds": seconds, "sentences": count}
         base = speed.get("condense", {}).get("seconds")
         for name, sp in speed.items():
-            r = base / sp["seconds"] if base else 0
-            ratio = (f"{r:.1f}x" if r < 10 else f"{r:.0f}x") if base else ""
+            r = sp["seconds"] / base if base else 0
+            ratio = (f"{r:.2f}x" if r < 10 else f"{r:.0f}x") if base else ""
             print(f"| {name} | {sp['seconds']:.4f} | {sp['sentences']:,} | {ratio} |")
         speed = {"corpus": label, "words": words, "repeats": args.repeats, "results": speed}
 

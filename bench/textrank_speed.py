@@ -84,12 +84,13 @@ def main() -> None:
         text = make_text(articles, n, tok)
         split_s = median_time(lambda: tok.sentences(text), args.repeats)
         sents = tok.sentences(text)
-        assert len(sents) == n, (len(sents), n)
+        # the joined lines may split a sentence more or less than the articles did
+        assert abs(len(sents) - n) <= n // 100, (len(sents), n)
         ours = median_time(lambda: TextRank().score(sents, tok), args.repeats)
         sumy_tr = median_time(lambda: SumyTextRank().score(sents, tok), args.sumy_repeats)
         sumy_lr = median_time(lambda: LexRank().score(sents, tok), args.sumy_repeats)
         whole = whole_command(text, args.repeats)
-        row = {"sentences": n, "split_s": split_s, "ours_textrank_s": ours, "whole_command_s": whole,
+        row = {"sentences": len(sents), "split_s": split_s, "ours_textrank_s": ours, "whole_command_s": whole,
                "whole_command_vs_sumy_textrank": sumy_tr / whole,
                "sumy_textrank_s": sumy_tr, "sumy_lexrank_s": sumy_lr,
                "speedup_vs_sumy_textrank": sumy_tr / ours, "speedup_vs_sumy_lexrank": sumy_lr / ours}
