@@ -165,8 +165,8 @@ def sentence_features(
     base, tokens = base_features(sentences, tokenizer, budget, dialogue=dialogue)
     if tokenizer.lang not in LEXICON_LANGUAGES:
         lexicon = {}
-    sal = salience(tokens, lexicon)
-    return np.concatenate([base, sal, salience_ranks(sal)], axis=1).astype(np.float32)
+    sal = salience(tokens, lexicon).astype(np.float32)  # ranked in float32, as in training
+    return np.concatenate([base, sal, salience_ranks(sal).astype(np.float32)], axis=1)
 
 
 def base_features(
