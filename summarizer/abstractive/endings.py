@@ -59,14 +59,20 @@ def sentence_ends(text: str, lang: str, *, last: str = "never") -> List[int]:
     ends = []
     for k, sentence in enumerate(sentences):
         if k < len(sentences) - 1:
-            whole = bool(_TERMINAL.search(sentence.text))
+            whole = ends_sentence(sentence.text)
         elif last == "punctuated":
-            whole = bool(_TERMINAL.search(sentence.text)) and not _AFTER_DIGIT.search(sentence.text)
+            whole = ends_sentence(sentence.text) and not _AFTER_DIGIT.search(sentence.text)
         else:
             whole = last == "always"
         if whole:
             ends.append(sentence.end)
     return ends
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends with terminal punctuation, then any closing quotes or brackets
+    (no stripping: a trailing space is not an end)."""
+    return bool(_TERMINAL.search(text))
 
 
 class SentenceStop:

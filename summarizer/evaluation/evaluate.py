@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+from summarizer.abstractive.endings import ends_sentence
 from summarizer.base import Summarizer
 from summarizer.evaluation.compare import word_count
 from summarizer.evaluation.datasets import Pair
@@ -75,17 +75,12 @@ class EvaluationReport:
 
 _ZERO = {k: Score(0.0, 0.0, 0.0) for k in REPORTED}
 
-# A sentence's end: terminal punctuation, then any closing quotes or brackets (the rule of
-# abstractive/endings.py, whose ``sentence_ends`` is no use here: for "punctuated" it
-# counts "founded in 2019." as unfinished, since decoding may have been writing "2019.5").
-_ENDS_SENTENCE = re.compile(
-    r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]\u300d\u300f\uff09\u3011\u300b]*$")
-
-
 def is_truncated(text: str) -> bool:
-    """Whether ``text`` is non-empty and does not end a sentence."""
+    """Whether ``text`` is non-empty and does not end a sentence. The end is the rule of
+    abstractive/endings.py (``ends_sentence``), not its ``sentence_ends``, which for
+    "punctuated" counts "founded in 2019." as unfinished (decoding may be writing "2019.5")."""
     text = text.rstrip()
-    return bool(text) and not _ENDS_SENTENCE.search(text)
+    return bool(text) and not ends_sentence(text)
 
 
 class Facts(NamedTuple):
