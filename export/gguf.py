@@ -34,7 +34,6 @@ fix:
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -44,6 +43,7 @@ from typing import Optional
 from .adapter import ADAPTER_FILES, merge_weights, onnx_residuals, read_adapter
 from .config import SAMPLE_MAX_TOKENS, ExportConfig, ExportResult
 from .errors import ExportError, require_training_packages
+from .staging import staged_folder
 from .manifest import (MANIFEST_NAME, Manifest, package_versions, read_graph_spec,
                        read_manifest, write_manifest)
 
@@ -127,11 +127,8 @@ def _export_direct(model, *, out: Path, config: ExportConfig, eos_token: Optiona
         raise ExportError(str(model.path), f"unknown quantization {config.quantize!r}",
                           "Use int8 or q4, or none")
     shape = model.shape
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.absolute().with_name(f".{out.absolute().name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with staged_folder(out) as staging:
+        staging.mkdir()
         write_model_files(staging, source=model.path, shape=shape, vocab=model.vocabulary,
                           eos_token=eos_token)
         log.info("writing the graph of %s from its weights", model.path.name)
@@ -163,11 +160,6 @@ def _export_direct(model, *, out: Path, config: ExportConfig, eos_token: Optiona
             files=tuple(sorted(p.name for p in staging.iterdir() if p.name != MANIFEST_NAME)),
             versions=package_versions())
         write_manifest(manifest, staging)
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(folder=out, manifest=manifest, quantization=report)
 
 

@@ -23,8 +23,6 @@ returns only the decoder half of the cache (``present.{i}.decoder.*``).
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -44,6 +42,7 @@ from .fused import fuse_folder
 from .manifest import MANIFEST_NAME, Manifest, package_versions, read_graph_spec, write_manifest
 from .quantize import QuantizationReport, QuantizeConfig, Sample, quantize_folder
 from .simplify import simplify_folder
+from .staging import staged_folder
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +93,8 @@ def export_onnx(source: Union[str, Path], *, out: Path,
         loaded = replace(loaded, source=f"{source} + adapter {Path(adapter).resolve()}")
         if config.quantize == "q4" and residuals is None:
             residuals = onnx_residuals(Path(adapter))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.absolute().with_name(f".{out.absolute().name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with staged_folder(out) as staging:
         manifest, report = _write(loaded, staging, config, residuals or {})
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ExportResult(folder=out, manifest=manifest, quantization=report)
 
 

@@ -370,3 +370,22 @@ def test_cli_exports_and_reports_errors(exports, tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
     assert "Use --task causal-lm" in bad.stderr
+
+
+def test_staged_folder_appears_whole_or_not_at_all(tmp_path):
+    from export.staging import staged_folder
+
+    out = tmp_path / "deep" / "model"
+    with staged_folder(out) as staging:
+        assert staging == out.absolute().with_name(".model.partial") and not staging.exists()
+        staging.mkdir()
+        (staging / "a.txt").write_text("x")
+        assert not out.exists()  # nothing visible until the block ends
+    assert (out / "a.txt").read_text() == "x" and not staging.exists()
+    # an error inside: no folder appears, the partial one is gone
+    failed = tmp_path / "failed"
+    with pytest.raises(RuntimeError):
+        with staged_folder(failed) as staging:
+            staging.mkdir()
+            raise RuntimeError("export broke")
+    assert not failed.exists() and not staging.exists()
