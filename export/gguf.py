@@ -49,7 +49,6 @@ from .manifest import (MANIFEST_NAME, Manifest, package_versions, read_graph_spe
 
 log = logging.getLogger("export")
 
-CHATML_END = "<|im_end|>"
 GRAPH = "model.onnx"
 
 
@@ -199,9 +198,10 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None,
     ``adapter`` folder (PEFT's layout or ours, ``export/adapter.py``) merged into the
     weights when given: the transformers route (torch). Returns ``out``."""
     import torch
-    from tokenizers import decoders, pre_tokenizers, processors
+    from tokenizers import decoders, pre_tokenizers
     from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
+    from .gguf_files import byte_level_post_processor, reply_end
     from .onnx_export import _quiet
 
     path = Path(path)
@@ -220,20 +220,11 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None,
                           "installed") from e
     backend = hf_tok.backend_tokenizer
     if isinstance(backend.pre_tokenizer, pre_tokenizers.ByteLevel):
-        add_bos = bool(meta.get("tokenizer.ggml.add_bos_token", False))
-        bos = hf_tok.bos_token
-        if add_bos and bos is not None:
-            backend.post_processor = processors.Sequence([
-                processors.ByteLevel(trim_offsets=False),
-                processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
-                                              special_tokens=[(bos, hf_tok.bos_token_id)])])
-        else:
-            backend.post_processor = processors.ByteLevel(trim_offsets=False)
+        backend.post_processor = byte_level_post_processor(
+            hf_tok.bos_token, hf_tok.bos_token_id,
+            bool(meta.get("tokenizer.ggml.add_bos_token", False)))
         backend.decoder = decoders.ByteLevel()
-    template = hf_tok.chat_template
-    if eos_token is None and template and "<|im_start|>" in template and CHATML_END in template:
-        eos_token = CHATML_END
-    eos_token = eos_token or hf_tok.eos_token
+    eos_token = reply_end(hf_tok.chat_template, eos_token, hf_tok.eos_token)
     eos_id = backend.token_to_id(eos_token)
     if eos_id is None:
         raise ExportError(str(path), f"the end token {eos_token!r} is not in its vocabulary",
@@ -243,7 +234,7 @@ def convert_gguf(path: Path, *, out: Path, eos_token: Optional[str] = None,
         tokenizer_object=backend, bos_token=hf_tok.bos_token, eos_token=eos_token,
         pad_token=hf_tok.pad_token or eos_token, unk_token=hf_tok.unk_token,
         model_max_length=int(context) if context else model.config.max_position_embeddings,
-        chat_template=template, clean_up_tokenization_spaces=False)
+        chat_template=hf_tok.chat_template, clean_up_tokenization_spaces=False)
     model.config.eos_token_id = eos_id
     model.generation_config.eos_token_id = eos_id
     if model.generation_config.pad_token_id is None:

@@ -32,20 +32,39 @@ from .gguf_llama import CONTROL, LlamaShape, Vocabulary
 CHATML_START, CHATML_END = "<|im_start|>", "<|im_end|>"
 
 
-def end_token(vocab: Vocabulary, eos_token: Optional[str]) -> Optional[str]:
+def reply_end(template: Optional[str], eos_token: Optional[str],
+              file_eos: Optional[str]) -> Optional[str]:
     """The token that ends a reply: ``eos_token`` when given, ``<|im_end|>`` under a
-    ChatML template, else the file's eos."""
-    template = vocab.chat_template or ""
+    ChatML ``template``, else the file's eos."""
+    template = template or ""
     if eos_token is None and CHATML_START in template and CHATML_END in template:
         return CHATML_END
-    return eos_token or vocab.token(vocab.eos_id)
+    return eos_token or file_eos
+
+
+def end_token(vocab: Vocabulary, eos_token: Optional[str]) -> Optional[str]:
+    """``reply_end`` of the GGUF file's own template and eos."""
+    return reply_end(vocab.chat_template, eos_token, vocab.token(vocab.eos_id))
+
+
+def byte_level_post_processor(bos: Optional[str], bos_id: Optional[int], add_bos: bool):
+    """Byte-level post-processing, with ``bos`` put first when the file asks for it
+    (``tokenizer.ggml.add_bos_token``), as llama.cpp tokenizes."""
+    from tokenizers import processors
+
+    if add_bos and bos is not None:
+        return processors.Sequence([
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                                          special_tokens=[(bos, bos_id)])])
+    return processors.ByteLevel(trim_offsets=False)
 
 
 def build_tokenizer(vocab: Vocabulary, specials: List[str]):
     """The ``tokenizers.Tokenizer`` of ``vocab``; ``specials``: tokens that must be special
     added tokens besides the control ones (bos, eos, unk, pad: transformers'
     ``PreTrainedTokenizerFast`` adds those it does not find among the added tokens)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers import AddedToken, Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import BPE
 
     ids = {token: i for i, token in enumerate(vocab.tokens)}
@@ -60,14 +79,8 @@ def build_tokenizer(vocab: Vocabulary, specials: List[str]):
     tok.normalizer = normalizers.Sequence([])
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False,
                                                  use_regex=True)
-    bos = vocab.token(vocab.bos_id)
-    if vocab.add_bos and bos is not None:
-        tok.post_processor = processors.Sequence([
-            processors.ByteLevel(trim_offsets=False),
-            processors.TemplateProcessing(single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
-                                          special_tokens=[(bos, vocab.bos_id)])])
-    else:
-        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    tok.post_processor = byte_level_post_processor(vocab.token(vocab.bos_id), vocab.bos_id,
+                                                   vocab.add_bos)
     tok.decoder = decoders.ByteLevel()
     return tok
 
