@@ -14,8 +14,8 @@ import numpy as np
 
 from summarizer.errors import EmptyDocumentError
 from summarizer.nlp import Tokenizer, tokenizer_for
-from summarizer.types import (AUTO_FRACTION, AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, Document,
-                              ScoredSentence, Sentence, Summary, auto_words)
+from summarizer.types import (Budget, Document, ScoredSentence, Sentence, Summary, auto_bound,
+                              auto_words)
 
 
 class Summarizer(Protocol):
@@ -77,10 +77,9 @@ def resolve_auto(word_counts: Sequence[int], ranked: Sequence[int]) -> Tuple[Bud
         if k and abs(used + word_counts[i] - target) >= target - used:
             break
         k, used = k + 1, used + word_counts[i]
-    if target == AUTO_MIN_WORDS and target > AUTO_FRACTION * total:
-        why = f"the shortest automatic length (the document has {total:,} words)"
-    elif target == AUTO_MAX_WORDS and target < AUTO_FRACTION * total:
-        why = f"the longest automatic length (the document has {total:,} words)"
+    bound = auto_bound(total)
+    if bound:
+        why = f"the {bound} automatic length (the document has {total:,} words)"
     else:
         why = f"about a tenth of the document's {total:,} words"
     note = (f"Length: {k} sentence{'s' if k != 1 else ''} ({used} words), chosen to come near "

@@ -115,6 +115,17 @@ def auto_words(document_words: int) -> int:
     return int(min(AUTO_MAX_WORDS, max(AUTO_MIN_WORDS, round(AUTO_FRACTION * document_words))))
 
 
+def auto_bound(document_words: int) -> Optional[str]:
+    """Which bound ``auto_words`` hit for this document: "shortest" (the tenth was under
+    AUTO_MIN_WORDS), "longest" (over AUTO_MAX_WORDS), or None (a tenth it is)."""
+    target, tenth = auto_words(document_words), AUTO_FRACTION * document_words
+    if target == AUTO_MIN_WORDS and target > tenth:
+        return "shortest"
+    if target == AUTO_MAX_WORDS and target < tenth:
+        return "longest"
+    return None
+
+
 @dataclass(frozen=True)
 class Summary:
     """A summary of one document.

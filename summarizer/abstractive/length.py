@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Sequence, Tuple
 
-from summarizer.types import AUTO_FRACTION, AUTO_MAX_WORDS, AUTO_MIN_WORDS, Budget, auto_words
+from summarizer.types import Budget, auto_bound, auto_words
 
 TOKENS_PER_WORD = 1.4  # rough subword tokens per English word
 TOKENS_PER_SENTENCE = 32
@@ -53,11 +53,9 @@ def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int) -> 
                f"{TOKENS_PER_SENTENCE} tokens a sentence")
     elif budget.auto:
         article = round(input_tokens / TOKENS_PER_WORD)
-        target = auto_words(article)
-        if target == AUTO_MIN_WORDS and target > AUTO_FRACTION * article:
-            why = f"the shortest automatic length (the article has about {_plural(article, 'word')})"
-        elif target == AUTO_MAX_WORDS and target < AUTO_FRACTION * article:
-            why = f"the longest automatic length (the article has about {_plural(article, 'word')})"
+        bound = auto_bound(article)
+        if bound:
+            why = f"the {bound} automatic length (the article has about {_plural(article, 'word')})"
         else:
             why = f"a tenth of the article, which has about {_plural(article, 'word')}"
     else:
