@@ -20,12 +20,11 @@ import argparse
 import json
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from cli_start import command, timed  # bench/ is on the path when a script there runs
 from summarizer.evaluation.datasets import load_split
 from summarizer.methods.sumy_methods import LexRank, SumyTextRank
 from summarizer.methods.textrank import TextRank
@@ -55,17 +54,14 @@ def median_time(fn, repeats: int) -> float:
 
 
 def whole_command(text: str, repeats: int) -> float:
-    """Median wall time of the summarize command on ``text`` (after one warm-up run)."""
-    root = Path(__file__).resolve().parents[1]
+    """Median wall time of the summarize command on ``text`` (after one warm-up run): the
+    command and its timing are bench/cli_start.py's."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "document.txt"
         path.write_text(text, encoding="utf-8")
-        cmd = [sys.executable, "-m", "summarizer", "summarize", str(path), "--method", "textrank",
-               "--sentences", "3"]
-        run = lambda: subprocess.run(cmd, cwd=root, check=True, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        run()
-        return median_time(run, repeats)
+        cmd = command(path, "textrank")
+        timed(cmd)
+        return statistics.median(timed(cmd) for _ in range(repeats))
 
 
 def main() -> None:
