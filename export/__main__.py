@@ -75,6 +75,10 @@ def _output_layer(parser: argparse.ArgumentParser) -> None:
                         help="with --quantize q4, the layer that writes the logits: fp32 (exact, "
                              "the default), q8 (8-bit blocks with int8 activations, as llama.cpp "
                              "computes Q8_0; exact weights for a Q8_0 GGUF) or q4")
+    parser.add_argument("--accuracy-level", type=int, choices=[0, 4], default=0,
+                        help="with --quantize q4, how the 4-bit layers compute: 0 in fp32 (the "
+                             "default; exact for Q4_1 weights), 4 with their inputs rounded to "
+                             "int8 per block of 32, as llama.cpp computes Q4_1 (faster)")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -88,7 +92,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             config = ExportConfig(task="causal-lm", quantize=args.quantize,
                                   per_channel=args.per_channel, validate=False,
-                                  q4_output=args.output_layer)
+                                  q4_output=args.output_layer,
+                                  q4_accuracy_level=args.accuracy_level)
             result = export_gguf(args.file, out=args.out, eos_token=args.eos_token, config=config,
                                  adapter=args.adapter, via_transformers=args.via_transformers)
         else:
@@ -98,6 +103,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             result = export_onnx(args.model, out=args.out,
                                  config=ExportConfig(task=args.task, quantize=args.quantize,
                                                      q4_output=args.output_layer,
+                                                     q4_accuracy_level=args.accuracy_level,
                                                      fuse=not args.no_fuse),
                                  adapter=args.adapter)
     except CondenseError as e:

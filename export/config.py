@@ -30,12 +30,15 @@ class ExportConfig:
     ``sample_text``: what the quantization error and the fused graph are checked on;
     ``quiet``: silence Optimum's and the tracer's chatter. A GGUF Llama written directly
     (``gguf_llama.py``) has no tracer, Optimum or shape arithmetic: it reads ``quantize``,
-    ``per_channel``, ``q4_output`` and ``sample_text`` only."""
+    ``per_channel``, ``q4_output``, ``q4_accuracy_level`` and ``sample_text`` only."""
 
     task: Optional[str] = None
     quantize: Optional[str] = None
     per_channel: bool = False
     q4_output: str = "fp32"  # with quantize="q4": the output layer's precision (q4.Q4Config)
+    # with quantize="q4": 0 computes the 4-bit layers in fp32 (exact), 4 rounds their inputs
+    # to int8 per block first (faster; q4.Q4Config.accuracy_level)
+    q4_accuracy_level: int = 0
     opset: Optional[int] = None
     validate: bool = True
     fuse: bool = True

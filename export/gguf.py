@@ -150,7 +150,8 @@ def _export_direct(model, *, out: Path, config: ExportConfig, eos_token: Optiona
                                      config=QuantizeConfig(method=config.quantize,
                                                            per_channel=config.per_channel,
                                                            residuals=residuals,
-                                                           q4_output=config.q4_output))
+                                                           q4_output=config.q4_output,
+                                                           q4_accuracy_level=config.q4_accuracy_level))
         manifest = Manifest(
             source=str(model.path), task="causal-lm", model_type="llama",
             architecture="LlamaForCausalLM", has_past=True,

@@ -7,7 +7,7 @@ embeddings on queries and keys (Su et al., 2021, "RoFormer"; the two-halves form
 transformers' ``rotate_half``), grouped-query attention (Ainslie et al., 2023) and a SwiGLU
 feed-forward block (Shazeer, 2020), as transformers' ``LlamaForCausalLM`` computes it. It is
 written with ONNX's own ops for these (opset 23: ``RMSNormalization``, ``RotaryEmbedding``,
-``Attention``), so a layer is 17 nodes: SmolLM2-135M has 533 in fp32 and 1,073 in q4,
+``Attention``), so a layer is 17 nodes: SmolLM2-135M has 533 in fp32 and 863 in q4,
 where the export traced through transformers and Optimum has 2,916 and 3,456 after
 simplification. Decoding is about 1.2x faster for it (docs/BENCHMARKS.md, "GGUF -> ONNX").
 

@@ -151,7 +151,7 @@ def _write(loaded: _Loaded, staging: Path, config: ExportConfig,
     if config.quantize:
         report = quantize_folder(staging, graphs=graphs, sample=sample, config=QuantizeConfig(
             method=config.quantize, per_channel=config.per_channel, residuals=residuals,
-            q4_output=config.q4_output))
+            q4_output=config.q4_output, q4_accuracy_level=config.q4_accuracy_level))
     # Fused graphs have no shape arithmetic left to fold.
     done = set(fused.nodes) if fused and not fused.kept_because else set()
     plain = {role: name for role, name in graphs.items() if role not in done}

@@ -35,12 +35,14 @@ class QuantizeConfig:
     each weight instead of one per tensor; usually more accurate, slightly larger files.
     ``residuals`` (q4): low-rank updates merged into the weights, kept fp32 beside the 4-bit
     base (``export.adapter.onnx_residuals``). ``q4_output`` (q4): the output layer in
-    "fp32", "q8" or "q4" (``q4.Q4Config.output``)."""
+    "fp32", "q8" or "q4" (``q4.Q4Config.output``); ``q4_accuracy_level`` (q4): 0 or 4
+    (``q4.Q4Config.accuracy_level``)."""
 
     method: str = "int8"
     per_channel: bool = False
     residuals: Mapping[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     q4_output: str = "fp32"
+    q4_accuracy_level: int = 0
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class QuantizationReport:
     files: Tuple[str, ...]
     weights_exact: Optional[bool] = None  # q4: every 4-bit block reproduces its weights
     output_layer: Optional[str] = None  # q4: fp32, q8 or q4
+    accuracy_level: Optional[int] = None  # q4: of the 4-bit layers (0: fp32 compute)
 
     def to_json(self) -> dict:
         return {**asdict(self), "steps": list(self.steps), "files": list(self.files)}
@@ -126,6 +129,7 @@ def quantize_folder(folder: Path, *, graphs: Mapping[str, str], sample: Sample,
         steps=_step_names(graphs), files=tuple(sorted(graphs.values())),
         weights_exact=all(exact) if exact else None,
         output_layer=config.q4_output if config.method == "q4" else None,
+        accuracy_level=config.q4_accuracy_level if config.method == "q4" else None,
     )
 
 
@@ -133,7 +137,8 @@ def _q4_file(source: Path, target: Path, config: QuantizeConfig) -> bool:
     """``q4.quantize_q4`` on one graph file; True when its weights were kept exactly."""
     from .q4 import Q4Config, quantize_q4
 
-    model, report = quantize_q4(onnx.load(str(source)), Q4Config(output=config.q4_output),
+    model, report = quantize_q4(onnx.load(str(source)), Q4Config(output=config.q4_output,
+                                                                  accuracy_level=config.q4_accuracy_level),
                                 residuals=config.residuals, copy=False)
     if any(source.parent.glob(f"{source.name}?data")):  # past 2 GB: weights in a side file
         onnx.save(model, str(target), save_as_external_data=True, location=f"{target.name}_data")

@@ -79,6 +79,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="let the model write names and numbers the document does not have "
                         "(default: once it starts a capitalised word or a number, it must be "
                         "one of the document's)")
+    g.add_argument("--long-documents", choices=["map-reduce", "extract"], default=None,
+                   help="a document longer than the model reads: map-reduce summarizes its parts, "
+                        "then their summaries; extract summarizes its best sentences by the "
+                        "extractive ranker in one pass (default: the summarizer's own choice)")
 
 
 def _abstractive(args: argparse.Namespace):
@@ -94,7 +98,8 @@ def _abstractive(args: argparse.Namespace):
     return AbstractiveConfig(
         model_dir=model, device=args.device, threads=args.threads, num_beams=args.num_beams,
         max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, draft=args.draft,
-        constrain_names=not args.no_constrain_names)
+        constrain_names=not args.no_constrain_names,
+        **({"long_documents": args.long_documents} if args.long_documents else {}))
 
 
 def _lang(args: argparse.Namespace) -> Optional[str]:

@@ -264,3 +264,57 @@ def test_output_length_is_capped_at_the_decoder_positions_with_a_note(models):
     summarizer = AbstractiveSummarizer(AbstractiveConfig(model_dir=str(folder), max_new_tokens=500, num_beams=1))
     summary = summarizer(Document(CORPUS[0], "en"), Budget(sentences=1))
     assert "This model's decoder has 64 positions, so it writes at most 63 tokens." in summary.notes
+
+
+class _FixedRanker:
+    """A sentence ranker with given scores (best first by score, ties by position)."""
+
+    def __init__(self, scores):
+        self.scores = np.asarray(scores, dtype=float)
+
+    def score_for(self, document, sentences, tokenizer, budget):
+        assert len(sentences) == len(self.scores)
+        return self.scores
+
+    def rank(self, scores, sentences, tokenizer, budget):
+        return np.argsort(-scores, kind="stable").tolist()
+
+
+def _words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def test_extract_to_fit_by_hand():
+    from summarizer.abstractive.extract import extract_to_fit
+
+    doc = Document("One two three. Four five. Six seven eight nine. Ten.", "en")
+    # by rank: sentence 2 (4 words), 0 (3), 1 (2), 3 (1); a limit of 6 words keeps 2, skips
+    # 0 (7 > 6), keeps 1 (6), skips 3 (7): sentences 1 and 2, in document order
+    out = extract_to_fit(doc, 6, _words, _FixedRanker([0.5, 0.2, 0.9, 0.1]))
+    assert (out.text, out.kept, out.sentences, out.tokens) == ("Four five. Six seven eight nine.", 2, 4, 6)
+    # a joined text that counts one more than its sentences: the ranker's last pick goes
+    counted = lambda texts: [n + (len(texts) == 1 and t.count(".") > 1) for t, n in zip(texts, _words(texts))]
+    out = extract_to_fit(doc, 6, counted, _FixedRanker([0.5, 0.2, 0.9, 0.1]))
+    assert (out.text, out.kept, out.tokens) == ("Six seven eight nine.", 1, 4)
+    assert extract_to_fit(doc, 0, _words, _FixedRanker([0.5, 0.2, 0.9, 0.1])) is None
+
+
+def test_long_input_extract_then_abstract(models):
+    from summarizer.abstractive.extract import extract_to_fit
+
+    _, folder = models["t5"]
+    doc = Document(" ".join(CORPUS * 2), "en")
+    config = AbstractiveConfig(model_dir=str(folder), max_input_tokens=20, max_new_tokens=6,
+                               num_beams=1, constrain_names=False, long_documents="extract")
+    summarizer = AbstractiveSummarizer(config)
+    parts = []
+    summary = summarizer(doc, Budget(sentences=1), on_progress=parts.append)
+    extracted = extract_to_fit(doc, summarizer.input_budget, summarizer.codec.count_many)
+    assert 0 < extracted.tokens <= summarizer.input_budget and extracted.kept < extracted.sentences
+    assert extracted.note(summarizer.codec.count(doc.text), summarizer.input_budget) in summary.notes
+    assert not [p for p in parts if p.parts]  # one pass: no parts written
+    # the summary is the model's summary of the extracted sentences
+    direct = summarizer(Document(extracted.text, "en"), Budget(sentences=1))
+    assert summary.generated == direct.generated
+    with pytest.raises(CondenseError, match="long_documents"):
+        AbstractiveConfig(model_dir=str(folder), long_documents="truncate")

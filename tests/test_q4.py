@@ -150,6 +150,46 @@ def test_a_low_rank_update_is_kept_beside_the_grid():
         quantize_q4(_graph(merged, w2), residuals={"other": (u, v)})
 
 
+def _shared_input_graph(weights, opset: int) -> onnx.ModelProto:
+    """x -> MatMul(w_i) -> y_i for each weight, every product a graph output but the
+    first's, which goes through a Relu (so no MatMul writes a graph output directly)."""
+    k = weights[0].shape[0]
+    nodes = [helper.make_node("MatMul", ["x", f"w{i}"], [f"y{i}"], name=f"/layer/p{i}/MatMul")
+             for i in range(len(weights))]
+    nodes.append(helper.make_node("Relu", ["y0"], ["r0"]))
+    outs = ["r0"] + [f"y{i}" for i in range(1, len(weights))]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, k])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [2, 3, None]) for o in outs],
+        [numpy_helper.from_array(w, f"w{i}") for i, w in enumerate(weights)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+@pytest.mark.parametrize("opset", [11, 17])  # Split's sizes: an attribute before 13, an input since
+def test_matmuls_of_one_input_are_fused_and_stay_exact(opset):
+    rng = np.random.default_rng(3)
+    # q, k, v of a layer: one input, outputs 32, 16 and 16 wide; the middle one has a
+    # merged low-rank update, kept beside its part of the fused grid
+    ws = [q4_1_grid(rng, 64, 32), q4_1_grid(rng, 64, 16), q4_1_grid(rng, 64, 16)]
+    u, v = rng.normal(size=(64, 2)).astype(np.float32), rng.normal(size=(2, 16)).astype(np.float32)
+    ws[1] = ws[1] + u @ v
+    x = rng.normal(size=(2, 3, 64)).astype(np.float32)
+    model = _shared_input_graph(ws, opset)
+    config = Q4Config(output="q4")
+    q4, report = quantize_q4(model, config, residuals={"layer.p1": (u, v)})
+    assert (report.matmuls, report.residuals, report.weights_exact) == (3, 1, True)
+    ops = [n.op_type for n in q4.graph.node]
+    # one MatMulNBits and one side product for the three, one block sum, one update (2 MatMuls)
+    assert ops.count("MatMulNBits") == 1 and ops.count("Split") == 1 and ops.count("MatMul") == 4
+    onnx.checker.check_model(q4)
+    expected = [np.maximum(x @ ws[0], 0), x @ ws[1], x @ ws[2]]
+    session = ort.InferenceSession(q4.SerializeToString(), providers=["CPUExecutionProvider"])
+    for got, want in zip(session.run(None, {"x": x}), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    unfused, _ = quantize_q4(model, Q4Config(output="q4", fuse=False), residuals={"layer.p1": (u, v)})
+    assert [n.op_type for n in unfused.graph.node].count("MatMulNBits") == 3
+
+
 @pytest.fixture(scope="module")
 def tiny_q4(tmp_path_factory):
     """A tiny Q4_1 GGUF Llama, and a rank-2 adapter over it with random B."""
@@ -176,7 +216,8 @@ def test_gguf_export_in_q4_decodes_like_fp32(tiny_q4):
     report = result.quantization
     assert report.method == "weight-only-4bit-block32" and report.weights_exact
     assert report.max_abs_logit_diff < 1e-4 * max(1.0, report.max_abs_logit)
-    assert quantized_op_counts(result.folder / "model.onnx") == {"MatMulNBits": 14}  # 2 x 7
+    # 2 layers x 4: q, k and v in one (they read one input), o, gate and up in one, down
+    assert quantized_op_counts(result.folder / "model.onnx") == {"MatMulNBits": 8}
     assert result.manifest.quantization["weights_exact"] is True
     prompts = ["the the", "he the t"]
     ours = Generator.load(result.folder).generate_ids(prompts, temperature=0, max_new_tokens=10)

@@ -97,10 +97,10 @@ def oracle_limits(budget: Budget, n: int) -> Tuple[int, Optional[int]]:
     return n, budget.words
 
 
-def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
-    """Worker: (base features (n, F0), labels (n,), each unit's lexicon tokens as one line)
-    of one pair, None when it cannot be read."""
-    pair, budget = args
+def labelled_units(pair: Pair, budget: Budget) -> Optional[Tuple[List[str], np.ndarray, np.ndarray,
+                                                                  List[List[str]]]]:
+    """(unit texts, base features (n, F0), oracle labels (n,), each unit's lexicon tokens)
+    of one pair, None when it cannot be read or has fewer than two units to rank."""
     try:
         doc = document_from_text(pair.article, source=pair.id)
     except CondenseError:
@@ -115,6 +115,16 @@ def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
     labels = np.zeros(len(sentences), dtype=np.float32)
     labels[picked] = 1.0
     x, tokens = base_features(sentences, tok, budget)
+    return [s.text for s in sentences], x, labels, tokens
+
+
+def _one(args) -> Optional[Tuple[np.ndarray, np.ndarray, List[str]]]:
+    """Worker: (base features, labels, each unit's lexicon tokens as one line) of one
+    (pair, budget), None when it cannot be read."""
+    units = labelled_units(*args)
+    if units is None:
+        return None
+    _, x, labels, tokens = units
     return x, labels, [" ".join(t) for t in tokens]
 
 

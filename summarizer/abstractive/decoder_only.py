@@ -115,8 +115,10 @@ class LMSummarizer(AbstractiveSummarizer):
     name = "abstractive"
 
     def __init__(self, config: AbstractiveConfig, *, model: Optional[CausalOnnx] = None,
-                 codec: Optional[TextCodec] = None, prompt: Optional[SummaryPrompt] = None) -> None:
+                 codec: Optional[TextCodec] = None, prompt: Optional[SummaryPrompt] = None,
+                 ranker=None) -> None:
         self.config = config
+        self.ranker = ranker  # long_documents="extract": the sentence ranker (None: the default)
         if model is None or codec is None:
             model, codec = load_lm(config.model_dir, config.device, config.threads)
         self.model, self.codec = model, codec
@@ -124,7 +126,8 @@ class LMSummarizer(AbstractiveSummarizer):
         encode = codec.tokenizer.encode
         self.prefix_ids = encode(self.prompt.prefix, add_special_tokens=False).ids
         self.suffix_ids = encode(self.prompt.suffix, add_special_tokens=False).ids
-        # Articles longer than training's go through map-reduce rather than being cut.
+        # Articles longer than training's go through map-reduce (or extract-then-abstract)
+        # rather than being cut.
         self.input_budget = config.max_input_tokens or self.prompt.max_source_tokens
         context = context_length(config.model_dir) if config.model_dir else None
         overhead = len(self.prefix_ids) + len(self.suffix_ids) + self.input_budget

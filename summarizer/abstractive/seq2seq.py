@@ -36,6 +36,7 @@ from runtime.session import SessionConfig
 from runtime.text import TextCodec, complete_text
 
 from summarizer.abstractive.chunking import pack, split_long
+from summarizer.abstractive.extract import extract_to_fit
 from summarizer.abstractive.endings import SentenceStop, end_whole, margin_tokens
 from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
                                           repetition_note)
@@ -46,6 +47,10 @@ from summarizer.types import Budget, Document, Summary
 
 MAX_REDUCE_ROUNDS = 6
 DRAFTS = ("auto", "lookup", "none")
+# How a document longer than the model's input is read: its parts summarized and then
+# their summaries (map-reduce), or its best sentences by the extractive ranker, in one
+# pass (extract.py). docs/QUALITY.md compares the two.
+LONG_DOCUMENTS = ("map-reduce", "extract")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ class AbstractiveConfig:
     # Never end inside a sentence or a number (summarizer/abstractive/endings.py): cut back
     # to the last whole sentence, or let the first finish within a fifth more tokens.
     whole_sentences: bool = True
+    long_documents: str = "map-reduce"  # one of LONG_DOCUMENTS
 
     def __post_init__(self) -> None:
         limits = DecodingLimits()
@@ -115,6 +121,9 @@ class AbstractiveConfig:
             raise CondenseError(f"draft must be one of {DRAFTS}, got {self.draft!r}")
         if self.draft_tokens < 1:
             raise CondenseError(f"draft_tokens must be at least 1, got {self.draft_tokens}")
+        if self.long_documents not in LONG_DOCUMENTS:
+            raise CondenseError(f"long_documents must be one of {LONG_DOCUMENTS}, got "
+                                f"{self.long_documents!r}")
         if self.batch_size is not None and self.batch_size < 1:
             raise CondenseError(f"batch_size must be at least 1, got {self.batch_size}")
 
@@ -168,8 +177,9 @@ class AbstractiveSummarizer:
     name = "abstractive"
 
     def __init__(self, config: AbstractiveConfig, *, model: Optional[Seq2SeqOnnx] = None,
-                 codec: Optional[TextCodec] = None) -> None:
+                 codec: Optional[TextCodec] = None, ranker=None) -> None:
         self.config = config
+        self.ranker = ranker  # long_documents="extract": the sentence ranker (None: the default)
         if model is None or codec is None:
             model, codec = load_model(config.model_dir, config.device, config.threads)
         self.model, self.codec = model, codec
@@ -358,6 +368,12 @@ class AbstractiveSummarizer:
         text, tokens = document.text, total
         source = (document.text, document.lang)  # every part and pass keeps to the whole document
         rounds: List[Tuple[int, int]] = []  # (tokens in, parts) per round of parts
+        parts: List[str] = []
+        if tokens > self.input_budget and self.config.long_documents == "extract":
+            extracted = extract_to_fit(document, self.input_budget, self.codec.count_many, self.ranker)
+            if extracted is not None:  # else not one sentence fits: map-reduce below
+                text, tokens = extracted.text, extracted.tokens
+                parts = [extracted.note(total, self.input_budget)]
         while tokens > self.input_budget:
             if len(rounds) == MAX_REDUCE_ROUNDS:
                 raise CondenseError(
@@ -371,7 +387,8 @@ class AbstractiveSummarizer:
             text = "\n".join(self.generate_texts(chunks, map_config, report,
                                                  sources=[source] * len(chunks), margin=False))
             tokens = self.codec.count(text)
-        parts = [parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences)] if rounds else []
+        if rounds:
+            parts = [parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences)]
         report = None
         if on_progress is not None:
             report = partial(_report_final, on_progress, len(rounds))
