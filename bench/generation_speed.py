@@ -349,6 +349,9 @@ def main() -> None:
     results = ROOT / "bench" / "results" / "generation"
     parser.add_argument("--work", type=Path, default=results / "work")
     parser.add_argument("--json", type=Path, default=results / "speed-cpu.json")
+    parser.add_argument("--also", nargs="*", default=[], metavar="NAME=DIR",
+                        help="more model folders timed beside ours, as ours-NAME (an earlier "
+                             "recipe of the built-in model, say)")
     args = parser.parse_args()
 
     folders = {p: ensure_model(precision=p) for p in PRECISIONS}
@@ -358,6 +361,9 @@ def main() -> None:
                         "--out", str(exact), "--quantize", "q4", "--output-layer", "fp32",
                         "--eos-token", DEFAULT_MODEL.eos_token], cwd=ROOT, check=True)
     folders["q4-output-fp32"] = exact
+    for spec in args.also:
+        name, _, folder = spec.partition("=")
+        folders[name] = Path(folder)
     ckpt = args.work / "checkpoint"
     if not (ckpt / "model.safetensors").is_file():
         from export.gguf import convert_gguf

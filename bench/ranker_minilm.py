@@ -28,8 +28,10 @@ Lead are scored beside them for scale.
 Everything is cached under ``--work`` (default ``runs/ranker-minilm``): one ``.npz`` per
 set and split holding the units' features, labels and embeddings, so a stopped run picks
 up where it was. Training documents per set are the first ``--train-docs`` of each train
-split (SumPubMed's first 200, as in training); early stopping uses the first 300 of each
-validation split. Needs torch (the training requirements) for the export and the fit.
+split (SumPubMed's first 100, half of training's 200: its papers have ~170 units each);
+early stopping uses the first 300 of each validation split. ``--limit N`` scores the first
+N validation documents of each set (all four methods on the same ones). Needs torch (the
+training requirements) for the export and the fit.
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ from training.extractive import (ExtractiveConfig, FitResult, fit, labelled_unit
 MINILM_FEATURES = ("emb_centroid_cosine", "emb_opening_cosine", "emb_centrality",
                    "emb_centroid_rank", "emb_centrality_rank")
 VALIDATION_DOCS = 300  # early stopping, as training's max_validation_docs
-LONG_DOCS = 200  # SumPubMed, as training's max_long_docs
+LONG_DOCS = 100  # SumPubMed papers (~170 units each): half of training's 200, to bound the embedding time
 
 
 def minilm_features(e: np.ndarray) -> np.ndarray:

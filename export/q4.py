@@ -122,7 +122,8 @@ def _q8_matmul(node: onnx.NodeProto, weight: np.ndarray, block_size: int, accura
     weights = [numpy_helper.from_array(codes, f"{base}_q8_codes"),
                numpy_helper.from_array(scale.reshape(-1), f"{base}_q8_scales")]
     q8 = helper.make_node("MatMulNBits", [node.input[0], weights[0].name, weights[1].name],
-                          list(node.output), name=f"{node.name}_q8", domain="com.microsoft",
+                          list(node.output), name=f"{node.name or node.output[0]}_q8",
+                          domain="com.microsoft",
                           K=k, N=n, bits=8, block_size=block_size, accuracy_level=accuracy_level)
     return q8, weights, error
 
@@ -148,9 +149,10 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
         for name in node.input:
             uses[name] = uses.get(name, 0) + 1
     skipped: List[str] = []
-    q4_nodes: Dict[str, onnx.NodeProto] = {}  # node name -> a MatMul to convert to 4 bits
-    q8_nodes: Dict[str, onnx.NodeProto] = {}
-    for node in graph.node:
+    # by position in the graph (names need not be unique, or given at all)
+    q4_nodes: Dict[int, onnx.NodeProto] = {}  # MatMuls to convert to 4 bits
+    q8_nodes: Dict[int, onnx.NodeProto] = {}
+    for at, node in enumerate(graph.node):
         weight = inits.get(node.input[1]) if node.op_type == "MatMul" else None
         if weight is None:
             continue
@@ -167,33 +169,33 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             if module_name(node.name) in residuals:
                 raise ValueError(f"{node.name}: a low-rank residual on the output layer needs "
                                  "output='fp32' or 'q4'")
-            q8_nodes[node.name] = node
+            q8_nodes[at] = node
         else:
-            q4_nodes[node.name] = node
+            q4_nodes[at] = node
     # MatMuls converted together: those reading one input with the same K (one group each
     # without fusion); a group is written where its first member was, which keeps the
     # nodes sorted, since every member needs only that input
-    groups: Dict[Tuple[str, int], List[onnx.NodeProto]] = {}
-    for node in q4_nodes.values():
-        key = (node.input[0], inits[node.input[1]].dims[0]) if config.fuse else (node.name, 0)
-        groups.setdefault(key, []).append(node)
-    first_of = {members[0].name: members for members in groups.values()}
+    groups: Dict[Tuple[str, int], List[int]] = {}
+    for at, node in q4_nodes.items():
+        key = (node.input[0], inits[node.input[1]].dims[0]) if config.fuse else (str(at), 0)
+        groups.setdefault(key, []).append(at)
+    first_of = {members[0]: [q4_nodes[m] for m in members] for members in groups.values()}
     nodes: List[onnx.NodeProto] = []
     worst, used, converted = 0.0, 0, 0
     block_sums: Dict[int, str] = {}  # K -> name of its E matrix (shared across layers)
     sums_of: Dict[str, str] = {}  # MatMul input -> its block sums (x @ E)
     split_sizes: set = set()  # names of the Split sizes written so far
     split_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
-    for node in graph.node:
-        if node.name in q8_nodes:
+    for at, node in enumerate(graph.node):
+        if at in q8_nodes:
             values = numpy_helper.to_array(inits[node.input[1]])
             q8_node, q8_weights, error = _q8_matmul(node, values, bs, config.output_accuracy_level)
             worst = max(worst, error)
             graph.initializer.extend(q8_weights)
             nodes.append(q8_node)
             converted += 1
-        elif node.name in first_of:
-            members = first_of[node.name]
+        elif at in first_of:
+            members = first_of[at]
             weights, updates = [], []
             for m in members:
                 values = numpy_helper.to_array(inits[m.input[1]])
@@ -210,6 +212,7 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             packed, scale, offsets, error = quantize_blocks(np.concatenate(weights, axis=1), bs)
             worst = max(worst, error)
             base = node.name.strip("/").replace("/", "_") or node.output[0]
+            label = node.name or node.output[0]  # new nodes' names: unique, as outputs are
             names = {x: f"{base}_q4_{x}" for x in ("codes", "scales", "offsets", "main", "sums",
                                                     "side", "grid")}
             graph.initializer.extend([numpy_helper.from_array(packed, names["codes"]),
@@ -226,17 +229,17 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
             fused = len(members) > 1
             nodes.append(helper.make_node(
                 "MatMulNBits", [x, names["codes"], names["scales"]], [names["main"]],
-                name=f"{node.name}_q4", domain="com.microsoft", K=k, N=offsets.shape[1], bits=BITS,
+                name=f"{label}_q4", domain="com.microsoft", K=k, N=offsets.shape[1], bits=BITS,
                 block_size=bs, accuracy_level=config.accuracy_level))
             if x not in sums_of:  # one block sum per input, shared by every reader of it
                 sums_of[x] = names["sums"]
                 nodes.append(helper.make_node("MatMul", [x, block_sums[k]], [names["sums"]],
-                                              name=f"{node.name}_q4_sums"))
+                                              name=f"{label}_q4_sums"))
             nodes += [
                 helper.make_node("MatMul", [sums_of[x], names["offsets"]], [names["side"]],
-                                 name=f"{node.name}_q4_side"),
+                                 name=f"{label}_q4_side"),
                 helper.make_node("Add", [names["main"], names["side"]],
-                                 [names["grid"] if fused else grids[0]], name=f"{node.name}_q4_add"),
+                                 [names["grid"] if fused else grids[0]], name=f"{label}_q4_add"),
             ]
             if fused:
                 sizes = [w.shape[1] for w in weights]
@@ -247,28 +250,31 @@ def quantize_q4(model: onnx.ModelProto, config: Q4Config = Q4Config(), *,
                         graph.initializer.append(numpy_helper.from_array(np.array(sizes, np.int64),
                                                                          sizes_name))
                     nodes.append(helper.make_node("Split", [names["grid"], sizes_name], grids,
-                                                  name=f"{node.name}_q4_split", axis=-1))
+                                                  name=f"{label}_q4_split", axis=-1))
                 else:
                     nodes.append(helper.make_node("Split", [names["grid"]], grids,
-                                                  name=f"{node.name}_q4_split", axis=-1, split=sizes))
+                                                  name=f"{label}_q4_split", axis=-1, split=sizes))
             for m, grid, low_rank in zip(members, grids, updates):
                 if low_rank is None:
                     continue
                 # y = grid + (x @ U) @ V, after the grid (nodes stay sorted)
                 u, v = low_rank
                 mb = m.name.strip("/").replace("/", "_") or m.output[0]
-                graph.initializer.extend([numpy_helper.from_array(u.astype(np.float32), f"{mb}_q4_u"),
-                                          numpy_helper.from_array(v.astype(np.float32), f"{mb}_q4_v")])
+                ml = m.name or m.output[0]
+                graph.initializer.extend([
+                    numpy_helper.from_array(u.astype(np.float32), f"{mb}_q4_u"),
+                    numpy_helper.from_array(v.astype(np.float32), f"{mb}_q4_v")])
                 nodes += [
-                    helper.make_node("MatMul", [x, f"{mb}_q4_u"], [f"{mb}_q4_xu"], name=f"{m.name}_q4_u"),
+                    helper.make_node("MatMul", [x, f"{mb}_q4_u"], [f"{mb}_q4_xu"],
+                                     name=f"{ml}_q4_u"),
                     helper.make_node("MatMul", [f"{mb}_q4_xu", f"{mb}_q4_v"], [f"{mb}_q4_update"],
-                                     name=f"{m.name}_q4_v"),
+                                     name=f"{ml}_q4_v"),
                     helper.make_node("Add", [grid, f"{mb}_q4_update"], [m.output[0]],
-                                     name=f"{m.name}_q4_update"),
+                                     name=f"{ml}_q4_update"),
                 ]
                 used += 1
             converted += len(members)
-        elif node.name not in q4_nodes:
+        elif at not in q4_nodes:
             nodes.append(node)
     for node in (*q4_nodes.values(), *q8_nodes.values()):
         weight = node.input[1]

@@ -188,6 +188,14 @@ def test_matmuls_of_one_input_are_fused_and_stay_exact(opset):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     unfused, _ = quantize_q4(model, Q4Config(output="q4", fuse=False), residuals={"layer.p1": (u, v)})
     assert [n.op_type for n in unfused.graph.node].count("MatMulNBits") == 3
+    for node in model.graph.node:  # nodes need not have names: each is still converted once
+        node.name = ""
+    for fuse, count in ((True, 1), (False, 3)):
+        q4, report = quantize_q4(model, Q4Config(output="q4", fuse=fuse))
+        assert report.matmuls == 3 and [n.op_type for n in q4.graph.node].count("MatMulNBits") == count
+        got = ort.InferenceSession(q4.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"x": x})
+        np.testing.assert_allclose(got[2], x @ ws[2], rtol=1e-4, atol=1e-4)
 
 
 @pytest.fixture(scope="module")
