@@ -79,10 +79,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="let the model write names and numbers the document does not have "
                         "(default: once it starts a capitalised word or a number, it must be "
                         "one of the document's)")
-    g.add_argument("--long-documents", choices=["map-reduce", "extract"], default=None,
-                   help="a document longer than the model reads: map-reduce summarizes its parts, "
-                        "then their summaries; extract summarizes its best sentences by the "
-                        "extractive ranker in one pass (default: the summarizer's own choice)")
+    g.add_argument("--long-documents", choices=["extract", "map-reduce"], default=None,
+                   help="a document longer than the model reads: extract (the default) "
+                        "summarizes its best sentences by the extractive ranker, as many as "
+                        "fit, in one pass; map-reduce summarizes its parts, then their summaries")
 
 
 def _abstractive(args: argparse.Namespace):

@@ -175,7 +175,8 @@ def test_int8_runs_and_stays_close(models):
 def test_long_input_goes_through_map_reduce(models):
     _, folder = models["t5"]
     summarizer = AbstractiveSummarizer(AbstractiveConfig(
-        model_dir=str(folder), max_input_tokens=20, max_new_tokens=6, num_beams=1))
+        model_dir=str(folder), max_input_tokens=20, max_new_tokens=6, num_beams=1,
+        long_documents="map-reduce"))
     doc = Document(" ".join(CORPUS * 2), "en")
     parts = []
     summary = summarizer(doc, Budget(sentences=1), on_progress=parts.append)

@@ -117,7 +117,8 @@ def test_one_pass_streams_the_summary_and_returns_the_same(bart, beams):
 @pytest.mark.parametrize("batch_size", [1, None])
 def test_parts_are_reported_and_change_nothing(bart, batch_size):
     summarizer = AbstractiveSummarizer(AbstractiveConfig(
-        model_dir=bart, max_input_tokens=20, max_new_tokens=6, num_beams=1, batch_size=batch_size))
+        model_dir=bart, max_input_tokens=20, max_new_tokens=6, num_beams=1, batch_size=batch_size,
+        long_documents="map-reduce"))
     plain = summarizer(LONG, Budget(sentences=1))
     streamed, events = _streamed(summarizer, LONG, Budget(sentences=1))
     assert streamed == plain
@@ -140,15 +141,19 @@ def test_parts_are_reported_and_change_nothing(bart, batch_size):
     assert final[-1].text.split() == plain.text.split()
 
 
-@pytest.mark.parametrize("document", [SHORT, LONG], ids=["one-pass", "parts"])
-def test_decoder_only_summarizer_streams_the_same_summary(lm_folder, document):
-    summarizer = LMSummarizer(AbstractiveConfig(model_dir=lm_folder))
+@pytest.mark.parametrize("document, long_documents", [(SHORT, "extract"), (LONG, "map-reduce"),
+                                                      (LONG, "extract")],
+                         ids=["one-pass", "parts", "extract"])
+def test_decoder_only_summarizer_streams_the_same_summary(lm_folder, document, long_documents):
+    summarizer = LMSummarizer(AbstractiveConfig(model_dir=lm_folder, long_documents=long_documents))
     plain = summarizer(document, Budget(auto=True))
     streamed, events = _streamed(summarizer, document, Budget(auto=True))
     assert streamed == plain
     assert events[-1] == Progress(events[-1].text, round=events[-1].round)  # the summary, last
-    if document is LONG:
+    if long_documents == "map-reduce":
         assert any(n.startswith("Long article: summarized in ") for n in plain.notes)
         assert [e.part for e in events if e.parts and e.text == ""][:2] == [1, 2]
-    else:
+    else:  # one pass, over the document or its best sentences
         assert not [e for e in events if e.parts]
+        extracted = [n for n in plain.notes if n.startswith("Long article: summarized from its ")]
+        assert len(extracted) == (document is LONG)

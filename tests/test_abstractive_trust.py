@@ -235,7 +235,8 @@ def test_every_part_of_a_long_document_keeps_to_the_whole_document(tmp_path):
     part's summary still spells it as the document does."""
     doc = Document(" ".join(["The dollar rose."] * 6 + ["Mr Yeaman met Deutsche Boerse."]), "en")
     model = Positional("Mr Ye amaman met Deutsche Boer sse .", second={2: "aman", 5: "se"})
-    summarizer = _seq2seq(tmp_path, model, max_new_tokens=9, max_input_tokens=12, batch_size=1)
+    summarizer = _seq2seq(tmp_path, model, max_new_tokens=9, max_input_tokens=12, batch_size=1,
+                          long_documents="map-reduce")
     events = []
     summary = summarizer(doc, Budget(sentences=1), on_progress=events.append)
     assert any(n.startswith("Long article: summarized in ") for n in summary.notes)

@@ -81,6 +81,10 @@ def test_settings_from_env_and_limits():
     assert s.archive_limits().max_files == 200
     assert s.abstractive_config() is None
     assert AppSettings(abstractive_dir="m").abstractive_config().model_dir == "m"
+    assert AppSettings(abstractive_dir="m").abstractive_config().long_documents == "extract"
+    parts = AppSettings.from_env({"CONDENSE_LONG_DOCUMENTS": "map-reduce",
+                                  "CONDENSE_ABSTRACTIVE_MODEL": "m"})
+    assert parts.abstractive_config().long_documents == "map-reduce"
 
 
 # -- Summarize -----------------------------------------------------------------------
@@ -244,6 +248,9 @@ def test_settings_are_kept_and_used_by_other_pages(tmp_path):
     assert any("no .onnx graph" in w.value for w in at.warning)
     at.number_input(key="set.batch").set_value(7).run()
     assert at.session_state["settings"].max_batch_files == 7
+    assert at.radio(key="set.long").value == "extract"
+    at.radio(key="set.long").set_value("map-reduce").run()
+    assert at.session_state["settings"].long_documents == "map-reduce"
     assert at.session_state["settings"].abstractive_dir == str(tmp_path)
     go(at, "Summarize")
     assert at.radio(key="sum.choice").options[1].startswith("Abstractive (test_settings_are")

@@ -104,7 +104,8 @@ def test_task_record_reports_the_parts_of_a_long_document(tiny_bart):
     from summarizer.abstractive.seq2seq import AbstractiveConfig
 
     config = BatchConfig(method="abstractive", budget=Budget(sentences=1), workers=1,
-                         abstractive=AbstractiveConfig(model_dir=str(tiny_bart)))
+                         abstractive=AbstractiveConfig(model_dir=str(tiny_bart),
+                                                     long_documents="map-reduce"))
     task = ("long.txt", None, LONG, None)
     steps = []
     record = task_record(task, config, on_part=steps.append)

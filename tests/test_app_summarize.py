@@ -175,12 +175,25 @@ def test_abstractive_streams_and_a_rerun_does_not_write_it_again(bart, progress)
     assert progress == [] and at.text[0].value == expected.text
 
 
-def test_a_long_document_shows_each_part(lm, progress):
+def test_a_long_document_is_summarized_from_its_best_sentences_by_default(lm, progress):
     at = choose(start(AppSettings(abstractive_dir=lm)), "abstractive")
     text = " ".join(CORPUS * 2)  # 164 tokens; the model reads 40 at a time
     at.text_area(key="sum.text").input(text).run()
     assert not at.exception and not at.error
-    expected = make_abstractive(AbstractiveConfig(model_dir=lm))(
+    expected = make_abstractive(AbstractiveConfig(model_dir=lm, long_documents="extract"))(
+        document_from_text(text, source="pasted text"), Budget(auto=True))
+    assert at.text[0].value == expected.text
+    note = expected.notes[-1]
+    assert note.startswith("Long article: summarized from its ") and notes_shown(at)[-1] == note
+    assert [progress_label(p) for p in progress if p.text == ""] == ["Writing the summary"]
+
+
+def test_a_long_document_shows_each_part(lm, progress):
+    at = choose(start(AppSettings(abstractive_dir=lm, long_documents="map-reduce")), "abstractive")
+    text = " ".join(CORPUS * 2)  # 164 tokens; the model reads 40 at a time
+    at.text_area(key="sum.text").input(text).run()
+    assert not at.exception and not at.error
+    expected = make_abstractive(AbstractiveConfig(model_dir=lm, long_documents="map-reduce"))(
         document_from_text(text, source="pasted text"), Budget(auto=True))
     assert at.text[0].value == expected.text
     note = expected.notes[-1]  # "... summarized in 11 parts, their summaries again in 3 ..."

@@ -59,7 +59,9 @@ def app_env(tmp_path_factory, batch_root, summarizer_dir):
     return {**os.environ, "CONDENSE_BATCH_ROOT": str(batch_root), "PYTHONUNBUFFERED": "1",
             "CONDENSE_HISTORY": str(data / "history.sqlite3"),
             "CONDENSE_SETTINGS": str(data / "settings.json"),
-            "CONDENSE_ABSTRACTIVE_MODEL": str(summarizer_dir)}
+            "CONDENSE_ABSTRACTIVE_MODEL": str(summarizer_dir),
+            # the long documents here are read in parts, which the page shows as they go
+            "CONDENSE_LONG_DOCUMENTS": "map-reduce"}
 
 
 def zipped(tmp_path, files: dict, name: str = "docs.zip"):

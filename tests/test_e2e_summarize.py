@@ -44,6 +44,8 @@ def app_env(tmp_path_factory, summarizer_dir):
     # while the model writes (on 2 busy cores, queued updates of one element merge).
     return {**os.environ, "PYTHONUNBUFFERED": "1", "CONDENSE_ABSTRACTIVE_MODEL": str(summarizer_dir),
             "CONDENSE_THREADS": "1",
+            # a long text is read in parts, which the page shows as they are written
+            "CONDENSE_LONG_DOCUMENTS": "map-reduce",
             "CONDENSE_HISTORY": str(data / "history.sqlite3"),
             "CONDENSE_SETTINGS": str(data / "settings.json")}
 
@@ -55,7 +57,8 @@ def expected(summarizer_dir, text: str):
     from summarizer.documents.loaders import document_from_text
     from summarizer.types import Budget
 
-    return make_abstractive(AbstractiveConfig(model_dir=str(summarizer_dir), threads=1))(
+    return make_abstractive(AbstractiveConfig(model_dir=str(summarizer_dir), threads=1,
+                                              long_documents="map-reduce"))(
         document_from_text(text, source="pasted text"), Budget(auto=True))
 
 

@@ -168,10 +168,15 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     # paragraph breaks are collapsed in the prompt, as in training: the same summary
     paragraphs = summarizer(Document(f"{CORPUS[3]}\n\n {CORPUS[4]}", "en"), Budget(ratio=0.9))
     assert paragraphs.text == summary.text
-    # the budget asks for at most max_target_tokens; a longer document goes through map-reduce
+    # the budget asks for at most max_target_tokens; a longer document is read by its best
+    # sentences (the default), or in parts when asked
     assert summarizer.generation_config(500).max_new_tokens == 16
     long = summarizer(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
-    assert any(n.startswith("Long article: summarized in ") for n in long.notes)
+    assert any(n.startswith("Long article: summarized from its ") for n in long.notes)
+    in_parts = LMSummarizer(dataclasses.replace(summarizer.config, long_documents="map-reduce"),
+                            model=summarizer.model, codec=summarizer.codec, prompt=summarizer.prompt)
+    long_parts = in_parts(Document(" ".join(CORPUS), "en"), Budget(ratio=0.5))
+    assert any(n.startswith("Long article: summarized in ") for n in long_parts.notes)
     # batched: the same summaries as one by one (left padding changes nothing), long ones too.
     # By default documents go one at a time with guesses (fp32 export: exact); batches of
     # 8 when asked, without guesses.

@@ -27,7 +27,8 @@ OTHER = "\x00other"  # the pickers' "a folder I type" choice (no folder path sta
 
 
 @st.cache_resource(show_spinner="Loading the abstractive model (once per server)…", max_entries=2)
-def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summarizer:
+def abstractive_summarizer(model_dir: str, device: str, threads: int,
+                           long_documents: str = "extract") -> Summarizer:
     """The shared summarizer. A folder that does not load raises its ``ModelFileError``
     (the pages show it with ``st.error``; nothing is cached), its fix pointing to Settings,
     where the app's user chooses the folder."""
@@ -35,7 +36,8 @@ def abstractive_summarizer(model_dir: str, device: str, threads: int) -> Summari
     from summarizer.abstractive.factory import make_abstractive
 
     try:
-        config = AbstractiveConfig(model_dir=model_dir, device=device, threads=threads)
+        config = AbstractiveConfig(model_dir=model_dir, device=device, threads=threads,
+                                   long_documents=long_documents)
         return make_abstractive(config)
     except ModelFileError as e:
         raise type(e)(e.path, e.problem, f"{e.fix}. Check the folder in Settings") from e
@@ -53,7 +55,8 @@ def summarizer_for(method: str, settings: "AppSettings") -> Summarizer:
     """The summarizer for ``method``; the abstractive one comes from the shared cache."""
     if method == ABSTRACTIVE:
         config = settings.abstractive_config()
-        return abstractive_summarizer(config.model_dir, config.device, config.threads)
+        return abstractive_summarizer(config.model_dir, config.device, config.threads,
+                                      config.long_documents)
     return get_summarizer(method)
 
 

@@ -5,7 +5,7 @@ SmolLM2 and the adapter in ``assets/``) holds a causal-LM export plus
 ``condense_summary.json``: the text before and after the article that the model was trained
 on. The prompt is built from ids exactly as in training (``prefix + article + suffix``,
 each tokenized on its own), the summary is the greedy (or beam) continuation up to the end
-token. Everything else, budgets, notes and map-reduce over documents longer than
+token. Everything else, budgets, notes and the handling of documents longer than
 ``max_source_tokens``, is ``AbstractiveSummarizer``'s.
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ class SummaryPrompt:
 
     prefix: str
     suffix: str
-    max_source_tokens: int  # article tokens kept in training (longer: map-reduce at inference)
+    max_source_tokens: int  # article tokens kept in training (longer: see long_documents)
     max_target_tokens: int  # summary tokens trained on, end token included
     # "collapse": every whitespace run in the article becomes one space. Summaries are
     # sentences joined by spaces; if the article keeps its paragraph breaks, a model that
@@ -126,7 +126,7 @@ class LMSummarizer(AbstractiveSummarizer):
         encode = codec.tokenizer.encode
         self.prefix_ids = encode(self.prompt.prefix, add_special_tokens=False).ids
         self.suffix_ids = encode(self.prompt.suffix, add_special_tokens=False).ids
-        # Articles longer than training's go through map-reduce (or extract-then-abstract)
+        # Articles longer than training's are read by their best sentences (or map-reduce)
         # rather than being cut.
         self.input_budget = config.max_input_tokens or self.prompt.max_source_tokens
         context = context_length(config.model_dir) if config.model_dir else None

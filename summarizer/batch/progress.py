@@ -1,6 +1,6 @@
-"""Progress inside one document, for a batch: an abstractive summarizer writes a long
-document's summary in parts, then combines them (map-reduce,
-``summarizer/abstractive/seq2seq.py``), which can take minutes on a CPU. Its
+"""Progress inside one document, for a batch: an abstractive summarizer asked for
+map-reduce writes a long document's summary in parts, then combines them
+(``summarizer/abstractive/seq2seq.py``), which can take minutes on a CPU. Its
 ``on_progress`` events (a ``Progress`` per batch of parts, and per token of the text being
 written) become, here, one :class:`PartProgress` per step, "writing part 3 of 7", with
 the fraction of the document done, so a batch can show more than one bar standing still.
