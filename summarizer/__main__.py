@@ -13,7 +13,8 @@
                                  [--reference FILE] [--format text|json]
 
 Abstractive summaries: ``--method abstractive [--model DIR] [--num-beams K]
-[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none] [--no-constrain-names]``
+[--max-new-tokens N] [--device cpu|cuda] [--draft auto|lookup|none] [--no-constrain-names]
+[--long-documents extract|map-reduce]``
 on summarize, batch, evaluate and compare, where DIR is a folder written by ``python -m export onnx`` or
 ``python -m training``. Without ``--model`` the built-in summarizer is used, prepared
 into the cache at first use (or ahead of time with ``python -m summarizer setup``).

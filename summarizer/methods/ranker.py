@@ -16,6 +16,10 @@ Departures, on purpose:
   score, averaged. The suite table in docs/QUALITY.md says what this keeps and loses
   against Lead and TextRank on each corpus (about 1 ROUGE-1 over Lead-3 on
   CNN/DailyMail, where BertSumExt reaches 3: the content the features cannot see).
+  Sentence embeddings from all-MiniLM-L6-v2 (cosines with the document's mean, with the
+  opening, with each other) were tried as five more features and left out: trained on
+  the same documents, the suite's mean ROUGE-1 went from 39.13 to 39.12 at 61 times the
+  time (``bench/ranker_minilm.py``, docs/QUALITY.md).
 - A blocked sentence is not dropped but moved behind the others, so a budget larger than
   what blocking allows still fills up; and blocking applies only when the budget keeps
   less than a quarter of the document (``RankerConfig.block_below``): on the BBC
