@@ -137,9 +137,8 @@ def _q4_file(source: Path, target: Path, config: QuantizeConfig) -> bool:
     """``q4.quantize_q4`` on one graph file; True when its weights were kept exactly."""
     from .q4 import Q4Config, quantize_q4
 
-    model, report = quantize_q4(onnx.load(str(source)), Q4Config(output=config.q4_output,
-                                                                  accuracy_level=config.q4_accuracy_level),
-                                residuals=config.residuals, copy=False)
+    q4 = Q4Config(output=config.q4_output, accuracy_level=config.q4_accuracy_level)
+    model, report = quantize_q4(onnx.load(str(source)), q4, residuals=config.residuals, copy=False)
     if any(source.parent.glob(f"{source.name}?data")):  # past 2 GB: weights in a side file
         onnx.save(model, str(target), save_as_external_data=True, location=f"{target.name}_data")
     else:

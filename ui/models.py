@@ -28,7 +28,7 @@ OTHER = "\x00other"  # the pickers' "a folder I type" choice (no folder path sta
 
 @st.cache_resource(show_spinner="Loading the abstractive model (once per server)…", max_entries=2)
 def abstractive_summarizer(model_dir: str, device: str, threads: int,
-                           long_documents: str = "extract") -> Summarizer:
+                           long_documents: str) -> Summarizer:
     """The shared summarizer. A folder that does not load raises its ``ModelFileError``
     (the pages show it with ``st.error``; nothing is cached), its fix pointing to Settings,
     where the app's user chooses the folder."""

@@ -15,7 +15,7 @@ Departure: the ranker is told it keeps the share of the document that fits (its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Optional
 
 from summarizer.nlp import tokenizer_for
 from summarizer.types import Budget, Document
@@ -61,16 +61,11 @@ def extract_to_fit(document: Document, limit: int, count_many: Callable[[List[st
             picked.append(i)
             used += counts[i]
     picked.sort()
+    place = {i: r for r, i in enumerate(order)}  # the ranker's place of each sentence
     while picked:  # joined text can tokenize a little longer than its sentences
         text = joiner.join(texts[i] for i in picked)
         (tokens,) = count_many([text])
         if tokens <= limit:
             return Extracted(text, len(picked), len(texts), tokens)
-        picked.remove(_worst(picked, order))
+        picked.remove(max(picked, key=place.__getitem__))  # the one it placed last goes
     return None
-
-
-def _worst(picked: Sequence[int], order: Sequence[int]) -> int:
-    """The picked sentence the ranker placed last."""
-    place = {i: r for r, i in enumerate(order)}
-    return max(picked, key=place.__getitem__)
