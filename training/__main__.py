@@ -2,7 +2,7 @@
 
     python -m training seq2seq   --base MODEL --data PAIRS.jsonl --out DIR [settings]
     python -m training causal-lm --base MODEL --corpus DIR|FILE.jsonl --out DIR [settings]
-    python -m training lm-summary --base MODEL --data PAIRS.jsonl --out DIR [settings]
+    python -m training lm-summary --base MODEL --data PAIRS.jsonl|DATA_DIR --out DIR [--mix ...]
     python -m training extractive --data DATA_DIR --out DIR [--resume] [--max-train-docs N]
 
 ``lm-summary`` teaches a decoder-only model (SmolLM2, GPT-2...) to summarize: the loss is
@@ -104,7 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("lm-summary", help="fine-tune a decoder-only model to summarize pairs")
     m.add_argument("--base", required=True, help="model folder or hub id (a causal LM)")
     m.add_argument("--data", required=True, type=Path,
-                   help='pairs file (.jsonl/.csv with "article" and "summary")')
+                   help='pairs file (.jsonl/.csv with "article" and "summary"), or the folder '
+                        'holding bbc_news_summary/ and multidomain/ for the multi-domain mix')
+    m.add_argument("--mix", default=None,
+                   help="with a data folder: pairs per set, e.g. samsum=1000,cnndm=300 "
+                        "(default: training/mixture.py's DEFAULT_COUNTS)")
     e = sub.add_parser("extractive", help="train the learned extractive ranker on the suite's "
                                           "train splits (features, oracle labels, MLP, ONNX)")
     e.add_argument("--data", required=True, type=Path,
@@ -178,6 +182,16 @@ def _extractive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mix(args: argparse.Namespace):
+    from .mixture import MixConfig, parse_counts
+
+    if getattr(args, "mix", None) is None:
+        return None
+    if not args.data.is_dir():
+        raise CondenseError(f"--mix needs --data to be the suite's data folder, not {args.data}")
+    return MixConfig(counts=parse_counts(args.mix))
+
+
 def _run(args: argparse.Namespace, config: TrainConfig) -> int:
     from export import ExportConfig  # torch and transformers load from here on
 
@@ -191,7 +205,7 @@ def _run(args: argparse.Namespace, config: TrainConfig) -> int:
         if args.command == "seq2seq":
             report = seq2seq_task(args.base, args.data, config)[1].report.to_json()
         elif args.command == "lm-summary":
-            report = lm_summary_task(args.base, args.data, config)[1]
+            report = lm_summary_task(args.base, args.data, config, _mix(args))[1]
         else:
             report = causal_lm_task(args.base, args.corpus, config)[1].report.to_json()
         print(json.dumps(report, indent=1))
@@ -202,7 +216,7 @@ def _run(args: argparse.Namespace, config: TrainConfig) -> int:
                                export=export)
     elif args.command == "lm-summary":
         result = train_lm_summary(args.base, args.data, config.out, config, resume=args.resume,
-                                  export=export)
+                                  export=export, mix=_mix(args))
     else:
         result = train_causal_lm(args.base, args.corpus, config.out, config, resume=args.resume,
                                  export=export)

@@ -19,7 +19,7 @@ loss, as for seq2seq models.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -28,7 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from export import ExportConfig
-from summarizer.evaluation.datasets import deduplicate, load_pairs, split
+from summarizer.abstractive.extract import extract_to_fit
+from summarizer.evaluation.datasets import Pair, deduplicate, load_pairs, split
+from summarizer.nlp import resolve_language
+from summarizer.types import Document
 from summarizer.abstractive.decoder_only import FORMAT_FILE, SummaryPrompt
 from runtime.search import cut_at_repeat
 from summarizer.evaluation.rouge import make_scorer
@@ -38,6 +41,7 @@ from .config import TrainConfig
 from .data import Ids, target_text
 from .errors import TrainingError
 from .loader import Batch
+from .mixture import MixConfig, mixture_pairs
 from .run import RunResult, Task, run, seed_everything
 from .seq2seq import mean_rouge
 from .trainer import EvaluateFn
@@ -82,19 +86,59 @@ class LMExample:
 
 def prepare_lm_pairs(path, tokenizer, fmt: SummaryPrompt, *, eos_id: int
                      ) -> Tuple[List[LMExample], List[LMExample], Dict]:
+    """One pairs file: cleaned, deduplicated and split by the shared rule (``data.py``);
+    an article longer than ``max_source_tokens`` is cut."""
     pairs = [p for p in load_pairs(path) if p.article.strip() and p.summary.strip()]
     unique = deduplicate(pairs)
     parts = {name: split(unique, name) for name in ("train", "validation")}
     if not parts["train"]:
         raise TrainingError(f"{path}: no training pairs after deduplication and the split",
                             "Give it at least 3 distinct pairs")
+    report: Dict = {"source": str(path), "pairs": len(pairs), "unique": len(unique)}
+    return lm_examples(parts, tokenizer, fmt, eos_id=eos_id, report=report)
 
+
+def prepare_lm_mixture(root, tokenizer, fmt: SummaryPrompt, *, eos_id: int,
+                       mix: MixConfig = MixConfig(), ranker=None
+                       ) -> Tuple[List[LMExample], List[LMExample], Dict]:
+    """The multi-domain mix of the suite folder ``root`` (``mixture.py``). An article
+    longer than ``max_source_tokens`` is read as inference reads it: its best sentences
+    that fit, in order (``extract_to_fit``), not its opening."""
+    train, validation, report = mixture_pairs(Path(root), mix)
+
+    def count_many(texts: List[str]) -> List[int]:
+        return [len(x) for x in tokenizer([fmt.article(t) for t in texts],
+                                          add_special_tokens=False, verbose=False)["input_ids"]]
+
+    extracted = 0
+
+    def fit(pairs: List[Pair]) -> List[Pair]:
+        nonlocal extracted
+        out = []
+        for p, n in zip(pairs, count_many([p.article for p in pairs]), strict=True):
+            if n > fmt.max_source_tokens:
+                doc = Document(p.article, resolve_language(None, p.article), p.id)
+                got = extract_to_fit(doc, fmt.max_source_tokens, count_many, ranker)
+                if got is not None:
+                    p = replace(p, article=got.text)
+                    extracted += 1
+            out.append(p)
+        return out
+
+    parts = {"train": fit(train), "validation": fit(validation)}
+    report["extracted_articles"] = extracted
+    return lm_examples(parts, tokenizer, fmt, eos_id=eos_id, report=report)
+
+
+def lm_examples(parts: Dict[str, List[Pair]], tokenizer, fmt: SummaryPrompt, *, eos_id: int,
+                report: Dict) -> Tuple[List[LMExample], List[LMExample], Dict]:
+    """Train and validation pairs as prompt and target ids, and the report with their
+    sizes and what was cut."""
     def ids(texts: Sequence[str]) -> List[List[int]]:
         return tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
 
     prefix, suffix = ids([fmt.prefix])[0] if fmt.prefix else [], ids([fmt.suffix])[0]
-    report: Dict = {"source": str(path), "pairs": len(pairs), "unique": len(unique),
-                    "format": asdict(fmt)}
+    report = {**report, "format": asdict(fmt)}
     out = {}
     for name, ps in parts.items():
         articles = ids([fmt.article(p.article) for p in ps])
@@ -110,7 +154,7 @@ def prepare_lm_pairs(path, tokenizer, fmt: SummaryPrompt, *, eos_id: int
                         "truncated_articles": sum(len(a) > fmt.max_source_tokens for a in articles),
                         "truncated_summaries": sum(len(s) + 1 > fmt.max_target_tokens
                                                    for s in summaries),
-                        "longest_prompt": max(len(r.prompt_ids) for r in rows)}
+                        "longest_prompt": max((len(r.prompt_ids) for r in rows), default=0)}
     return out["train"], out["validation"], report
 
 
@@ -130,10 +174,17 @@ def collate_lm_pairs(examples: Sequence[LMExample], *, pad_id: int) -> Batch:
 
 
 def lm_summary_loss(model: nn.Module, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
-    """Cross-entropy summed over the summary tokens (each predicted from the one before)."""
+    """Cross-entropy summed over the summary tokens (each predicted from the one before).
+
+    Logits are computed only from the first position that predicts a summary token on
+    (``logits_to_keep``): the LM head over a 49k vocabulary at every article position is
+    a fifth of a small model's step, and those logits carry no loss."""
+    labels = inputs["labels"]
+    targeted = (labels != IGNORE).any(0).nonzero()
+    start = max(int(targeted[0]) - 1, 0) if len(targeted) else 0
     logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                   use_cache=False).logits
-    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), inputs["labels"][:, 1:].flatten(),
+                   use_cache=False, logits_to_keep=labels.shape[1] - start).logits
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, start + 1:].flatten(),
                            ignore_index=IGNORE, reduction="sum")
 
 
@@ -168,14 +219,21 @@ def lm_rouge_evaluator(tokenizer, examples: Sequence[LMExample], *, batch_size: 
     return evaluate
 
 
-def lm_summary_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[Task, Dict]:
+def lm_summary_task(base: str, data: str | Path, config: TrainConfig,
+                    mix: MixConfig | None = None) -> Tuple[Task, Dict]:
+    """``data``: a pairs file, or the suite's data folder for the multi-domain mix
+    (``mix``, default ``MixConfig()``)."""
     model, tokenizer = load_causal(base)
     eos = tokenizer.eos_token_id
     if eos is None:
         raise TrainingError(f"{base}'s tokenizer has no end-of-text token",
                             "Set eos_token in its tokenizer_config.json")
     fmt = summary_format(tokenizer, config)
-    train, validation, report = prepare_lm_pairs(data, tokenizer, fmt, eos_id=eos)
+    if Path(data).is_dir():
+        train, validation, report = prepare_lm_mixture(data, tokenizer, fmt, eos_id=eos,
+                                                       mix=mix or MixConfig())
+    else:
+        train, validation, report = prepare_lm_pairs(data, tokenizer, fmt, eos_id=eos)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
     n = min(config.eval_samples, len(validation))
     evaluate = lm_rouge_evaluator(tokenizer, validation[:n], batch_size=config.batch_size,
@@ -190,7 +248,7 @@ def lm_summary_task(base: str, data: str | Path, config: TrainConfig) -> Tuple[T
 
 def train_lm_summary(base: str, data: str | Path, out: str | Path, config: TrainConfig, *,
                      resume: bool = False, export: ExportConfig | None = ExportConfig(),
-                     stop_at: int | None = None) -> RunResult:
+                     stop_at: int | None = None, mix: MixConfig | None = None) -> RunResult:
     seed_everything(config.seed)
-    task, _ = lm_summary_task(base, data, config)
+    task, _ = lm_summary_task(base, data, config, mix)
     return run(task, config, Path(out), resume=resume, export=export, stop_at=stop_at)
