@@ -7,6 +7,7 @@ import json
 import pytest
 
 from summarizer.__main__ import main
+from summarizer.abstractive.endings import MID_SENTENCE
 from summarizer.errors import CondenseError
 from summarizer.evaluation.evaluate import REPORTED, MethodResult, is_truncated
 from summarizer.evaluation.rouge import Interval
@@ -114,14 +115,16 @@ class Scripted:
         text = self.texts[document.source]
         if text is None:
             raise CondenseError(f"cannot summarize {document.source}")
-        return Summary("abstractive", document, (), budget, generated=text)
+        return Summary("abstractive", document, (), budget, NOTES.get(document.source, ()),
+                       generated=text)
 
 
 SCRIPT = {
     "n1": "Alpha beta met 7 times.",  # 5 words; 7 is in no article: flagged
-    "d1": "Anna asks Ben to bring",  # 5 words; stops inside a sentence: cut
+    "d1": "Anna asks Ben to bring",  # 5 words; no full stop (open), cut by decoding (its note)
     "d2": None,  # failed: no words to count, but one of the 2 documents per 100
 }
+NOTES = {"d1": (MID_SENTENCE,)}
 
 
 def test_suite_counts_words_flags_and_cuts(data):
@@ -137,16 +140,20 @@ def test_suite_counts_words_flags_and_cuts(data):
     # d2 failed: out of the mean words (5, not 2.5), in the denominators (1 cut of 2)
     assert (sam_abs.failures, sam_abs.words) == (1, 5.0)
     assert (sam_abs.flagged_per_100, sam_abs.truncated_per_100) == (0.0, 50.0)
+    assert (cnn_abs.mid_sentence_per_100, sam_abs.mid_sentence_per_100) == (0.0, 50.0)
+    assert cnn_lead.mid_sentence_per_100 is None
 
     md = report.markdown()
     table = ("ROUGE-1 / ROUGE-2 / ROUGE-Lsum F1 x 100. Best by mean ROUGE-1: **lead**.\n\n"
              "| set | lead | abstractive |\n"
              "|---|---:|---:|\n"
-             "| cnndm | 6 w · 0 flagged | 5 w · 100 flagged · 0 cut |\n"
-             "| samsum | 4 w · 0 flagged | 5 w · 0 flagged · 50 cut |\n\n"
+             "| cnndm | 6 w · 0 flagged | 5 w · 100 flagged · 0 cut · 0 open |\n"
+             "| samsum | 4 w · 0 flagged | 5 w · 0 flagged · 50 cut · 50 open |\n\n"
              "w: mean words per summary (documents a method failed on left out); per 100 "
-             "documents, summaries with a number or name the article lacks (flagged) and "
-             "generated summaries that stop inside a sentence (cut).\n\n"
+             "documents, summaries with a number or name the article lacks (flagged), "
+             "generated summaries that decoding stopped inside a sentence (cut) and generated "
+             "summaries that end without a full stop, question or exclamation mark for any "
+             "reason, a headline the model ended there included (open).\n\n"
              "Sets not found, left out:")
     assert table in md
     # the ROUGE table above it is as before
@@ -167,6 +174,7 @@ def test_extractive_only_table_shows_words_alone(data):
 def test_results_saved_before_the_new_fields_still_load():
     old = MethodResult("lead", 3, 0, {k: Interval(1.0, 0.5, 1.5) for k in REPORTED}, 0.2)
     assert (old.words, old.flagged_per_100, old.truncated_per_100) == (0.0, 0.0, None)
+    assert old.mid_sentence_per_100 is None
 
 
 @pytest.mark.parametrize("text, cut", [

@@ -30,6 +30,9 @@ from typing import Callable, List, Optional, Sequence
 
 from summarizer.nlp import tokenizer_for
 
+# The note of a summary that stops inside a sentence; the quality suite counts them by it.
+MID_SENTENCE = ("No sentence ended within the length limit and a fifth more, so the summary "
+                "stops mid-sentence, at its last whole word.")
 MARGIN = 0.2  # extra tokens a sentence may take to finish, as a fraction of the budget
 _TERMINAL = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]\u300d\u300f\uff09\u3011\u300b]*$")
 # A sentence end with text after it, or a CJK one (no space follows those): the cheap test
@@ -115,8 +118,7 @@ class Ending:
             return (f"Let the first sentence finish: it ran {self.over:,} token"
                     f"{'' if self.over == 1 else 's'} past the length limit.")
         if self.how == "word":
-            return ("No sentence ended within the length limit and a fifth more, so the summary "
-                    "stops mid-sentence, at its last whole word.")
+            return MID_SENTENCE
         return None
 
 

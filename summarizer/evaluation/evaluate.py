@@ -18,7 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-from summarizer.abstractive.endings import ends_sentence
+from summarizer.abstractive.endings import MID_SENTENCE, ends_sentence
 from summarizer.base import Summarizer
 from summarizer.evaluation.compare import word_count
 from summarizer.evaluation.datasets import Pair
@@ -42,9 +42,14 @@ class MethodResult:
     # Defaults, so that results saved before these existed still load.
     words: float = 0.0  # mean words per summary, over the documents that did not fail
     flagged_per_100: float = 0.0  # summaries per 100 documents that check_faithfulness flags
-    # summaries per 100 documents that stop inside a sentence; None for extractive
-    # methods, whose summaries are whole units of the document
+    # Generated summaries per 100 documents that end without terminal punctuation, for
+    # whatever reason ("open"); None for extractive methods, whose summaries are whole
+    # units of the document. A headline or chat line the model itself ended there counts.
     truncated_per_100: Optional[float] = None
+    # ... that stop inside a sentence because decoding did ("cut": the summarizer's own
+    # ending note, abstractive/endings.py); None for extractive methods and for results
+    # saved before this field existed.
+    mid_sentence_per_100: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +90,13 @@ def is_truncated(text: str) -> bool:
 
 class Facts(NamedTuple):
     """What one summary is besides its ROUGE: its words, whether check_faithfulness
-    flags it, and whether it stops inside a sentence (None: an extractive summary)."""
+    flags it, whether it ends without terminal punctuation and whether decoding stopped
+    it inside a sentence (both None: an extractive summary)."""
 
     words: int
     flagged: bool
     truncated: Optional[bool]
+    mid_sentence: Optional[bool] = None
 
 
 def summary_facts(summary: Summary, article: str, lang: str) -> Facts:
@@ -97,8 +104,9 @@ def summary_facts(summary: Summary, article: str, lang: str) -> Facts:
     # Only generated text can stop mid-sentence: an extractive summary is whole units,
     # and a chat turn often ends without punctuation, which would read as truncated.
     truncated = is_truncated(summary.text) if summary.is_abstractive else None
+    mid = (MID_SENTENCE in summary.notes) if summary.is_abstractive else None
     flagged = not check_faithfulness(summary.text, article, lang=lang).ok
-    return Facts(word_count(summary.text, lang), flagged, truncated)
+    return Facts(word_count(summary.text, lang), flagged, truncated, mid)
 
 
 Row = Tuple[List[Optional[Dict[str, Score]]], List[float], List[Optional[Facts]]]
@@ -187,6 +195,7 @@ def evaluate(
         flagged = _per_100(sum(f.flagged for f in facts), n)
         cut = [f.truncated for f in facts if f.truncated is not None]
         truncated = _per_100(sum(cut), n) if cut or m == ABSTRACTIVE else None
+        mid = _per_100(sum(bool(f.mid_sentence) for f in facts), n) if truncated is not None else None
         results.append(MethodResult(m, n, failures, aggregate(filled, seed=seed), seconds,
-                                    words, flagged, truncated))
+                                    words, flagged, truncated, mid))
     return EvaluationReport(split, budget.describe(), results)

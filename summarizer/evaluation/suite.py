@@ -150,13 +150,18 @@ class SuiteReport:
                 if checks:
                     text += f" · {_count(c.flagged_per_100)} flagged"
                 if checks and c.truncated_per_100 is not None:
-                    text += f" · {_count(c.truncated_per_100)} cut"
+                    if c.mid_sentence_per_100 is not None:
+                        text += f" · {_count(c.mid_sentence_per_100)} cut"
+                    text += f" · {_count(c.truncated_per_100)} open"
                 row.append(text)
             lines.append(f"| {r.set.name} | " + " | ".join(row) + " |")
         what = "w: mean words per summary (documents a method failed on left out)"
         if checks:
             what += ("; per 100 documents, summaries with a number or name the article lacks "
-                     "(flagged) and generated summaries that stop inside a sentence (cut)")
+                     "(flagged), generated summaries that decoding stopped inside a sentence "
+                     "(cut) and generated summaries that end without a full stop, question or "
+                     "exclamation mark for any reason, a headline the model ended there "
+                     "included (open)")
         return lines + ["", what + ".", ""]
 
 
