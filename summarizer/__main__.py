@@ -320,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--write", metavar="MARKDOWN",
                    help="with --suite: write the table into this file between its suite markers")
     e.add_argument("--split", default="test", choices=["test", "validation", "train", "all"])
-    e.add_argument("--methods", default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])))
+    e.add_argument("--methods", default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])),
+                   help="comma-separated; BASE@OTHER is BASE at the words OTHER wrote for each "
+                        "document (e.g. abstractive,lead@abstractive)")
     e.add_argument("--json", help="also write the table as JSON here")
     e.add_argument("--workers", type=int, default=None)
     e.add_argument("--seed", type=int, default=0, help="bootstrap seed")

@@ -184,3 +184,22 @@ def test_results_saved_before_the_new_fields_still_load():
 ])
 def test_is_truncated(text, cut):
     assert is_truncated(text) is cut
+
+
+def test_lead_at_the_length_another_method_wrote(data):
+    report = run_suite(data, ["abstractive", "lead@abstractive"],
+                       summarizers={"abstractive": Scripted(SCRIPT)})
+    (_, cnn_lead), (_, sam_lead) = (r.report.results for r in report.results)
+    # n1's summary has 5 words: Lead at 5 words keeps "alpha beta ." and "gamma delta ."
+    # (4 words; the third sentence would pass 5), and scores against its reference
+    assert cnn_lead.method == "lead@abstractive" and cnn_lead.words == pytest.approx(4.0)
+    # d1 wrote 5 words: the first turn (5 words); d2's abstractive failed: nothing to match
+    assert (sam_lead.words, sam_lead.failures) == (5.0, 1)
+    assert "lead@abstractive" in report.markdown()
+
+
+@pytest.mark.parametrize("methods", [["lead@abstractive", "abstractive"], ["lead@textrank"],
+                                     ["lead", "textrank@lead", "ranker@textrank@lead"]])
+def test_a_matched_method_needs_an_earlier_one(data, methods):
+    with pytest.raises(CondenseError, match="must be an earlier method"):
+        run_suite(data, methods, summarizers={"abstractive": Scripted(SCRIPT)})

@@ -8,6 +8,11 @@ Next to ROUGE, each method's summaries are described by their mean length in wor
 many per 100 documents hold a number or name the article lacks (``check_faithfulness``)
 and, for an abstractive method, how many per 100 stop inside a sentence: so that a
 method is judged at the length it actually wrote, and not only by its overlap.
+
+A method named ``BASE@OTHER`` (``lead@abstractive``) is BASE at the length OTHER wrote for
+the same document: its budget is ``Budget(words=n)`` with n the words of OTHER's summary
+(OTHER comes earlier in the list). That is how a generated summary is put next to Lead
+"at the same length" when it does not fill the set's budget.
 """
 from __future__ import annotations
 
@@ -112,6 +117,21 @@ def summary_facts(summary: Summary, article: str, lang: str) -> Facts:
 Row = Tuple[List[Optional[Dict[str, Score]]], List[float], List[Optional[Facts]]]
 
 
+def matched(method: str) -> Tuple[str, Optional[str]]:
+    """``"lead@abstractive"`` -> ("lead", "abstractive"); ``"lead"`` -> ("lead", None)."""
+    base, _, other = method.partition("@")
+    return base, (other or None)
+
+
+def check_methods(methods: Sequence[str]) -> None:
+    """CondenseError for a ``BASE@OTHER`` whose OTHER is not an earlier method."""
+    for i, m in enumerate(methods):
+        base, other = matched(m)
+        if other is not None and (other not in methods[:i] or matched(other)[1] is not None):
+            raise CondenseError(f"method {m!r}: {other!r} must be an earlier method of the list "
+                                f"(itself not matched), e.g. --methods {other},{m}")
+
+
 def _score_one(args) -> Row:
     """Worker: every method's ROUGE on one pair (None where the method failed), the
     seconds each method took to summarize it, and each summary's facts (None where the
@@ -125,12 +145,20 @@ def _score_one(args) -> Row:
     except CondenseError:
         return [None] * len(methods), [0.0] * len(methods), [None] * len(methods)
     scorer = make_scorer(lang=doc.lang)  # the reference is in the article's language
+    written: Dict[str, Optional[Facts]] = {}
     for m in methods:
         t0 = time.perf_counter()
+        base, other = matched(m)
         try:
-            summarize = given.get(m) or get_summarizer(m, abstractive=abstractive)
-            summary = summarize(doc, budget)
+            wanted = budget
+            if other is not None:
+                if written.get(other) is None:
+                    raise CondenseError(f"{other} wrote nothing to match")
+                wanted = Budget(words=max(1, written[other].words))
+            summarize = given.get(m) or get_summarizer(base, abstractive=abstractive)
+            summary = summarize(doc, wanted)
         except CondenseError:
+            written[m] = None
             times.append(time.perf_counter() - t0)
             out.append(None)
             facts.append(None)
@@ -138,6 +166,7 @@ def _score_one(args) -> Row:
         times.append(time.perf_counter() - t0)  # summarizing only, not the checks below
         out.append(score_pair(pair.reference, summary.text, scorer=scorer))
         facts.append(summary_facts(summary, pair.article, doc.lang))
+        written[m] = facts[-1]
     return out, times, facts
 
 
@@ -164,9 +193,10 @@ def evaluate(
     (``workers=1``), for callers that show progress. ``summarizers``: name -> summarizer
     to use instead of the registry's for that name (also run in this process)."""
     given = dict(summarizers or {})
+    check_methods(methods)
     for m in methods:
         if m not in given:
-            get_summarizer(m, abstractive=abstractive)  # fail fast, before any work
+            get_summarizer(matched(m)[0], abstractive=abstractive)  # fail fast, before any work
     if ABSTRACTIVE in methods or given:
         workers = 1  # the model, or a given summarizer, need not survive pickling
     workers = workers or os.cpu_count() or 1
