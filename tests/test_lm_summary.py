@@ -251,3 +251,33 @@ def test_what_is_left_where_decoding_stopped_on_a_repeat():
     # different sentences sharing under 40 letters in a row both stay
     assert drop_repeats(f"{first} The firm has become a leader in Europe.") == \
         f"{first} The firm has become a leader in Europe."
+
+
+def test_the_mixture_reads_a_long_article_by_its_best_sentences(llama, tmp_path):
+    """``--data DIR``: pairs from the suite's sets; an article over max_source_tokens is
+    the extractive input inference would give the model, not its opening."""
+    import gzip
+
+    from summarizer.abstractive.extract import extract_to_fit
+    from training.mixture import MixConfig
+    from training.summary_lm import prepare_lm_mixture
+
+    root = tmp_path / "data"
+    (root / "multidomain/samsum").mkdir(parents=True)
+    long = " ".join(CORPUS)  # six sentences, 80 tokens or so
+    for split, rows in (("train", [long, CORPUS[0]]), ("validation", [CORPUS[1]])):
+        with gzip.open(root / f"multidomain/samsum/{split}.jsonl.gz", "wt") as f:
+            for i, text in enumerate(rows):
+                f.write(json.dumps({"id": str(i), "article": text, "summary": CORPUS[2]}) + "\n")
+    tok = AutoTokenizer.from_pretrained(llama)
+    fmt = summary_format(tok, TrainConfig(max_source_tokens=30, max_target_tokens=20))
+    train, validation, report = prepare_lm_mixture(root, tok, fmt, eos_id=2,
+                                                   mix=MixConfig(counts=(("samsum", 5),)))
+    words = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    count = lambda texts: [len(words(t)) for t in texts]  # noqa: E731
+    fitted = extract_to_fit(Document(long, "en"), 30, count)
+    assert 0 < fitted.tokens <= 30 and fitted.kept < 6
+    assert [e.id for e in train] == ["samsum/0", "samsum/1"] and len(validation) == 1
+    assert list(train[0].prompt_ids) == words(fitted.text) + words(PLAIN_SUFFIX)
+    assert list(train[1].prompt_ids) == words(CORPUS[0]) + words(PLAIN_SUFFIX)
+    assert report["extracted_articles"] == 1 and report["train"]["truncated_articles"] == 0
