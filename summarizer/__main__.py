@@ -117,6 +117,13 @@ def _document(args: argparse.Namespace):
     return load_document(args.file, config=_loader_config(args), lang=_lang(args))
 
 
+def _count(text: str) -> int:
+    """A whole number, 0 or more (argparse type)."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return int(text)
+
+
 def _methods(text: str) -> List[str]:
     """Comma-separated method names, each once, in the order given."""
     return list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
@@ -191,7 +198,8 @@ def cmd_suite(args: argparse.Namespace) -> int:
     if "abstractive" in methods:
         args.method = "abstractive"
         abstractive = _abstractive(args)
-    suite = run_suite(args.suite, methods, sets=sets, limit=args.limit, workers=args.workers,
+    suite = run_suite(args.suite, methods, sets=sets, limit=args.limit, skip=args.skip,
+                      workers=args.workers,
                       seed=args.seed, abstractive=abstractive, loader=_loader_config(args),
                       on_set=progress)
     table = suite.markdown()
@@ -202,6 +210,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
     if args.write:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         limit = (f" --sets {args.sets}" if args.sets else "") + (
+            f" --skip {args.skip}" if args.skip else "") + (
             f" --limit {args.limit}" if args.limit else "")
         head = (f"Written by `python -m summarizer evaluate --suite DATA --methods {','.join(methods)}"
                 f"{limit}` on {stamp}, {time.time() - started:.0f} s in all.\n")
@@ -218,6 +227,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.data:
         raise CondenseError("evaluate needs --data PAIRS.jsonl, or --suite DATA_DIR for the quality suite")
     pairs = load_split(args.data, args.split)
+    pairs = pairs[args.skip:]
     if args.limit:
         pairs = pairs[: args.limit]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -327,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=int, default=None)
     e.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     e.add_argument("--limit", type=int, default=None, help="first N pairs of the split (of each set) only")
+    e.add_argument("--skip", type=_count, default=0,
+                   help="leave out the first N pairs (of each set) before --limit: e.g. those "
+                        "a training run chose its checkpoint by")
     _add_budget(e)
     _add_model(e)
     e.set_defaults(func=cmd_evaluate)

@@ -203,3 +203,11 @@ def test_lead_at_the_length_another_method_wrote(data):
 def test_a_matched_method_needs_an_earlier_one(data, methods):
     with pytest.raises(CondenseError, match="must be an earlier method"):
         run_suite(data, methods, summarizers={"abstractive": Scripted(SCRIPT)})
+
+
+def test_skip_leaves_out_the_first_pairs_of_each_set(data):
+    report = run_suite(data, ["lead"], sets=["samsum"], skip=1)
+    (lead,) = report.results[0].report.results
+    assert lead.documents == 1 and lead.words == pytest.approx(3.0)  # d2: "Cleo: red green"
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--suite", str(data), "--methods", "lead", "--skip", "-1"])

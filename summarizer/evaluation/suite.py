@@ -195,6 +195,7 @@ def run_suite(
     *,
     sets: Optional[Sequence[str]] = None,
     limit: Optional[int] = None,
+    skip: int = 0,
     workers: Optional[int] = None,
     seed: int = 0,
     abstractive=None,
@@ -206,7 +207,8 @@ def run_suite(
 
     ``abstractive`` (an AbstractiveConfig) is needed when "abstractive" is among the
     methods. ``limit`` keeps the first N pairs of each set (for quick looks; the recorded table
-    uses every pair). ``on_set`` is called after each set, for progress. ``summarizers``:
+    uses every pair), after ``skip`` leaves out the first ones. ``on_set`` is called after
+    each set, for progress. ``summarizers``:
     as for ``evaluate``."""
     root = Path(root)
     chosen = [s for s in SETS if sets is None or s.name in sets]
@@ -219,7 +221,8 @@ def run_suite(
         if not (root / s.path).is_file():
             missing.append(s.name)
             continue
-        pairs = load_set(root, s)[:limit] if limit else load_set(root, s)
+        pairs = load_set(root, s)[skip:]
+        pairs = pairs[:limit] if limit else pairs
         report = evaluate(pairs, methods, s.budget, split=f"{s.name}/validation",
                           workers=workers, seed=seed, abstractive=abstractive,
                           loader=loader or LoaderConfig(), summarizers=summarizers)
