@@ -48,6 +48,15 @@ def test_length_note_says_the_limit_in_words_and_why(budget, tokens, asked, allo
     assert length_note(budget, tokens, asked, allowed) == note
 
 
+def test_a_chinese_sentence_gets_more_tokens_and_no_word_count():
+    # 2 x 64: byte-level vocabularies spend one to three tokens on a character
+    assert new_tokens_for(Budget(sentences=2), 500, "zh") == 128
+    assert new_tokens_for(Budget(sentences=2), 500, "de") == 64
+    assert new_tokens_for(Budget(ratio=0.2), 500, "zh") == 100  # ratios are of tokens anyway
+    assert length_note(Budget(sentences=1), 300, 64, 64, "zh") == (
+        "Length: up to 64 tokens: 1 sentence asked for, at about 64 tokens a sentence.")
+
+
 def test_repetition_note():
     assert repetition_note(10, 12) == (
         "Against repetition: where the model starts repeating 10 tokens it already wrote, it "

@@ -17,19 +17,30 @@ from summarizer.types import Budget, auto_bound, auto_words
 
 TOKENS_PER_WORD = 1.4  # rough subword tokens per English word
 TOKENS_PER_SENTENCE = 32
+# Chinese, Japanese and Korean: byte-level vocabularies spend 1-3 tokens on a character
+# (SmolLM2: 193 tokens for LCSTS train articles of 108 characters, 35 for their one-line
+# headlines of 18), so 32 tokens is a headline cut in two: on the suite's Chinese sets a
+# third to a half of the built-in summarizer's one-sentence summaries stopped inside it
+# (docs/QUALITY.md). 64 holds a sentence of about 35 characters.
+TOKENS_PER_CJK_SENTENCE = 64
+CJK = ("zh", "ja", "ko")
 
 
-def new_tokens_for(budget: Budget, input_tokens: int) -> int:
+def tokens_per_sentence(lang: str = "en") -> int:
+    return TOKENS_PER_CJK_SENTENCE if lang in CJK else TOKENS_PER_SENTENCE
+
+
+def new_tokens_for(budget: Budget, input_tokens: int, lang: str = "en") -> int:
     """A generation length for a budget given in sentences, ratio or words.
 
     Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
-    1.4 subword tokens per English word and 32 tokens per sentence; ``auto`` applies
-    ``auto_words`` to the input's length.
+    1.4 subword tokens per English word and 32 tokens per sentence (64 in Chinese,
+    Japanese and Korean); ``auto`` applies ``auto_words`` to the input's length.
     """
     if budget.words is not None:
         n = math.ceil(budget.words * TOKENS_PER_WORD)
     elif budget.sentences is not None:
-        n = TOKENS_PER_SENTENCE * budget.sentences
+        n = tokens_per_sentence(lang) * budget.sentences
     elif budget.auto:  # the extractive rule on the input's length in words
         n = math.ceil(auto_words(round(input_tokens / TOKENS_PER_WORD)) * TOKENS_PER_WORD)
     else:
@@ -41,7 +52,8 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int) -> str:
+def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int,
+                lang: str = "en") -> str:
     """How long the summary may be and why: ``asked`` tokens is what ``budget`` comes to
     (``new_tokens_for``), ``allowed`` what the model was let write (less when the model
     writes no more)."""
@@ -50,7 +62,7 @@ def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int) -> 
         why = "as asked"
     elif budget.sentences is not None:
         why = (f"{_plural(budget.sentences, 'sentence')} asked for, at about "
-               f"{TOKENS_PER_SENTENCE} tokens a sentence")
+               f"{tokens_per_sentence(lang)} tokens a sentence")
     elif budget.auto:
         article = round(input_tokens / TOKENS_PER_WORD)
         bound = auto_bound(article)
@@ -61,6 +73,8 @@ def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int) -> 
     else:
         why = f"{budget.ratio:.0%} of the article's {input_tokens:,} tokens"
     length = f"Length: up to about {_plural(words, 'word')} ({allowed:,} tokens)"
+    if lang in CJK:  # words per token are an English figure
+        length = f"Length: up to {allowed:,} tokens"
     if allowed < asked:
         return f"{length}, the most this model writes; {why} would be {asked:,} tokens."
     return f"{length}, {why}." if budget.words is not None else f"{length}: {why}."

@@ -318,9 +318,10 @@ class AbstractiveSummarizer:
         """The text as the summary shows it (decoder-only summarizers drop repeats)."""
         return text
 
-    def _config(self, budget: Budget, total: int) -> Tuple[GenerationConfig, List[str]]:
-        """Decoding settings for a document of ``total`` tokens, and the notes saying why."""
-        asked = new_tokens_for(budget, total)
+    def _config(self, budget: Budget, total: int, lang: str) -> Tuple[GenerationConfig, List[str]]:
+        """Decoding settings for a document of ``total`` tokens in ``lang``, and the notes
+        saying why."""
+        asked = new_tokens_for(budget, total, lang)
         config = self.generation_config(asked)
         notes = list(self.model.notes)
         capped = bool(self.max_output_tokens and config.max_new_tokens
@@ -329,7 +330,7 @@ class AbstractiveSummarizer:
             config = config.override(max_new_tokens=self.max_output_tokens,
                                      min_new_tokens=min(config.min_new_tokens, self.max_output_tokens))
         if config.max_new_tokens and not self.config.max_new_tokens:
-            notes.append(length_note(budget, total, asked, config.max_new_tokens))
+            notes.append(length_note(budget, total, asked, config.max_new_tokens, lang))
         if config.stop_repeat_ngram_size:
             notes.append(repetition_note(config.stop_repeat_ngram_size, config.repeat_retries))
         if capped:
@@ -353,7 +354,7 @@ class AbstractiveSummarizer:
             if total > self.input_budget:
                 out[i] = self(doc, budget)
                 continue
-            config, notes = self._config(budget, total)
+            config, notes = self._config(budget, total, doc.lang)
             groups.setdefault(config, []).append((i, notes))
         for config, members in groups.items():
             finals = self.write([documents[i].text for i, _ in members], config,
@@ -367,7 +368,7 @@ class AbstractiveSummarizer:
         """The summary of ``document`` within ``budget``. ``on_progress``, if given, is told
         each step as it happens (see :class:`Progress`); it changes nothing in the result."""
         total = self.codec.count(document.text)
-        config, notes = self._config(budget, total)
+        config, notes = self._config(budget, total, document.lang)
         # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
         cap = max(16, self.input_budget // 4)
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
