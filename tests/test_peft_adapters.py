@@ -223,9 +223,13 @@ def test_an_adapter_in_our_older_layout_still_merges(llama, tmp_path):
         read_adapter(bad)
 
 
-@pytest.mark.parametrize("asset", ["summary-smollm2-lora", "news-smollm2-lora"])
-def test_the_shipped_adapters_read_in_the_older_layout(asset):
+@pytest.mark.parametrize("asset, weights", [("summary-smollm2-lora", "adapter_model.safetensors"),
+                                            ("news-smollm2-lora", "adapter.safetensors")])
+def test_the_shipped_adapters_read_in_either_layout(asset, weights):
+    """The summary adapter is in PEFT's layout (the multi-domain run), the news adapter in
+    our older one; both read the same way."""
     folder = ROOT / "assets" / asset
+    assert [p.name for p in folder.glob("*.safetensors")] == [weights]
     assert BuiltinModel(adapter=f"assets/{asset}").adapter_path() == folder
     config, tensors = read_adapter(folder)
     assert (config.rank, config.alpha, config.scaling, len(config.modules)) == (16, 32.0, 2.0, 210)
