@@ -7,8 +7,9 @@
                                      [--engine local|ray] [--ray-address ADDR]
     python -m summarizer evaluate --data PAIRS.jsonl [--split test|validation|all]
                                   [--methods textrank,lead,...] [length flags] [--json FILE]
-    python -m summarizer evaluate --suite DATA_DIR [--sets cnndm,samsum,...]
-                                  [--methods ...] [--write docs/QUALITY.md] [--json FILE]
+    python -m summarizer evaluate --suite DATA_DIR [--sets cnndm,samsum,...] [--skip N]
+                                  [--limit N] [--methods abstractive,lead@abstractive,...]
+                                  [--write docs/QUALITY.md] [--json FILE]
     python -m summarizer compare FILE [--methods ranker,lead,...] [length flags]
                                  [--reference FILE] [--format text|json]
 
@@ -330,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--write", metavar="MARKDOWN",
                    help="with --suite: write the table into this file between its suite markers")
     e.add_argument("--split", default="test", choices=["test", "validation", "train", "all"])
-    e.add_argument("--methods", default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])),
+    e.add_argument("--methods",
+                   default=",".join(dict.fromkeys([DEFAULT_METHOD, "lead", "sumy-textrank"])),
                    help="comma-separated; BASE@OTHER is BASE at the words OTHER wrote for each "
                         "document (e.g. abstractive,lead@abstractive)")
     e.add_argument("--json", help="also write the table as JSON here")

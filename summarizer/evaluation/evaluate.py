@@ -225,7 +225,8 @@ def evaluate(
         flagged = _per_100(sum(f.flagged for f in facts), n)
         cut = [f.truncated for f in facts if f.truncated is not None]
         truncated = _per_100(sum(cut), n) if cut or m == ABSTRACTIVE else None
-        mid = _per_100(sum(bool(f.mid_sentence) for f in facts), n) if truncated is not None else None
+        mid = (_per_100(sum(bool(f.mid_sentence) for f in facts), n)
+               if truncated is not None else None)
         results.append(MethodResult(m, n, failures, aggregate(filled, seed=seed), seconds,
                                     words, flagged, truncated, mid))
     return EvaluationReport(split, budget.describe(), results)
