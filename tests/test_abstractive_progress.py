@@ -53,6 +53,11 @@ def test_a_chinese_sentence_gets_more_tokens_and_no_word_count():
     assert new_tokens_for(Budget(sentences=2), 500, "zh") == 128
     assert new_tokens_for(Budget(sentences=2), 500, "de") == 64
     assert new_tokens_for(Budget(ratio=0.2), 500, "zh") == 100  # ratios are of tokens anyway
+    assert new_tokens_for(Budget(words=10), 500, "zh") == 28  # 2.8 tokens a word
+    # 280 tokens are 100 words at 2.8: the shortest automatic length, 25 words, 70 tokens
+    assert new_tokens_for(Budget(auto=True), 280, "zh") == 70
+    assert length_note(Budget(auto=True), 280, 70, 70, "zh") == (
+        "Length: up to 70 tokens: the shortest automatic length (the article has about 100 words).")
     assert length_note(Budget(sentences=1), 300, 64, 64, "zh") == (
         "Length: up to 64 tokens: 1 sentence asked for, at about 64 tokens a sentence.")
 

@@ -23,6 +23,9 @@ TOKENS_PER_SENTENCE = 32
 # third to a half of the built-in summarizer's one-sentence summaries stopped inside it
 # (docs/QUALITY.md). 64 holds a sentence of about 35 characters.
 TOKENS_PER_CJK_SENTENCE = 64
+# ... and a word (jieba's, about 1.6 characters) about twice an English word's 1.4, so a
+# word budget and the automatic length (the app's default) get twice the tokens too.
+TOKENS_PER_CJK_WORD = 2.8
 CJK = ("zh", "ja", "ko")
 
 
@@ -30,19 +33,24 @@ def tokens_per_sentence(lang: str = "en") -> int:
     return TOKENS_PER_CJK_SENTENCE if lang in CJK else TOKENS_PER_SENTENCE
 
 
+def tokens_per_word(lang: str = "en") -> float:
+    return TOKENS_PER_CJK_WORD if lang in CJK else TOKENS_PER_WORD
+
+
 def new_tokens_for(budget: Budget, input_tokens: int, lang: str = "en") -> int:
     """A generation length for a budget given in sentences, ratio or words.
 
     Rough conversions, stated so they can be overridden with ``max_new_tokens``: about
-    1.4 subword tokens per English word and 32 tokens per sentence (64 in Chinese,
+    1.4 subword tokens per English word and 32 tokens per sentence (twice both in Chinese,
     Japanese and Korean); ``auto`` applies ``auto_words`` to the input's length.
     """
+    per_word = tokens_per_word(lang)
     if budget.words is not None:
-        n = math.ceil(budget.words * TOKENS_PER_WORD)
+        n = math.ceil(budget.words * per_word)
     elif budget.sentences is not None:
         n = tokens_per_sentence(lang) * budget.sentences
     elif budget.auto:  # the extractive rule on the input's length in words
-        n = math.ceil(auto_words(round(input_tokens / TOKENS_PER_WORD)) * TOKENS_PER_WORD)
+        n = math.ceil(auto_words(round(input_tokens / per_word)) * per_word)
     else:
         n = math.ceil((budget.ratio or 0.2) * input_tokens)
     return max(8, n)
@@ -64,7 +72,7 @@ def length_note(budget: Budget, input_tokens: int, asked: int, allowed: int,
         why = (f"{_plural(budget.sentences, 'sentence')} asked for, at about "
                f"{tokens_per_sentence(lang)} tokens a sentence")
     elif budget.auto:
-        article = round(input_tokens / TOKENS_PER_WORD)
+        article = round(input_tokens / tokens_per_word(lang))
         bound = auto_bound(article)
         if bound:
             why = f"the {bound} automatic length (the article has about {_plural(article, 'word')})"
