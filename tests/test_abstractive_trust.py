@@ -342,3 +342,18 @@ def test_the_last_word_cut_never_empties_a_summary():
     ending = end_whole([1, 2, 3], budget=3, limit=3, finished=False,
                        decode=lambda ids: "".join(words[i] for i in ids), lang="en")
     assert ending.text == ", , train"
+
+
+def test_a_single_capital_letter_is_no_common_word_in_english():
+    """English's stop list holds every letter: "X" then ended as a word where the document
+    has only Xstrata ("X strata", docs/QUALITY.md)."""
+    from runtime.span_index import BOUND, DEAD
+
+    from summarizer.abstractive.names import common_words, span_index
+
+    assert {"a", "i"} <= common_words("en") and "x" not in common_words("en")
+    index = span_index("Xstrata made a bid. A rival said so.", "en")
+    for text, may_end in (("X", False), ("Xstrata", True), ("A", True), ("I", True)):
+        state = index.run(BOUND, text)
+        assert state != DEAD and index.can_end(state) is may_end, text
+    assert index.run(BOUND, "X strata") == DEAD

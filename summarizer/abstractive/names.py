@@ -5,7 +5,10 @@ pass reads only summaries), and the note that says what it changed.
 
 The span index's common words are the document language's stop words (capitalised at a
 sentence start they are no names); German capitalises every noun, so there only numbers
-and amounts are kept to the document (``names=False``). Each tokenizer's token texts are
+and amounts are kept to the document (``names=False``). English's list holds every single
+letter, which made "X" a common word: the multi-domain summarizer wrote "X strata" for
+Xstrata, the name ended after its first letter (docs/QUALITY.md); there only "a" and "i"
+stay. Each tokenizer's token texts are
 computed once (0.3-1 s for SmolLM2's 49k tokens; the index of a BBC article, 3 ms;
 docs/BENCHMARKS.md).
 """
@@ -33,7 +36,15 @@ def token_texts(codec: TextCodec) -> TokenTexts:
 def span_index(text: str, lang: str) -> SpanIndex:
     """The names, numbers and amounts of a whole document (once per document: map-reduce
     reads it for every part and the final pass)."""
-    return SpanIndex.build(text, common_words=stopwords(lang), names=lang != "de")
+    return SpanIndex.build(text, common_words=common_words(lang), names=lang != "de")
+
+
+def common_words(lang: str) -> frozenset:
+    """The stop words a capitalised word may be without being a name."""
+    words = frozenset(stopwords(lang))
+    if lang == "en":  # single letters are initials, not words, apart from these two
+        words = frozenset(w for w in words if len(w) > 1 or w in ("a", "i"))
+    return words
 
 
 def constraint_for(codec: TextCodec, sources: Sequence[tuple], end_ids: Iterable[int], *,
