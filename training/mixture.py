@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from summarizer.evaluation.datasets import Pair
 from summarizer.evaluation.suite import SETS, SuiteSet
@@ -76,15 +76,15 @@ def _set(name: str) -> SuiteSet:
     return next(s for s in SETS if s.name == name)
 
 
-def _pairs(root: Path, s: SuiteSet, split: str) -> Iterable[Pair]:
+def _pairs(root: Path, s: SuiteSet, split: str) -> List[Pair]:
     from .extractive import load_set_split  # numpy-only module; keeps this one light
 
     return load_set_split(root, s, split)
 
 
-def case_table(root: Path) -> CaseTable:
-    texts = (p.article for name in CASE_SOURCES
-             for p in islice(_pairs(root, _set(name), "train"), CASE_DOCS))
+def case_table(train_pairs: Callable[[str], List[Pair]]) -> CaseTable:
+    """The table fitted on the cased sets' train articles; ``train_pairs(set name)``."""
+    texts = (p.article for name in CASE_SOURCES for p in islice(train_pairs(name), CASE_DOCS))
     return CaseTable.fit(texts)
 
 
@@ -102,17 +102,24 @@ def mixture_pairs(root: Path, config: MixConfig = MixConfig()
                   ) -> Tuple[List[Pair], List[Pair], Dict]:
     """Train and validation pairs of the mix (ids prefixed ``set/``) and a report."""
     root = Path(root)
-    table = case_table(root) if any(n in UNCASED for n, c in config.counts if c) else None
+    loaded: Dict[Tuple[str, str], List[Pair]] = {}  # each split read once: the table reads some
+
+    def pairs(name: str, split: str) -> List[Pair]:
+        if (name, split) not in loaded:
+            loaded[(name, split)] = _pairs(root, _set(name), split)
+        return loaded[(name, split)]
+
+    uncased = any(n in UNCASED for n, c in config.counts if c)
+    table = case_table(lambda name: pairs(name, "train")) if uncased else None
     train: List[Pair] = []
     validation: List[Pair] = []
     report: Dict = {"source": str(root), "sets": {}}
     for name, n in config.counts:
-        s = _set(name)
         row = {"asked": n}
         for split, want, out in (("train", n, train), ("validation", config.validation,
                                                        validation)):
             taken = skipped = 0
-            for p in _pairs(root, s, split):
+            for p in pairs(name, split):
                 if taken >= want:
                     break
                 if not p.article.strip() or not p.summary.strip():
