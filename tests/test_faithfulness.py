@@ -39,6 +39,13 @@ def test_number_spellings_match_across_summary_and_source():
     assert report.numbers == ()
 
 
+def test_a_dash_between_numbers_is_no_minus_sign():
+    # CNN/DailyMail's tokenized scores: "40 - 10" holds 10, not -10
+    assert [v for _, (v, _) in extract_numbers("a 40 - 10 win, 61-20 and -4 and $ 5")] == \
+        [Decimal(40), Decimal(10), Decimal(61), Decimal(20), Decimal(-4), Decimal(5)]
+    assert check_faithfulness("They fell 10 points short.", "with their 40 - 10 triumph").ok
+
+
 def test_unsupported_numbers_are_flagged_once_in_order():
     summary = "The deficit rose 4.5% to $12bn in 2004; 4.5% is high and 3.5 is not a percent."
     report = check_faithfulness(summary, SOURCE)
@@ -104,6 +111,9 @@ def test_chinese_person_names_new_or_one_character_off_are_flagged():
     assert chinese_names("邓海建认为撤资是笑话", ZH_SOURCE) == ["邓海建"]
     # a dictionary word jieba tags as a name (安静 "quiet") is not flagged
     assert chinese_names("市场很安静", ZH_SOURCE) == []
+    # a name cut short: the source has 李嘉 only inside 李嘉诚
+    assert chinese_names("李嘉出售内地资产", ZH_SOURCE) == ["李嘉"]
+    assert chinese_names("李嘉出售内地资产", ZH_SOURCE + "李嘉也说了话。") == []  # on its own too
 
 
 # -- dialogue speakers -------------------------------------------------------------------

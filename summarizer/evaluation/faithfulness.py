@@ -18,7 +18,10 @@ An abstractive model can write a figure or a name that is in no sentence of the 
 - **Chinese** (``lang="zh"``, ``chinese_names``): Latin-script words ("IBM", "iPhone", or
   English mixed into the summary) the source lacks, and person names (jieba's ``nr``) the
   source does not contain that are new to jieba's dictionary (found by its HMM) or one
-  character off a name of the source (李嘉成 for 李嘉诚). Measured on the
+  character off a name of the source (李嘉成 for 李嘉诚), or cut short: a summary's
+  person name that the source holds only inside a longer name of its own (李嘉 for 李嘉诚;
+  on all 2,985 LCSTS and CSL validation references it flags 5, of which 谷歌 in jieba's
+  谷歌正 and 鲁棒 in 鲁棒性 are no names, and 小平 for 邓小平 is one). Measured on the
   985 LCSTS validation references (written from the article, so every flag is either the
   headline adding what the short text lacks or a false alarm): Latin words flag 21, these
   names 45, of which 7 are not names (北漂, 金改, 普惠式, ...): 0.7 false flags per 100.
@@ -54,12 +57,13 @@ _SCALES = {
     "tn": 12, "trillion": 12, "千": 3, "万": 4, "百万": 6, "千万": 7, "亿": 8, "百亿": 10,
     "千亿": 11, "万亿": 12,
 }
-# A number: optional sign, digits with , separators or plain, optional decimals; then an
+# A number: optional sign (glued on: the dash of "40 - 10" is no minus), digits with ,
+# separators or plain, optional decimals; then an
 # optional scale (glued "10bn" or spaced "10 billion") and an optional percent.
 # Chinese scales (万 10^4, 亿 10^8) are glued on; a Latin scale ends where no letter or
 # digit follows (not ``\b``: "4K电视" has no word boundary between K and 电).
 _NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.,])(?P<sign>[-\u2212])?[$£€¥]?\s?"
+    r"(?<![A-Za-z0-9_.,])(?P<sign>[-\u2212])?(?:[$£€¥]\s?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
     r"(?:\s?(?P<scale>k|mn|m|bn|b|tn)(?![A-Za-z0-9])|\s(?P<word>thousand|million|billion|trillion)\b"
     r"|(?P<zh>[百千万]亿|[百千]万|[千万亿]))?"
@@ -174,22 +178,42 @@ def chinese_names(summary: str, source: str) -> List[str]:
     source's, case-insensitively; and person names (jieba's tag ``nr``, two characters or
     more) that do not occur in the source and are either new to jieba's dictionary (found
     by its HMM, as an invented name would be) or one character off a person name of the
-    source (李嘉成 for 李嘉诚, both in the dictionary). See the module docstring."""
+    source (李嘉成 for 李嘉诚, both in the dictionary), and person names the source has
+    only inside a longer one (李嘉 for 李嘉诚). See the module docstring."""
     have = {w.lower() for w in _LATIN.findall(source)}
     out = [w for w in _LATIN.findall(summary) if len(w) > 1 and w.lower() not in have]
     posseg = _posseg()
     known: Optional[Set[str]] = None  # the source's person names, cut only when needed
+
+    def source_names() -> Set[str]:
+        nonlocal known
+        if known is None:
+            known = {p.word for p in posseg.cut(source) if p.flag == "nr"}
+        return known
+
     for pair in posseg.cut(summary):
         word = pair.word
-        if pair.flag != "nr" or len(word) < 2 or word in source:
+        if pair.flag != "nr" or len(word) < 2:
             continue
-        if word in posseg.dt.word_tag_tab:
-            if known is None:
-                known = {p.word for p in posseg.cut(source) if p.flag == "nr"}
-            if not any(_one_off(word, name) for name in known):
-                continue
+        if word in source:
+            if _only_inside(word, source, source_names()):
+                out.append(word)
+            continue
+        if word in posseg.dt.word_tag_tab and not any(_one_off(word, n) for n in source_names()):
+            continue
         out.append(word)
     return _unique(out)
+
+
+def _only_inside(word: str, source: str, names: Set[str]) -> bool:
+    """Whether every occurrence of ``word`` in ``source`` is inside one of the longer
+    ``names`` that contain it (a name cut short, 李嘉 of 李嘉诚)."""
+    longer = sorted((n for n in names if word in n and n != word), key=len, reverse=True)
+    if not longer:
+        return False
+    for name in longer:
+        source = source.replace(name, "\0")
+    return word not in source
 
 
 def _one_off(a: str, b: str) -> bool:
