@@ -34,21 +34,27 @@ from summarizer.abstractive.seq2seq import AbstractiveConfig  # noqa: E402
 from summarizer.abstractive.factory import make_abstractive  # noqa: E402
 from summarizer.evaluation.datasets import load_split  # noqa: E402
 from summarizer.abstractive.decoder_only import LMSummarizer  # noqa: E402
+from summarizer.abstractive.length import TOKENS_PER_WORD  # noqa: E402
+from summarizer.types import Budget  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "bbc_news_summary" / "pairs.jsonl"
 
 
-def prepare(summarizer, texts):
+def prepare(summarizer, texts, max_new_tokens):
     """(state maker, prompt, source rows) for a batch: what greedy search starts from.
     Articles longer than the model's input are cut to it (the summarizer would split
-    them: map-reduce), keeping the prompt's own tokens around them."""
+    them: map-reduce), keeping the prompt's own tokens around them; a length-cued model is
+    asked for the words ``max_new_tokens`` holds."""
     model, codec = summarizer.model, summarizer.codec
     budget = summarizer.input_budget
     if isinstance(summarizer, LMSummarizer):
         articles = codec.tokenizer.encode_batch([summarizer.prompt.article(t) for t in texts],
                                                 add_special_tokens=False)
-        ids, mask = left_pad([summarizer.prefix_ids + a.ids[:budget] + summarizer.suffix_ids
-                              for a in articles], codec.pad_id)
+        cue = summarizer.prompt.cue(summarizer.wanted_words(Budget(words=max(1, round(
+            max_new_tokens / TOKENS_PER_WORD))), 0, "en"))
+        cue_ids = codec.tokenizer.encode(cue, add_special_tokens=False).ids if cue else []
+        ids, mask = left_pad([summarizer.prefix_ids + a.ids[:budget] + cue_ids
+                              + summarizer.suffix_ids for a in articles], codec.pad_id)
         sources = [row[m.astype(bool)] for row, m in zip(ids, mask)]
         return (lambda: model.start(mask)), ids, sources
     rows = []
@@ -103,13 +109,13 @@ def main() -> None:
             if mode == "lookup-single":
                 outs[mode] = []
                 for text in batch:
-                    state_of, prompt, sources = prepare(summarizer, [text])
+                    state_of, prompt, sources = prepare(summarizer, [text], args.max_new_tokens)
                     drafter = PromptLookup(sources, skip=prompt.shape[1], config=lookup)
                     out = greedy_search(summarizer.model, state_of(), prompt, config, drafter=drafter)
                     outs[mode].append(out.sequences[0, prompt.shape[1]:])
                     runs[mode] += out.model_runs
             else:
-                state_of, prompt, sources = prepare(summarizer, batch)
+                state_of, prompt, sources = prepare(summarizer, batch, args.max_new_tokens)
                 drafter = PromptLookup(sources, skip=prompt.shape[1], config=lookup) if mode == "lookup" else None
                 out = greedy_search(summarizer.model, state_of(), prompt, config, drafter=drafter)
                 outs[mode] = list(out.sequences[:, prompt.shape[1]:])

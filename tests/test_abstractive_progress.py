@@ -9,7 +9,8 @@ summarizer returns the same ``Summary`` (text, notes, budget), on the tiny model
 import pytest
 
 from summarizer.abstractive.decoder_only import LMSummarizer
-from summarizer.abstractive.length import length_note, new_tokens_for, parts_note, repetition_note
+from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
+                                          repetition_note, wanted_words)
 from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer, Progress
 from summarizer.types import Budget, Document
 from tests.summary_models import bart_summarizer, lm_summarizer
@@ -46,6 +47,19 @@ SHORT = Document(CORPUS[0], "en")
 def test_length_note_says_the_limit_in_words_and_why(budget, tokens, asked, allowed, note):
     assert new_tokens_for(budget, tokens) == asked
     assert length_note(budget, tokens, asked, allowed) == note
+
+
+@pytest.mark.parametrize("budget, tokens, lang, words", [
+    (Budget(words=100), 500, "en", 100),  # as asked
+    (Budget(sentences=3), 500, "en", 60),  # 20 words a sentence
+    (Budget(sentences=2), 500, "zh", 18),  # 9 (jieba) words a Chinese sentence
+    (Budget(ratio=0.2), 680, "en", 97),  # 136 tokens at 1.4 a word
+    (Budget(ratio=0.2), 500, "zh", 36),  # 100 tokens at 2.8 a word
+    (Budget(auto=True), 7000, "en", 250),  # the longest automatic length
+    (Budget(auto=True), 14, "en", 25),  # the shortest
+])
+def test_a_length_cued_model_is_asked_for_the_budget_in_words(budget, tokens, lang, words):
+    assert wanted_words(budget, tokens, lang) == words
 
 
 def test_a_chinese_sentence_gets_more_tokens_and_no_word_count():

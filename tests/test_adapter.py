@@ -23,7 +23,8 @@ from summarizer.errors import CondenseError
 from tests.files import fake_export
 from tests.tiny_models import make_tiny_gguf, randomize_lora_b
 from training.config import LoraConfig
-from training.lora import adapter_tensors, apply_lora, merge_lora
+from training.errors import ConfigError
+from training.lora import adapter_tensors, apply_lora, load_lora, merge_lora
 
 TARGETS = ("q_proj", "v_proj", "down_proj")
 
@@ -73,6 +74,30 @@ def test_merging_the_adapter_equals_trainings_merge(tiny):
     b, a = (torch.from_numpy(t[f"{name}.lora_{k}"]) for k in "BA")  # numpy: read without torch
     expected = before[f"{name}.weight"] + 3.0 * b @ a
     torch.testing.assert_close(base.get_submodule(name).weight, expected, rtol=0, atol=1e-6)
+
+
+def test_a_run_can_start_its_adapters_from_an_adapter_folder(tiny):
+    """``--lora-init``: the same update (alpha / r) B A as the adapter's, at another alpha
+    too; other layers or ranks are refused."""
+    model = AutoModelForCausalLM.from_pretrained(tiny["ckpt"]).eval()
+    names = apply_lora(model, LoraConfig(rank=2, alpha=2, targets=TARGETS))  # scale 1, not 3
+    assert load_lora(model, tiny["adapter"]) == names
+    _, t = read_adapter(tiny["adapter"])
+    name = "model.layers.1.self_attn.v_proj"
+    layer = model.get_submodule(name)
+    b, a = (torch.from_numpy(t[f"{name}.lora_{k}"]) for k in "BA")
+    torch.testing.assert_close(layer.delta_weight(), 3.0 * b @ a, rtol=0, atol=1e-6)
+    merge_lora(model)
+    for p, q in zip(model.parameters(), tiny["merged"].parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+    other = AutoModelForCausalLM.from_pretrained(tiny["ckpt"]).eval()
+    apply_lora(other, LoraConfig(rank=2, alpha=6, targets=("q_proj", "v_proj")))
+    with pytest.raises(ConfigError, match="same layers"):
+        load_lora(other, tiny["adapter"])
+    wider = AutoModelForCausalLM.from_pretrained(tiny["ckpt"]).eval()
+    apply_lora(wider, LoraConfig(rank=4, alpha=6, targets=TARGETS))
+    with pytest.raises(ConfigError, match="rank 2"):
+        load_lora(wider, tiny["adapter"])
 
 
 def test_gguf_export_with_adapter_decodes_like_the_merged_model(tiny):

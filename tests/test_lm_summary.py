@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -16,10 +17,11 @@ from summarizer.abstractive.seq2seq import AbstractiveConfig
 from summarizer.abstractive.factory import make_abstractive
 from summarizer.errors import CondenseError
 from summarizer.abstractive.decoder_only import LMSummarizer, SummaryPrompt
+from runtime.errors import ModelFileError
 from summarizer.types import Budget, Document
 from tests.tiny_models import CORPUS, make_tiny_causal, make_tiny_gguf, sharpen
 from training.config import TrainConfig
-from training.summary_lm import (IGNORE, PLAIN_SUFFIX, LMExample, collate_lm_pairs,
+from training.summary_lm import (IGNORE, LENGTH_CUE, PLAIN_SUFFIX, LMExample, collate_lm_pairs,
                                  lm_summary_loss, prepare_lm_pairs, summary_format)
 
 
@@ -45,20 +47,28 @@ def test_prompt_format_comes_from_the_chat_template(tmp_path):
     fmt = summary_format(AutoTokenizer.from_pretrained(ckpt), TrainConfig(max_source_tokens=40))
     assert fmt.prefix == "<|im_start|>user\nSummarize the following article.\n\n"
     assert fmt.suffix == "<|im_end|>\n<|im_start|>assistant\n"
+    assert fmt.length_cue == "\n\nLength: about {words} words."
+    assert fmt.cue(23) == "\n\nLength: about 23 words."
     assert (fmt.max_source_tokens, fmt.max_target_tokens) == (40, 128)
     assert fmt.article("Title\n\nFirst one.\n\n Second  one.\n") == "Title First one. Second one."
 
 
 def test_prompt_format_files_round_trip_and_version_1_keeps_whitespace(tmp_path):
-    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse", 10, repeat_retries=3)
+    fmt = SummaryPrompt("<u>", "</u>", 40, 16, "collapse", 10, repeat_retries=3,
+                        length_cue=" ({words} words)")
     (tmp_path / "condense_summary.json").write_text(fmt.to_json())
     assert SummaryPrompt.read(tmp_path) == fmt
+    assert fmt.cue(9) == " (9 words)" and fmt.cue(None) == ""
+    (tmp_path / "condense_summary.json").write_text(fmt.to_json().replace("{words}", "{n}"))
+    with pytest.raises(ModelFileError, match="length_cue"):  # a cue with nowhere to put the number
+        SummaryPrompt.read(tmp_path)
     meta = {"format": "condense-summary-prompt", "format_version": 1, "prefix": "<u>",
             "suffix": "</u>", "max_source_tokens": 40, "max_target_tokens": 16}
     (tmp_path / "condense_summary.json").write_text(json.dumps(meta))
     old = SummaryPrompt.read(tmp_path)
     assert old.article_whitespace == "keep" and old.article("a\n\nb") == "a\n\nb"
     assert old.stop_repeat_ngram_size == 0 == old.repeat_retries
+    assert old.length_cue == "" and old.cue(20) == ""  # before version 3: no cue
 
 
 def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path):
@@ -72,9 +82,12 @@ def test_examples_label_the_summary_and_end_it_only_when_it_fits(llama, tmp_path
     assert (len(train), len(validation)) == (8, 2)  # 12 pairs: 0 and 10 test, 1 and 11 validation
     words = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
     by_id = {e.id: e for e in train}
-    assert list(by_id["2"].prompt_ids) == words(CORPUS[2])[:6] + words(PLAIN_SUFFIX)
+    # the cue asks for the summary's own length: CORPUS[2] is the summary of pair 2
+    cue = words(f"\n\nLength: about {len(CORPUS[2].split())} words.")
+    assert list(by_id["2"].prompt_ids) == words(CORPUS[2])[:6] + cue + words(PLAIN_SUFFIX)
     # the paragraph break is a space in the prompt, as between the summary's sentences
-    long = summary_format(tok, TrainConfig(max_source_tokens=100, max_target_tokens=14))
+    long = summary_format(tok, TrainConfig(max_source_tokens=100, max_target_tokens=14),
+                          length_cue="")  # no cue: the format of earlier runs
     train, _, _ = prepare_lm_pairs(_pairs(tmp_path / "p.jsonl"), tok, long, eos_id=2)
     assert list({e.id: e for e in train}["2"].prompt_ids) == words(f"{CORPUS[2]} {CORPUS[3]}") + words(PLAIN_SUFFIX)
     assert len(words(CORPUS[2])) == 14 and list(by_id["2"].target_ids) == words(CORPUS[2])
@@ -136,7 +149,8 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
             "--no-progress"]
     assert main(argv) == 0
     for folder in ("model", "onnx", "adapter"):
-        assert SummaryPrompt.read(out / folder) == SummaryPrompt("", PLAIN_SUFFIX, 28, 16, "collapse", 10, 12)
+        assert SummaryPrompt.read(out / folder) == SummaryPrompt(
+            "", PLAIN_SUFFIX, 28, 16, "collapse", 10, 12, LENGTH_CUE)
     assert "condense_summary.json" in json.loads((out / "onnx/condense_manifest.json").read_text())["files"]
     records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
     assert "rouge1" in [r for r in records if r["kind"] == "eval"][-1]
@@ -152,8 +166,15 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     summary = summarizer(Document(text, "en"), Budget(ratio=0.9))
     tok = AutoTokenizer.from_pretrained(out / "model")
     model = AutoModelForCausalLM.from_pretrained(out / "model").eval()
-    prompt = tok(text, add_special_tokens=False)["input_ids"] + tok(PLAIN_SUFFIX, add_special_tokens=False)["input_ids"]
-    assert len(tok(text, add_special_tokens=False)["input_ids"]) <= 28  # one pass, no map-reduce
+    article = tok(text, add_special_tokens=False)["input_ids"]
+    assert len(article) <= 28  # one pass, no map-reduce
+    # the cue asks for 90% of the article's tokens in words, at 1.4 tokens a word, but no
+    # more than the 16 tokens the model was trained to write hold (11 words)
+    words = min(round(math.ceil(0.9 * len(article)) / 1.4), 11)
+    assert words == 11
+    cue = tok(f"\n\nLength: about {words} words.", add_special_tokens=False)["input_ids"]
+    prompt = article + cue + tok(PLAIN_SUFFIX, add_special_tokens=False)["input_ids"]
+    assert f"The model was asked for about {words} words." in summary.notes
     with torch.no_grad():
         ids = model.generate(input_ids=torch.tensor([prompt]), do_sample=False, num_beams=1,
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)
@@ -278,6 +299,7 @@ def test_the_mixture_reads_a_long_article_by_its_best_sentences(llama, tmp_path)
     fitted = extract_to_fit(Document(long, "en"), 30, count)
     assert 0 < fitted.tokens <= 30 and fitted.kept < 6
     assert [e.id for e in train] == ["samsum/0", "samsum/1"] and len(validation) == 1
-    assert list(train[0].prompt_ids) == words(fitted.text) + words(PLAIN_SUFFIX)
-    assert list(train[1].prompt_ids) == words(CORPUS[0]) + words(PLAIN_SUFFIX)
+    cue = words(fmt.cue(13))  # CORPUS[2], the summary, has 13 words
+    assert list(train[0].prompt_ids) == words(fitted.text) + cue + words(PLAIN_SUFFIX)
+    assert list(train[1].prompt_ids) == words(CORPUS[0]) + cue + words(PLAIN_SUFFIX)
     assert report["extracted_articles"] == 1 and report["train"]["truncated_articles"] == 0

@@ -39,6 +39,7 @@ class LoraConfig:
     alpha: float = _help("scale numerator: the update is (alpha / rank) * B A", 16.0)
     dropout: float = _help("dropout on the adapter's input", 0.0)
     targets: Optional[Tuple[str, ...]] = _help("comma-separated nn.Linear names to adapt")
+    init: Optional[str] = _help("adapter folder the adapters start from (continued training)")
 
     def __post_init__(self) -> None:
         _check(self.rank >= 1, "lora.rank", self.rank, "a positive integer")

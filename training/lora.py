@@ -92,6 +92,37 @@ def apply_lora(model: nn.Module, cfg: LoraConfig) -> List[str]:
     return names
 
 
+def load_lora(model: nn.Module, folder) -> List[str]:
+    """Start every ``LoRALinear`` of ``model`` from the adapter in ``folder`` (a training
+    run's ``adapter/`` or peft's layout): training continues from that adapter, on new data
+    or a new prompt format, instead of from zero. The adapter must hold exactly these
+    modules at these ranks (``ConfigError`` otherwise); B is rescaled where its alpha / r
+    differs, so the update ``(alpha / r) B A`` is the adapter's own. Returns the modules."""
+    from export.adapter import read_adapter  # numpy-only reader, as export merges it
+
+    config, tensors = read_adapter(folder)
+    ours = lora_modules(model)
+    if set(ours) != set(config.modules):
+        missing = sorted(set(ours) ^ set(config.modules))[:3]
+        raise ConfigError(f"the adapter in {folder} does not adapt the same layers (e.g. "
+                          f"{', '.join(missing)})", "Set lora.targets to the adapter's layers")
+    with torch.no_grad():
+        for name in ours:
+            layer = model.get_submodule(name)
+            if config.rank_of(name) != layer.rank:
+                raise ConfigError(f"the adapter in {folder} has rank {config.rank_of(name)} at "
+                                  f"{name}, this run {layer.rank}", "Set lora.rank to match it")
+            a = torch.as_tensor(tensors[f"{name}.lora_A"], dtype=layer.lora_A.dtype)
+            b = torch.as_tensor(tensors[f"{name}.lora_B"], dtype=layer.lora_B.dtype)
+            if a.shape != layer.lora_A.shape or b.shape != layer.lora_B.shape:
+                raise ConfigError(f"the adapter in {folder} has {name} of shapes "
+                                  f"{tuple(a.shape)}, {tuple(b.shape)}", "Use the adapter "
+                                  "of a run on this base model")
+            layer.lora_A.copy_(a)
+            layer.lora_B.copy_(b * (config.scaling_of(name) / layer.scaling))
+    return ours
+
+
 def merge_lora(model: nn.Module) -> int:
     """Replace every ``LoRALinear`` by its merged ``nn.Linear``, in place; returns how many."""
     names = lora_modules(model)

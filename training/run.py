@@ -30,7 +30,7 @@ from .checkpoint import find_checkpoint, load_weights
 from .config import TrainConfig
 from .errors import TrainingError
 from .loader import Collate, EpochBatches, fixed_batches
-from .lora import adapter_tensors, apply_lora, lora_modules, merge_lora, unfreeze
+from .lora import adapter_tensors, apply_lora, load_lora, lora_modules, merge_lora, unfreeze
 from .optim import configure_optimizer
 from .trainer import EvaluateFn, LossFn, Trainer, TrainResult
 
@@ -106,6 +106,8 @@ def run(task: Task, config: TrainConfig, out: Path, *, resume: bool = False,
     lora_names: List[str] = []
     if config.lora is not None:
         lora_names = apply_lora(task.model, config.lora)
+        if config.lora.init and not resume:  # a resume reads its checkpoint's adapters
+            load_lora(task.model, config.lora.init)
         unfreeze(task.model, task.new_modules)
     model = task.model.to(device)
     optimizer = configure_optimizer(model, config)

@@ -8,7 +8,11 @@ followed by GPT-2's "TL;DR:" cue; Radford et al. 2019, "Language Models are Unsu
 Multitask Learners", section 3.6). The loss is taken on the summary tokens only, as in
 instruction tuning: the model is not taught to write articles.
 
-The three pieces are tokenized apart and joined as ids (``prefix + article[:S] + suffix``),
+A length cue between the article and the reply asks for the summary's own word count
+("Length: about 23 words."), so that at inference the budget sets the length rather than
+the training data's average (BBC's 178-word references beside 20-word chat summaries).
+
+The pieces are tokenized apart and joined as ids (``prefix + article[:S] + cue + suffix``),
 and the exported folder records them in ``condense_summary.json`` (see
 ``summarizer/abstractive/decoder_only.py``), so inference builds exactly the prompt trained on. Pairs go
 through the same cleaning, deduplication and split as the seq2seq route (``data.py``);
@@ -29,6 +33,7 @@ from torch import nn
 
 from export import ExportConfig
 from summarizer.abstractive.extract import extract_to_fit
+from summarizer.evaluation.compare import word_count
 from summarizer.evaluation.datasets import Pair, deduplicate, load_pairs, split
 from summarizer.nlp import resolve_language
 from summarizer.types import Document
@@ -49,6 +54,7 @@ from .trainer import EvaluateFn
 INSTRUCTION = "Summarize the following article.\n\n"
 MARKER = "\u0000ARTICLE\u0000"  # stands for the article while the chat template renders
 PLAIN_SUFFIX = "\n\nTL;DR:\n"
+LENGTH_CUE = "\n\nLength: about {words} words."
 # Written into the prompt format: where a greedy summary starts writing ten tokens it
 # already wrote (a sentence over again), the runtime takes them back and tries the
 # next-best token, up to twelve times, then ends it (GenerationConfig). Twelve scored
@@ -58,9 +64,9 @@ REPEAT_RETRIES = 12
 IGNORE = -100
 
 
-def summary_format(tokenizer, config: TrainConfig) -> SummaryPrompt:
-    """The chat template's user turn around the article, or the TL;DR cue; the article's
-    whitespace collapsed (see ``SummaryPrompt.article_whitespace``)."""
+def summary_format(tokenizer, config: TrainConfig, length_cue: str = LENGTH_CUE) -> SummaryPrompt:
+    """The chat template's user turn around the article and the length cue, or the TL;DR
+    cue; the article's whitespace collapsed (see ``SummaryPrompt.article_whitespace``)."""
     if getattr(tokenizer, "chat_template", None):
         text = tokenizer.apply_chat_template(
             [{"role": "user", "content": INSTRUCTION + MARKER}], tokenize=False,
@@ -73,13 +79,13 @@ def summary_format(tokenizer, config: TrainConfig) -> SummaryPrompt:
         prefix, suffix = "", PLAIN_SUFFIX
     return SummaryPrompt(prefix, suffix, config.max_source_tokens, config.max_target_tokens,
                          article_whitespace="collapse", stop_repeat_ngram_size=STOP_REPEAT,
-                         repeat_retries=REPEAT_RETRIES)
+                         repeat_retries=REPEAT_RETRIES, length_cue=length_cue)
 
 
 @dataclass(frozen=True)
 class LMExample:
     id: str
-    prompt_ids: Ids  # prefix + article + suffix
+    prompt_ids: Ids  # prefix + article + length cue + suffix
     target_ids: Ids  # summary (+ eos unless cut)
     reference: str = ""  # the repaired reference, one sentence per line (for ROUGE)
 
@@ -142,12 +148,16 @@ def lm_examples(parts: Dict[str, List[Pair]], tokenizer, fmt: SummaryPrompt, *, 
     out = {}
     for name, ps in parts.items():
         articles = ids([fmt.article(p.article) for p in ps])
-        summaries = ids([target_text(p) for p in ps])
+        texts = [target_text(p) for p in ps]
+        summaries = ids(texts)
+        # the cue asks for the reference's own length, in words as a words budget counts
+        cues = ids([fmt.cue(word_count(t, resolve_language(None, p.article)))
+                    for p, t in zip(ps, texts, strict=True)]) if fmt.length_cue else [[]] * len(ps)
         rows = []
-        for p, a, s in zip(ps, articles, summaries, strict=True):
+        for p, a, c, s in zip(ps, articles, cues, summaries, strict=True):
             whole = len(s) + 1 <= fmt.max_target_tokens  # room for the end token too
             target = s + [eos_id] if whole else s[:fmt.max_target_tokens]
-            rows.append(LMExample(p.id, tuple(prefix + a[:fmt.max_source_tokens] + suffix),
+            rows.append(LMExample(p.id, tuple(prefix + a[:fmt.max_source_tokens] + c + suffix),
                                   tuple(target), p.reference if name == "validation" else ""))
         out[name] = rows
         report[name] = {"examples": len(rows),

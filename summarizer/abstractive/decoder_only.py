@@ -26,14 +26,19 @@ from runtime.search import generate
 from runtime.session import SessionConfig
 from runtime.text import TextCodec
 
+from summarizer.abstractive.length import tokens_per_word, wanted_words
 from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer
 from summarizer.errors import CondenseError
+from summarizer.types import Budget
 
 FORMAT_FILE = "condense_summary.json"
 
 
 FORMAT = "condense-summary-prompt"
-FORMAT_VERSION = 2  # 2 added article_whitespace; version 1 files read as "keep"
+# 2 added article_whitespace (version 1 files read as "keep"); 3 added length_cue (earlier
+# files read as none)
+FORMAT_VERSION = 3
+WORDS = "{words}"  # where a length cue takes the number of words wanted
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,12 @@ class SummaryPrompt:
     # where it began (``GenerationConfig.repeat_retries``): the summary goes on with another
     # sentence instead of ending at the first repeat.
     repeat_retries: int = 0
+    # Text between the article and ``suffix`` that tells the model how long to write, with
+    # ``{words}`` for the number of words wanted ("\n\nLength: about {words} words."); ""
+    # for none. Training writes the reference's own word count there, inference the
+    # budget's (``length.wanted_words``): without it a model writes the length its
+    # training data had on average, whatever the budget (docs/QUALITY.md).
+    length_cue: str = ""
 
     def check(self) -> None:
         """ValueError for numbers no training writes (they would bound nothing, or hang)."""
@@ -67,6 +78,14 @@ class SummaryPrompt:
             value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"{name} {value} is outside {low}..{high}")
+        if self.length_cue and self.length_cue.count(WORDS) != 1:
+            raise ValueError(f"length_cue {self.length_cue!r} does not hold {WORDS} once")
+
+    def cue(self, words: Optional[int]) -> str:
+        """The length cue asking for ``words`` words; "" without a cue or a number."""
+        if not self.length_cue or words is None:
+            return ""
+        return self.length_cue.replace(WORDS, str(max(1, int(words))))
 
     def article(self, text: str) -> str:
         return " ".join(text.split()) if self.article_whitespace == "collapse" else text
@@ -80,7 +99,7 @@ class SummaryPrompt:
         path = Path(folder) / FORMAT_FILE
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
-            if meta.get("format") != FORMAT or meta.get("format_version") not in (1, 2):
+            if meta.get("format") != FORMAT or meta.get("format_version") not in (1, 2, 3):
                 raise ValueError(f"format {meta.get('format')!r} {meta.get('format_version')!r}")
             spacing = str(meta.get("article_whitespace", "keep"))
             if spacing not in ("keep", "collapse"):
@@ -88,7 +107,8 @@ class SummaryPrompt:
             prompt = cls(str(meta["prefix"]), str(meta["suffix"]), int(meta["max_source_tokens"]),
                          int(meta["max_target_tokens"]), spacing,
                          int(meta.get("stop_repeat_ngram_size", 0)),
-                         int(meta.get("repeat_retries", 0)))
+                         int(meta.get("repeat_retries", 0)),
+                         str(meta.get("length_cue", "")))
             prompt.check()
             return prompt
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
@@ -130,7 +150,9 @@ class LMSummarizer(AbstractiveSummarizer):
         # rather than being cut.
         self.input_budget = config.max_input_tokens or self.prompt.max_source_tokens
         context = context_length(config.model_dir) if config.model_dir else None
-        overhead = len(self.prefix_ids) + len(self.suffix_ids) + self.input_budget
+        # the longest cue a budget asks (WORDS up to DecodingLimits' max tokens) is room too
+        cue = encode(self.prompt.cue(DecodingLimits().max_tokens), add_special_tokens=False).ids
+        overhead = len(self.prefix_ids) + len(cue) + len(self.suffix_ids) + self.input_budget
         self.max_output_tokens = (context - overhead) if context else None
         if self.max_output_tokens is not None and self.max_output_tokens < 8:
             raise CondenseError(f"{config.model_dir}: an input of {self.input_budget} tokens leaves "
@@ -153,17 +175,33 @@ class LMSummarizer(AbstractiveSummarizer):
             return 1
         return super().batch_rows(config)
 
-    def encode(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
-        """Left-padded prompt ids and mask, as decoder-only models are batched."""
+    def wanted_words(self, budget: Budget, total: int, lang: str) -> Optional[int]:
+        """The budget in words (``length.wanted_words``), but no more than the tokens the
+        model may write hold (its training's ``max_target_tokens``, ``max_new_tokens``
+        when set): a model asked for more would be cut off mid-sentence."""
+        if not self.prompt.length_cue:
+            return None
+        limits = [self.prompt.max_target_tokens, self.config.max_new_tokens,
+                  self.max_output_tokens]
+        most = max(1, round(min(n for n in limits if n) / tokens_per_word(lang)))
+        return min(wanted_words(budget, total, lang), most)
+
+    def encode(self, texts: Sequence[str], words: Optional[int] = None
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """Left-padded prompt ids and mask, as decoder-only models are batched: prefix,
+        article, the length cue asking for ``words`` (if the model takes one), suffix;
+        each tokenized on its own, as in training."""
         articles = [self.prompt.article(t) for t in texts]
-        rows = [self.prefix_ids + e.ids + self.suffix_ids for e in
+        cue = self.prompt.cue(words)
+        cue_ids = self.codec.tokenizer.encode(cue, add_special_tokens=False).ids if cue else []
+        rows = [self.prefix_ids + e.ids + cue_ids + self.suffix_ids for e in
                 self.codec.tokenizer.encode_batch(articles, add_special_tokens=False)]
         return left_pad(rows, self.codec.pad_id)
 
     def _decode(self, batch: List[str], config: GenerationConfig, *, on_kept, constraint,
-                stop) -> List[List[int]]:
+                stop, words: Optional[int] = None) -> List[List[int]]:
         """The tokens that follow each prompt of one batch (end token included)."""
-        ids, mask = self.encode(batch)
+        ids, mask = self.encode(batch, words)
         state = self.model.start(mask, repeat=config.num_beams)
         drafter = self.config.drafter([row[m.astype(bool)] for row, m in zip(ids, mask)],
                                       ids.shape[1], config)

@@ -27,6 +27,14 @@ TOKENS_PER_CJK_SENTENCE = 64
 # word budget and the automatic length (the app's default) get twice the tokens too.
 TOKENS_PER_CJK_WORD = 2.8
 CJK = ("zh", "ja", "ko")
+# Words in a sentence of a summary, for a model told how many words to write (a length
+# cue, ``decoder_only.SummaryPrompt.length_cue``) when the budget counts sentences. Mean
+# words per reference sentence, first 400 of each suite train split: chats 10, spoken
+# dialogues 13, TL;DRs 20, CNN/DailyMail highlights 13, BBC 25; Chinese headlines 9
+# (LCSTS, jieba words). 20 gives a one-sentence budget the length of the chat, dialogue
+# and TL;DR references (21, 23 and 21 words) and stays within TOKENS_PER_SENTENCE.
+WORDS_PER_SENTENCE = 20
+WORDS_PER_CJK_SENTENCE = 9
 
 
 def tokens_per_sentence(lang: str = "en") -> int:
@@ -54,6 +62,18 @@ def new_tokens_for(budget: Budget, input_tokens: int, lang: str = "en") -> int:
     else:
         n = math.ceil((budget.ratio or 0.2) * input_tokens)
     return max(8, n)
+
+
+def wanted_words(budget: Budget, input_tokens: int, lang: str = "en") -> int:
+    """How many words to ask a length-cued model for: a words budget as given, a
+    sentences budget at ``WORDS_PER_SENTENCE``, a ratio or the automatic length as
+    ``new_tokens_for`` counts them, in words."""
+    if budget.words is not None:
+        return budget.words
+    if budget.sentences is not None:
+        per = WORDS_PER_CJK_SENTENCE if lang in CJK else WORDS_PER_SENTENCE
+        return per * budget.sentences
+    return max(1, round(new_tokens_for(budget, input_tokens, lang) / tokens_per_word(lang)))
 
 
 def _plural(n: int, word: str) -> str:

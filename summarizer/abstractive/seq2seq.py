@@ -43,7 +43,7 @@ from summarizer.abstractive.chunking import pack, split_long
 from summarizer.abstractive.extract import extract_to_fit
 from summarizer.abstractive.endings import SentenceStop, end_whole, margin_tokens
 from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
-                                          repetition_note)
+                                          repetition_note, tokens_per_word)
 from summarizer.abstractive.names import constraint_for, names_note
 from summarizer.errors import CondenseError
 from summarizer.nlp import tokenizer_for
@@ -213,22 +213,23 @@ class AbstractiveSummarizer:
     def generate_texts(self, texts: Sequence[str], config: GenerationConfig,
                        on_progress: Optional[Callable[[int, int, str], None]] = None, *,
                        sources: Optional[Sequence[Tuple[str, str]]] = None,
-                       margin: bool = True) -> List[str]:
+                       margin: bool = True, words: Optional[int] = None) -> List[str]:
         """Summaries of ``texts`` (see ``write``), without their notes."""
         return [w.text for w in self.write(texts, config, on_progress, sources=sources,
-                                           margin=margin)]
+                                           margin=margin, words=words)]
 
     def write(self, texts: Sequence[str], config: GenerationConfig,
               on_progress: Optional[Callable[[int, int, str], None]] = None, *,
               sources: Optional[Sequence[Tuple[str, str]]] = None,
-              margin: bool = True) -> List[Written]:
+              margin: bool = True, words: Optional[int] = None) -> List[Written]:
         """Summaries of ``texts``, each within the input budget, in batches, up to
         ``config.max_new_tokens`` (with ``whole_sentences`` and ``margin``, a fifth more to
         finish a sentence in; without ``margin`` a text is only cut back: parts' summaries
         must stay within their share, or map-reduce might not shrink). ``sources[i]``:
         (text, language) of the document that text i comes from, whose names and numbers it
         may use and whose language tells where sentences end; None: each text is its own
-        document, in English.
+        document, in English. ``words``: the length to ask a length-cued model for
+        (``wanted_words``); None, and for other models, nothing is asked.
 
         ``on_progress(first, last, text)`` is told the 0-based indices of each batch's texts
         before it is written (``text`` ""), and for a batch of one text, that text's summary
@@ -248,7 +249,8 @@ class AbstractiveSummarizer:
                 on_progress(i, i + len(batch) - 1, "")
             shown = [""]
             streamer = _streamer(self.codec, partial(on_progress, i, i), shown) if single else None
-            written = self._generate_batch(batch, config, streamer, sources[i : i + rows], margin)
+            written = self._generate_batch(batch, config, streamer, sources[i : i + rows], margin,
+                                           words)
             if single and written[0].text != shown[0].strip():
                 on_progress(i, i, written[0].text)  # beam search's text, or the text cut
             out.extend(written)
@@ -262,7 +264,8 @@ class AbstractiveSummarizer:
 
     def _generate_batch(self, batch: List[str], config: GenerationConfig,
                         on_kept: Optional[Callable[[int, List[int]], None]],
-                        sources: Sequence[Tuple[str, str]], margin: bool = True) -> List[Written]:
+                        sources: Sequence[Tuple[str, str]], margin: bool = True,
+                        words: Optional[int] = None) -> List[Written]:
         """One batch: decoded with the constraint and the margin that ``self.config`` asks
         for, each row then cut to whole sentences and tidied (``_tidy``), with its notes."""
         budget = config.max_new_tokens
@@ -279,7 +282,7 @@ class AbstractiveSummarizer:
         eos = set(config.eos_token_id)
         out = []
         for row, tokens in enumerate(self._decode(batch, run, on_kept=on_kept, constraint=constraint,
-                                                  stop=stop)):
+                                                  stop=stop, words=words)):
             finished = bool(tokens) and tokens[-1] in eos
             body = tokens[:-1] if finished else tokens
             notes: List[str] = []
@@ -297,9 +300,10 @@ class AbstractiveSummarizer:
         return out
 
     def _decode(self, batch: List[str], config: GenerationConfig, *, on_kept, constraint,
-                stop) -> List[List[int]]:
+                stop, words: Optional[int] = None) -> List[List[int]]:
         """The tokens generated for each text of ``batch`` (end token included): encode,
-        then decode from the start token."""
+        then decode from the start token. ``words`` is for length-cued models; a seq2seq
+        model has no cue."""
         ids, mask = self.codec.encode_batch(batch)
         hidden = self.model.encode(ids, mask)
         state = self.model.start(hidden, mask, repeat=config.num_beams)
@@ -318,6 +322,10 @@ class AbstractiveSummarizer:
         """The text as the summary shows it (decoder-only summarizers drop repeats)."""
         return text
 
+    def wanted_words(self, budget: Budget, total: int, lang: str) -> Optional[int]:
+        """The words to ask the model for (None: the model takes no length cue)."""
+        return None
+
     def _config(self, budget: Budget, total: int, lang: str) -> Tuple[GenerationConfig, List[str]]:
         """Decoding settings for a document of ``total`` tokens in ``lang``, and the notes
         saying why."""
@@ -331,6 +339,9 @@ class AbstractiveSummarizer:
                                      min_new_tokens=min(config.min_new_tokens, self.max_output_tokens))
         if config.max_new_tokens and not self.config.max_new_tokens:
             notes.append(length_note(budget, total, asked, config.max_new_tokens, lang))
+        words = self.wanted_words(budget, total, lang)
+        if words is not None:
+            notes.append(f"The model was asked for about {words:,} words.")
         if config.stop_repeat_ngram_size:
             notes.append(repetition_note(config.stop_repeat_ngram_size, config.repeat_retries))
         if capped:
@@ -355,10 +366,12 @@ class AbstractiveSummarizer:
                 out[i] = self(doc, budget)
                 continue
             config, notes = self._config(budget, total, doc.lang)
-            groups.setdefault(config, []).append((i, notes))
-        for config, members in groups.items():
+            words = self.wanted_words(budget, total, doc.lang)
+            groups.setdefault((config, words), []).append((i, notes))
+        for (config, words), members in groups.items():
             finals = self.write([documents[i].text for i, _ in members], config,
-                                sources=[(documents[i].text, documents[i].lang) for i, _ in members])
+                                sources=[(documents[i].text, documents[i].lang) for i, _ in members],
+                                words=words)
             for (i, notes), final in zip(members, finals, strict=True):
                 out[i] = self._summary(documents[i], budget, notes, final)
         return out  # type: ignore[return-value]
@@ -369,6 +382,7 @@ class AbstractiveSummarizer:
         each step as it happens (see :class:`Progress`); it changes nothing in the result."""
         total = self.codec.count(document.text)
         config, notes = self._config(budget, total, document.lang)
+        words = self.wanted_words(budget, total, document.lang)
         # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
         cap = max(16, self.input_budget // 4)
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
@@ -393,15 +407,19 @@ class AbstractiveSummarizer:
             report = None
             if on_progress is not None:
                 report = partial(_report_part, on_progress, len(chunks), len(rounds))
+            # a part's summary is asked for the words its token share holds
+            part_words = self.wanted_words(Budget(words=max(1, round(
+                map_config.max_new_tokens / tokens_per_word(document.lang)))), 0, document.lang)
             text = "\n".join(self.generate_texts(chunks, map_config, report,
-                                                 sources=[source] * len(chunks), margin=False))
+                                                 sources=[source] * len(chunks), margin=False,
+                                                 words=part_words))
             tokens = self.codec.count(text)
         if rounds:
             parts = [parts_note(rounds, tokens, self.input_budget, self.config.overlap_sentences)]
         report = None
         if on_progress is not None:
             report = partial(_report_final, on_progress, len(rounds))
-        final = self.write([text], config, report, sources=[source])[0]
+        final = self.write([text], config, report, sources=[source], words=words)[0]
         return self._summary(document, budget, notes, final, parts)
 
     def _chunks(self, text: str, lang: str) -> List[str]:
