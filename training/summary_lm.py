@@ -10,7 +10,7 @@ instruction tuning: the model is not taught to write articles.
 
 A length cue between the article and the reply asks for the summary's own word count
 ("Length: about 23 words."), so that at inference the budget sets the length rather than
-the training data's average (BBC's 178-word references beside 20-word chat summaries).
+the training data's average (BBC's 148-word train references beside 21-word chat summaries).
 
 The pieces are tokenized apart and joined as ids (``prefix + article[:S] + cue + suffix``),
 and the exported folder records them in ``condense_summary.json`` (see
