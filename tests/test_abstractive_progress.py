@@ -9,8 +9,9 @@ summarizer returns the same ``Summary`` (text, notes, budget), on the tiny model
 import pytest
 
 from summarizer.abstractive.decoder_only import LMSummarizer
-from summarizer.abstractive.length import (length_note, new_tokens_for, parts_note,
-                                          repetition_note, wanted_words)
+from summarizer.abstractive.length import (cued_sentence_room, length_note,
+                                          new_tokens_for, parts_note, repetition_note,
+                                          wanted_words)
 from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer, Progress
 from summarizer.types import Budget, Document
 from tests.summary_models import bart_summarizer, lm_summarizer
@@ -60,6 +61,15 @@ def test_length_note_says_the_limit_in_words_and_why(budget, tokens, asked, allo
 ])
 def test_a_length_cued_model_is_asked_for_the_budget_in_words(budget, tokens, lang, words):
     assert wanted_words(budget, tokens, lang) == words
+
+
+def test_a_length_cued_model_gets_half_again_the_words_it_is_asked_for_in_a_first_sentence():
+    # 1.5 x 20 words x 1.4 = 42 tokens, 10 past 32, in English; 1.5 x 9 x 2.8 = 37.8 < 64
+    assert (cued_sentence_room("en"), cued_sentence_room("zh")) == (10, 0)
+    assert new_tokens_for(Budget(sentences=3), 500, sentence_room=10) == 106  # 3 x 32 + 10
+    assert length_note(Budget(sentences=1), 500, 42, 42, sentence_room=10) == (
+        "Length: up to about 30 words (42 tokens): 1 sentence asked for, at about 32 tokens "
+        "a sentence and 10 more for the first.")
 
 
 def test_a_chinese_sentence_gets_more_tokens_and_no_word_count():

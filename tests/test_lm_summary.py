@@ -175,6 +175,13 @@ def test_trained_lm_summarizer_exports_and_summarizes_like_transformers(llama, t
     cue = tok(f"\n\nLength: about {words} words.", add_special_tokens=False)["input_ids"]
     prompt = article + cue + tok(PLAIN_SUFFIX, add_special_tokens=False)["input_ids"]
     assert f"The model was asked for about {words} words." in summary.notes
+    # a first sentence may take half again the words the model is asked for (10 tokens
+    # past 32 in English); without a cue, nothing more and no words asked
+    assert (summarizer.sentence_room("en"), summarizer.sentence_room("zh")) == (10, 0)
+    plain = LMSummarizer(summarizer.config, model=summarizer.model, codec=summarizer.codec,
+                         prompt=dataclasses.replace(summarizer.prompt, length_cue=""))
+    assert plain.sentence_room("en") == 0
+    assert plain.wanted_words(Budget(words=9), 50, "en") is None
     with torch.no_grad():
         ids = model.generate(input_ids=torch.tensor([prompt]), do_sample=False, num_beams=1,
                              max_new_tokens=16, pad_token_id=tok.eos_token_id)

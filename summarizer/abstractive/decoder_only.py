@@ -26,7 +26,7 @@ from runtime.search import generate
 from runtime.session import SessionConfig
 from runtime.text import TextCodec
 
-from summarizer.abstractive.length import tokens_per_word, wanted_words
+from summarizer.abstractive.length import cued_sentence_room, tokens_per_word, wanted_words
 from summarizer.abstractive.seq2seq import AbstractiveConfig, AbstractiveSummarizer
 from summarizer.errors import CondenseError
 from summarizer.types import Budget
@@ -185,6 +185,11 @@ class LMSummarizer(AbstractiveSummarizer):
                   self.max_output_tokens]
         most = max(1, round(min(n for n in limits if n) / tokens_per_word(lang)))
         return min(wanted_words(budget, total, lang), most)
+
+    def sentence_room(self, lang: str) -> int:
+        """Room for a long first sentence when the model is asked for a length
+        (``length.CUED_ROOM``): it aims at the words, the limit only catches a runaway."""
+        return cued_sentence_room(lang) if self.prompt.length_cue else 0
 
     def encode(self, texts: Sequence[str], words: Optional[int] = None
                ) -> Tuple[np.ndarray, np.ndarray]:

@@ -326,10 +326,16 @@ class AbstractiveSummarizer:
         """The words to ask the model for (None: the model takes no length cue)."""
         return None
 
+    def sentence_room(self, lang: str) -> int:
+        """Tokens past ``length.tokens_per_sentence`` that the first sentence of a
+        sentences budget may take: none, but for a length-cued model."""
+        return 0
+
     def _config(self, budget: Budget, total: int, lang: str) -> Tuple[GenerationConfig, List[str]]:
         """Decoding settings for a document of ``total`` tokens in ``lang``, and the notes
         saying why."""
-        asked = new_tokens_for(budget, total, lang)
+        room = self.sentence_room(lang)
+        asked = new_tokens_for(budget, total, lang, sentence_room=room)
         config = self.generation_config(asked)
         notes = list(self.model.notes)
         capped = bool(self.max_output_tokens and config.max_new_tokens
@@ -338,7 +344,8 @@ class AbstractiveSummarizer:
             config = config.override(max_new_tokens=self.max_output_tokens,
                                      min_new_tokens=min(config.min_new_tokens, self.max_output_tokens))
         if config.max_new_tokens and not self.config.max_new_tokens:
-            notes.append(length_note(budget, total, asked, config.max_new_tokens, lang))
+            notes.append(length_note(budget, total, asked, config.max_new_tokens, lang,
+                                     sentence_room=room))
         words = self.wanted_words(budget, total, lang)
         if words is not None:
             notes.append(f"The model was asked for about {words:,} words.")
