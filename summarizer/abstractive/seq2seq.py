@@ -331,9 +331,10 @@ class AbstractiveSummarizer:
         sentences budget may take: none, but for a length-cued model."""
         return 0
 
-    def _config(self, budget: Budget, total: int, lang: str) -> Tuple[GenerationConfig, List[str]]:
-        """Decoding settings for a document of ``total`` tokens in ``lang``, and the notes
-        saying why."""
+    def _config(self, budget: Budget, total: int, lang: str
+                ) -> Tuple[GenerationConfig, List[str], Optional[int]]:
+        """Decoding settings for a document of ``total`` tokens in ``lang``, the notes
+        saying why, and the words to ask a length-cued model for (``wanted_words``)."""
         room = self.sentence_room(lang)
         asked = new_tokens_for(budget, total, lang, sentence_room=room)
         config = self.generation_config(asked)
@@ -354,7 +355,7 @@ class AbstractiveSummarizer:
         if capped:
             notes.append(f"This model's decoder has {self.max_output_tokens + 1} positions, so it "
                          f"writes at most {self.max_output_tokens} tokens.")
-        return config, notes
+        return config, notes, words
 
     def _summary(self, document: Document, budget: Budget, notes: List[str], final: Written,
                  last: Sequence[str] = ()) -> Summary:
@@ -372,8 +373,7 @@ class AbstractiveSummarizer:
             if total > self.input_budget:
                 out[i] = self(doc, budget)
                 continue
-            config, notes = self._config(budget, total, doc.lang)
-            words = self.wanted_words(budget, total, doc.lang)
+            config, notes, words = self._config(budget, total, doc.lang)
             groups.setdefault((config, words), []).append((i, notes))
         for (config, words), members in groups.items():
             finals = self.write([documents[i].text for i, _ in members], config,
@@ -388,8 +388,7 @@ class AbstractiveSummarizer:
         """The summary of ``document`` within ``budget``. ``on_progress``, if given, is told
         each step as it happens (see :class:`Progress`); it changes nothing in the result."""
         total = self.codec.count(document.text)
-        config, notes = self._config(budget, total, document.lang)
-        words = self.wanted_words(budget, total, document.lang)
+        config, notes, words = self._config(budget, total, document.lang)
         # Chunk summaries get at most a quarter of a chunk each, so every round shrinks.
         cap = max(16, self.input_budget // 4)
         map_config = config.override(max_new_tokens=min(config.max_new_tokens or cap, cap))
